@@ -1,0 +1,51 @@
+# ParcelGuard: `make demo` to see it run, `make test` to run every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo serve test test-fast check bench assets clean help
+
+help:
+	@echo "make demo   - install, start the server on SQLite and a live simulator"
+	@echo "make test   - install dev tools and run the whole suite"
+	@echo "make check  - ruff, mypy and the layer contract (import-linter)"
+	@echo "make bench  - ingest benchmark (SQLite and PostgreSQL)"
+
+$(VENV)/.stamp-runtime: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ParcelGuard needs Python 3.11+"'
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv"; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-runtime pyproject.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the offline front-end assets: apt-get install npm"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: node_modules/.stamp
+
+demo: $(VENV)/.stamp-runtime assets
+	$(BIN)/parcelguard demo
+
+serve: $(VENV)/.stamp-runtime assets
+	$(BIN)/parcelguard serve
+
+test: $(VENV)/.stamp-dev assets
+	$(BIN)/pytest -q
+
+check: $(VENV)/.stamp-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

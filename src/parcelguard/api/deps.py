@@ -1,0 +1,40 @@
+"""Request dependencies: the wired system and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from parcelguard.bootstrap import System
+from parcelguard.domain.tenancy import Permission, Principal
+
+
+def system(request: Request) -> System:
+    sys: System = request.app.state.system
+    return sys
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def principal(request: Request, sys: Annotated[System, Depends(system)]) -> Principal:
+    return sys.auth.authenticate(_token(request))
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that authenticates the caller and requires ``permission``."""
+
+    def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
+        p.require(permission)
+        return p
+
+    return check
+
+
+SystemDep = Annotated[System, Depends(system)]

@@ -1,0 +1,87 @@
+"""Prometheus metrics: the pipeline's counters and per-route HTTP figures, per app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parcelguard.services.stats import Stats
+
+
+class StatsCollector(Collector):
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+        s = self.stats
+        items = CounterMetricFamily("parcelguard_ingest_items", "Items through the pipeline",
+                                    labels=["kind", "result"])
+        for (kind, result), n in sorted(s.outcomes.items()):
+            items.add_metric([kind, result], n)
+        yield items
+        unknown = CounterMetricFamily(
+            "parcelguard_unknown_status", "Events stored with status unknown (unmapped carrier "
+            "code)", labels=["source"])
+        for source, n in sorted(s.unknown_status.items()):
+            unknown.add_metric([source], n)
+        yield unknown
+        yield CounterMetricFamily("parcelguard_status_regressions",
+                                  "Events that moved a status backwards", value=s.regressions)
+        yield CounterMetricFamily("parcelguard_failed_batches", "Batches that failed to commit",
+                                  value=s.failed_batches)
+        h = s.batch_seconds
+        buckets, running = [], 0
+        for bound, count in zip((*h.buckets, float("inf")), h.counts, strict=True):
+            running += count
+            buckets.append((str(bound) if bound != float("inf") else "+Inf", running))
+        yield HistogramMetricFamily("parcelguard_batch_commit_seconds",
+                                    "Time to process and commit one batch", buckets=buckets,
+                                    sum_value=h.total)
+        yield GaugeMetricFamily("parcelguard_writer_queue_depth", "Submissions waiting",
+                                value=s.queue_depth)
+        yield GaugeMetricFamily("parcelguard_ledger_entries", "Entries in the custody ledger",
+                                value=s.ledger_size)
+        yield GaugeMetricFamily("parcelguard_tracked_shipments", "Shipments held in memory",
+                                value=s.tracked_shipments)
+
+
+class HttpMetrics:
+    """Counts requests by method, route template and status; times them."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series: noise
+        self.app = app
+        self.requests = Counter("parcelguard_http_requests", "HTTP requests",
+                                ["method", "route", "status"], registry=registry)
+        self.seconds = Histogram("parcelguard_http_request_seconds", "HTTP request time",
+                                 ["method", "route"], registry=registry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = _route(scope)
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope) -> str:
+    """The route template the router matched (it leaves it in the scope), not the raw path."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched"))

@@ -1,0 +1,134 @@
+"""Shipments: register, list, and read one with its timeline, telemetry and custody record."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from parcelguard.api import openapi, schemas
+from parcelguard.api.deps import SystemDep, require
+from parcelguard.api.routers.ingest import _run
+from parcelguard.domain import times
+from parcelguard.domain.errors import Conflict, InvalidInput
+from parcelguard.domain.shipment import Category
+from parcelguard.domain.status import Status
+from parcelguard.domain.tenancy import Permission, Principal, Role
+from parcelguard.ingest import wire
+from parcelguard.services import queries
+from parcelguard.services.messages import Result
+from parcelguard.services.ports import ShipmentFilter
+
+router = APIRouter(prefix="/v1/shipments", tags=["shipments"], responses=schemas.ERRORS)
+Reader = Annotated[Principal, Depends(require(Permission.READ_SHIPMENTS))]
+Writer = Annotated[Principal, Depends(require(Permission.WRITE_SHIPMENTS))]
+
+
+@router.post(
+    "", summary="Register a shipment (or an array of up to 1000)",
+    responses={201: {"model": schemas.ShipmentOut}, 200: {"model": schemas.ShipmentOut},
+               409: {"model": schemas.ErrorBody}},
+    openapi_extra=openapi.body(wire.WireShipment, description=(
+        "One shipment, answered with the shipment (201 created, 200 when the identical "
+        "shipment exists, 409 when it exists with other content); or an array, answered "
+        "with counts like POST /v1/events.")),
+)
+async def create(request: Request, sys: SystemDep, caller: Writer) -> JSONResponse:
+    items, is_array = wire.split(await request.body())
+    decoded: list[object] = []
+    for i, raw in enumerate(items):
+        try:
+            decoded.append(wire.to_register(wire.decode(raw, wire.WireShipment), caller.tenant_id,
+                                            sys.encode))
+        except InvalidInput as exc:
+            decoded.append(wire.Rejection(i, None, exc.field, exc.problem))
+    if is_array:
+        return await _run(sys, decoded, True)  # type: ignore[arg-type]
+    only = decoded[0]
+    if isinstance(only, wire.Rejection):
+        raise InvalidInput(only.field, only.problem)
+    (outcome,) = await sys.pipeline.submit([only])  # type: ignore[list-item]
+    if outcome.result is Result.CONFLICT:
+        raise Conflict(outcome.reason or "the shipment exists with different content")
+    tracking_no = only.shipment.tracking_no  # type: ignore[attr-defined]
+    with sys.store.unit_of_work(write=False) as uow:
+        record = queries.shipment(uow, caller.tenant_id, tracking_no)
+    status = 201 if outcome.result is Result.ACCEPTED else 200
+    return JSONResponse(schemas.shipment(record).model_dump(), status_code=status)
+
+
+@router.get("", response_model=schemas.ShipmentPage, summary="List shipments")
+def list_shipments(
+    sys: SystemDep, caller: Reader,
+    status: Annotated[Status | None, Query()] = None,
+    category: Annotated[Category | None, Query()] = None,
+    carrier: Annotated[str | None, Query(max_length=32)] = None,
+    at_risk: Annotated[bool, Query(description="promised before now and not delivered")] = False,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+) -> schemas.ShipmentPage:
+    where = ShipmentFilter(
+        status=status, category=category, carrier=carrier,
+        at_risk_before_us=times.to_us(sys.clock.now()) if at_risk else None,
+    )
+    with sys.store.unit_of_work(write=False) as uow:
+        rows, nxt = queries.page(uow, caller.tenant_id, where, cursor, limit)
+    return schemas.ShipmentPage(items=[schemas.shipment(r) for r in rows], next_cursor=nxt)
+
+
+@router.get("/{tracking_no}", response_model=schemas.ShipmentOut, summary="One shipment")
+def get_shipment(
+    tracking_no: str, sys: SystemDep, caller: Reader,
+    include: Annotated[str | None, Query(pattern="^recipient$", description=(
+        "`recipient` shows the recipient in clear (merchant and admin keys only)"))] = None,
+) -> schemas.ShipmentOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        record = queries.shipment(uow, caller.tenant_id, tracking_no)
+    clear = None
+    if include == "recipient":
+        if caller.role not in (Role.MERCHANT, Role.ADMIN):
+            caller.require(Permission.WRITE_SHIPMENTS)
+        clear = queries.recipient(sys.vault, record)
+    return schemas.shipment(record, clear)
+
+
+@router.get("/{tracking_no}/timeline", response_model=schemas.TimelineOut,
+            summary="Events in the order they happened, with the effect of each")
+def timeline(tracking_no: str, sys: SystemDep, caller: Reader) -> schemas.TimelineOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        return schemas.timeline(queries.timeline(uow, caller.tenant_id, tracking_no))
+
+
+@router.get("/{tracking_no}/telemetry", response_model=schemas.SeriesOut,
+            summary="The parcel's sensor readings and its vehicles' readings while aboard")
+def telemetry(
+    tracking_no: str, sys: SystemDep, caller: Reader,
+    since: Annotated[str | None, Query(description="RFC 3339")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_SERIES)] = 5000,
+) -> schemas.SeriesOut:
+    since_us = times.to_us(times.parse(since, "since")) if since else None
+    until_us = times.to_us(times.parse(until, "until")) if until else None
+    with sys.store.unit_of_work(write=False) as uow:
+        points = queries.series(uow, caller.tenant_id, tracking_no, since_us, until_us, limit)
+    return schemas.SeriesOut(tracking_no=tracking_no, points=[schemas.point(p) for p in points])
+
+
+@router.get("/{tracking_no}/custody", response_model=schemas.CustodyOut,
+            summary="Ledger entries of this shipment, each with an inclusion proof")
+def custody(
+    tracking_no: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.READ_LEDGER))],
+) -> schemas.CustodyOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        entries, cp = queries.custody(uow, caller.tenant_id, tracking_no)
+    return schemas.CustodyOut(
+        tracking_no=tracking_no, verifier_key=sys.signer.verifier_key(),
+        checkpoint=schemas.checkpoint(cp),
+        entries=[
+            schemas.entry(c.entry, None if c.proof is None else schemas.ProofOut(
+                tree_size=c.proof.tree_size, hashes=[h.hex() for h in c.proof.hashes]))
+            for c in entries
+        ],
+    )

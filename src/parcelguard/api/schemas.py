@@ -1,0 +1,332 @@
+"""Response shapes (pydantic, for the OpenAPI document) and how records become them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from parcelguard.domain import times
+from parcelguard.domain.events import Location, TrackingEvent
+from parcelguard.domain.ledger.entry import Sealed
+from parcelguard.domain.shipment import Place, Recipient
+from parcelguard.domain.status import TAXONOMY, Effect, Status
+from parcelguard.services import queries
+from parcelguard.services.ledger import describe
+from parcelguard.services.messages import Result
+from parcelguard.services.ports import CheckpointRecord, ShipmentRecord, StoredEvent
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "The body is not valid JSON"), (401, "No API key, or an invalid one"),
+        (403, "The key's role may not do this"), (404, "Not found for this tenant"),
+        (413, "Body or batch over the limit"), (422, "A field is missing or malformed"),
+        (503, "Storage unavailable; nothing was stored, retry"),
+    )
+}
+
+
+class PlaceOut(BaseModel):
+    city: str
+    lat: float | None
+    lon: float | None
+    country: str
+
+
+class LocationOut(BaseModel):
+    facility_id: str | None = None
+    name: str | None = None
+    city: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class RecipientOut(BaseModel):
+    name: str
+    phone: str
+    address: str
+    masked: bool = Field(description="true unless the merchant asked for the recipient in clear")
+
+
+class HolderOut(BaseModel):
+    kind: str
+    id: str
+
+
+class StatusLabel(BaseModel):
+    zh: str
+    en: str
+
+
+class ShipmentOut(BaseModel):
+    tracking_no: str
+    carrier: str
+    category: str
+    order_ref: str | None
+    origin: PlaceOut
+    destination: PlaceOut
+    promised_by: str | None
+    declared_value_cny: float | None
+    route_plan: list[str]
+    devices: list[str]
+    thresholds: dict[str, float]
+    recipient: RecipientOut | None
+    status: str
+    status_label: StatusLabel
+    status_changed_at: str | None
+    last_event_at: str | None
+    event_count: int
+    holder: HolderOut | None
+    vehicle_id: str | None
+    location: LocationOut | None
+    condition: str | None
+    created_at: str
+
+
+class ShipmentPage(BaseModel):
+    items: list[ShipmentOut]
+    next_cursor: str | None
+
+
+class ItemResult(BaseModel):
+    index: int
+    result: Literal["duplicate", "quarantined", "rejected", "conflict"]
+    ref: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+class BatchAnswer(BaseModel):
+    received: int
+    accepted: int
+    duplicate: int
+    quarantined: int
+    rejected: int
+    items: list[ItemResult] = Field(description="every item that was not accepted, with why")
+
+
+class EventOut(BaseModel):
+    event_id: str
+    occurred_at: str = Field(description="as sent, in the sender's offset")
+    received_at: str
+    status: str
+    substatus: str | None
+    effect: Literal["applied", "kept", "regression"]
+    carrier: str
+    carrier_code: str | None
+    source: str
+    location: LocationOut | None
+    operator_id: str | None
+    device_id: str | None
+    vehicle_id: str | None
+    condition: str | None
+    description: str | None
+    ledger_index: int | None
+
+
+class VehicleWindowOut(BaseModel):
+    vehicle_id: str
+    loaded_at: str
+    unloaded_at: str | None
+
+
+class QuarantinedOut(BaseModel):
+    event_id: str
+    occurred_at: str
+    received_at: str
+    status: str
+    reason: str
+
+
+class TimelineOut(BaseModel):
+    tracking_no: str
+    status: str
+    status_label: StatusLabel
+    events: list[EventOut]
+    regressions: list[str]
+    vehicles: list[VehicleWindowOut]
+    quarantined: list[QuarantinedOut]
+
+
+class PointOut(BaseModel):
+    source: str
+    ts: str
+    seq: int | None
+    lat: float | None
+    lon: float | None
+    speed_kmh: float | None
+    temperature_c: float | None
+    humidity_pct: float | None
+    shock_g: float | None
+    light_lux: float | None
+    battery_pct: float | None
+
+
+class SeriesOut(BaseModel):
+    tracking_no: str
+    points: list[PointOut]
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    created_at: str
+    note: str = Field(description="the signed note (C2SP tlog-checkpoint format)")
+
+
+class ProofOut(BaseModel):
+    tree_size: int
+    hashes: list[str]
+
+
+class EntryOut(BaseModel):
+    index: int
+    kind: str
+    recorded_at: str
+    leaf_hash: str
+    entry: dict[str, Any] = Field(description="the entry; its RFC 8785 form hashes to leaf_hash")
+    proof: ProofOut | None = Field(description="inclusion proof against `checkpoint`, or null "
+                                   "while the entry is newer than the latest checkpoint")
+
+
+class CustodyOut(BaseModel):
+    tracking_no: str
+    verifier_key: str
+    checkpoint: CheckpointOut | None
+    entries: list[EntryOut]
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    hashes: list[str]
+
+
+class LedgerKeyOut(BaseModel):
+    origin: str
+    verifier_key: str
+
+
+class DeviceAnswer(BaseModel):
+    device_id: str
+    result: Literal["accepted", "duplicate"]
+
+
+# ---- conversions ----
+
+
+def _iso(us: int | None) -> str | None:
+    return None if us is None else times.iso_us(us)
+
+
+def place(p: Place) -> PlaceOut:
+    return PlaceOut(city=p.city, lat=p.lat, lon=p.lon, country=p.country)
+
+
+def location(loc: Location | None) -> LocationOut | None:
+    if loc is None:
+        return None
+    return LocationOut(facility_id=loc.facility_id, name=loc.name, city=loc.city, lat=loc.lat,
+                       lon=loc.lon)
+
+
+def label(status: Status) -> StatusLabel:
+    info = TAXONOMY[status]
+    return StatusLabel(zh=info.zh, en=info.en)
+
+
+def shipment(r: ShipmentRecord, clear: Recipient | None = None) -> ShipmentOut:
+    s, st = r.shipment, r.state
+    recipient = None
+    if clear is not None:
+        recipient = RecipientOut(name=clear.name, phone=clear.phone, address=clear.address,
+                                 masked=False)
+    elif s.recipient is not None:
+        m = s.recipient
+        recipient = RecipientOut(name=m.name, phone=m.phone, address=m.address, masked=True)
+    return ShipmentOut(
+        tracking_no=s.tracking_no, carrier=s.carrier, category=s.category.value,
+        order_ref=s.order_ref, origin=place(s.origin), destination=place(s.destination),
+        promised_by=times.iso(s.promised_by) if s.promised_by else None,
+        declared_value_cny=None if s.declared_value_fen is None else s.declared_value_fen / 100,
+        route_plan=list(s.route_plan), devices=list(s.devices),
+        thresholds=s.thresholds.as_dict(), recipient=recipient,
+        status=st.status.value, status_label=label(st.status),
+        status_changed_at=_iso(st.status_changed_at_us), last_event_at=_iso(st.last_event_at_us),
+        event_count=st.event_count,
+        holder=HolderOut(kind=st.holder_kind, id=st.holder_id)
+        if st.holder_kind and st.holder_id else None,
+        vehicle_id=st.vehicle_id, location=location(st.location),
+        condition=st.condition.value if st.condition else None, created_at=times.iso_us(r.created_at_us),
+    )
+
+
+def batch(results: list[Result], items: list[ItemResult]) -> BatchAnswer:
+    counts = dict.fromkeys(Result, 0)
+    for r in results:
+        counts[r] += 1
+    return BatchAnswer(
+        received=len(results), accepted=counts[Result.ACCEPTED],
+        duplicate=counts[Result.DUPLICATE], quarantined=counts[Result.QUARANTINED],
+        rejected=counts[Result.REJECTED] + counts[Result.CONFLICT],
+        items=sorted(items, key=lambda i: i.index),
+    )
+
+
+def event(stored: StoredEvent, effect: Effect) -> EventOut:
+    e: TrackingEvent = stored.event
+    return EventOut(
+        event_id=e.event_id, occurred_at=times.iso(e.occurred_at),
+        received_at=times.iso_us(stored.received_at_us), status=e.status.value,
+        substatus=e.substatus, effect=effect.value, carrier=e.carrier, carrier_code=e.carrier_code,
+        source=e.source, location=location(e.location), operator_id=e.operator_id,
+        device_id=e.device_id, vehicle_id=e.vehicle_id,
+        condition=e.condition.value if e.condition else None, description=e.description,
+        ledger_index=stored.ledger_index,
+    )
+
+
+def timeline(tl: queries.Timeline) -> TimelineOut:
+    return TimelineOut(
+        tracking_no=tl.record.shipment.tracking_no, status=tl.derived.status.value,
+        status_label=label(tl.derived.status),
+        events=[event(s, tl.effects[s.event.event_id]) for s in tl.events],
+        regressions=[eid for eid, eff in tl.effects.items() if eff is Effect.REGRESSION],
+        vehicles=[VehicleWindowOut(vehicle_id=w.vehicle_id, loaded_at=times.iso_us(w.start_us),
+                                   unloaded_at=_iso(w.end_us)) for w in tl.windows],
+        quarantined=[QuarantinedOut(event_id=q.event.event_id,
+                                    occurred_at=times.iso(q.event.occurred_at),
+                                    received_at=times.iso_us(q.received_at_us),
+                                    status=q.event.status.value, reason=q.reason)
+                     for q in tl.quarantined],
+    )
+
+
+def point(p: queries.Point) -> PointOut:
+    r = p.stored.reading
+    return PointOut(source=p.source, ts=times.iso(r.ts), seq=r.seq, lat=r.lat, lon=r.lon,
+                    speed_kmh=r.speed_kmh, temperature_c=r.temperature_c,
+                    humidity_pct=r.humidity_pct, shock_g=r.shock_g, light_lux=r.light_lux,
+                    battery_pct=r.battery_pct)
+
+
+def checkpoint(cp: CheckpointRecord | None) -> CheckpointOut | None:
+    return None if cp is None else CheckpointOut.model_validate(describe(cp))
+
+
+def entry(e: Sealed, proof: ProofOut | None) -> EntryOut:
+    return EntryOut(index=e.index, kind=e.kind, recorded_at=times.iso_us(e.recorded_at_us),
+                    leaf_hash=e.leaf.hex(), entry=json.loads(e.body), proof=proof)

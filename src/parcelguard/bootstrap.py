@@ -1,0 +1,88 @@
+"""The composition root: the only place where adapters are chosen and wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from parcelguard.config import Settings
+from parcelguard.crypto import canonical
+from parcelguard.crypto.keys import (
+    AesGcmVault,
+    Ed25519Check,
+    Ed25519Signer,
+    decode_key,
+    load_or_create,
+)
+from parcelguard.services.auth import Authenticator
+from parcelguard.services.clock import Clock, SystemClock
+from parcelguard.services.ingest import Ingestor
+from parcelguard.services.ledger import LedgerWriter
+from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.ports import Encoder, SignatureCheck, Store, Vault
+from parcelguard.services.stats import Stats
+from parcelguard.storage import migrate
+from parcelguard.storage.memory import MemoryStore
+from parcelguard.storage.sql import SqlStore
+
+
+@dataclass
+class System:
+    """Everything the entry points (API, CLI, replay, bench) need, wired once."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    encode: Encoder
+    signer: Ed25519Signer
+    check: SignatureCheck
+    vault: Vault
+    stats: Stats
+    ingestor: Ingestor
+    pipeline: Pipeline
+    auth: Authenticator
+
+    def start(self) -> None:
+        self.pipeline.start()
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        self.store.close()
+
+
+def open_store(settings: Settings) -> Store:
+    url = settings.db_url
+    if url.startswith("memory:"):
+        return MemoryStore()
+    store = SqlStore.connect(url, allow_unsafe=settings.allow_unsafe_durability)
+    if settings.auto_migrate:
+        migrate.upgrade(store.engine)
+    return store
+
+
+def _secret(value: str | None, path: Path, what: str, settings: Settings) -> bytes:
+    if value is not None:
+        return decode_key(value, what, 32)
+    return load_or_create(path, 32, create=settings.env == "development")
+
+
+def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> System:
+    clock = clock or SystemClock()
+    store = store or open_store(settings)
+    signer = Ed25519Signer(
+        settings.ledger_origin,
+        _secret(settings.ledger_key, settings.ledger_key_path, "ledger key", settings),
+    )
+    vault = AesGcmVault(_secret(settings.data_key, settings.data_key_path, "data key", settings))
+    stats = Stats()
+    ledger = LedgerWriter(
+        canonical.encode, signer, settings.ledger_origin, every=settings.checkpoint_every,
+        interval_us=int(settings.checkpoint_interval_s * 1_000_000),
+    )
+    ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats,
+                        capacity=settings.track_cache)
+    return System(
+        settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
+        check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
+        pipeline=Pipeline(ingestor), auth=Authenticator(store),
+    )

@@ -1,0 +1,60 @@
+"""Settings: one frozen object, read once from PARCELGUARD_* environment variables.
+
+Defaults work out of the box: SQLite under ./data, keys generated there on first start.
+In production (PARCELGUARD_ENV=production) keys must be given and are never generated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_", frozen=True, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path, postgresql://user@host/db, or memory:// (tests, replay)",
+    )
+    auto_migrate: bool = True
+    allow_unsafe_durability: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_batch: int = 1000
+    log_level: str = "info"
+    log_json: bool = False
+
+    ledger_origin: str = "parcelguard.local/ledger"
+    ledger_key: str | None = Field(default=None, description="base64 of a 32-byte Ed25519 seed")
+    ledger_key_file: Path | None = None
+    data_key: str | None = Field(default=None, description="base64 of a 32-byte AES key")
+    data_key_file: Path | None = None
+    checkpoint_every: int = 1000
+    checkpoint_interval_s: float = 300.0
+
+    track_cache: int = 200_000
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'parcelguard.db'}"
+
+    @property
+    def ledger_key_path(self) -> Path:
+        return self.ledger_key_file or self.data_dir / "keys" / "ledger.ed25519"
+
+    @property
+    def data_key_path(self) -> Path:
+        return self.data_key_file or self.data_dir / "keys" / "data.aes256"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,58 @@
+"""Masking of personal data for display: names, phone numbers and addresses.
+
+Every page and label shows only masked values: at least six digits of a phone number and
+all but the first character of a name are hidden. The last four digits of the phone are the
+key to the public lookup, so they are never shown either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.shipment import MaskedRecipient, Recipient
+
+_DIGITS = re.compile(r"\d")
+_PHONE = re.compile(r"\+?[\d\s()-]{7,20}")
+
+
+def digits(phone: str) -> str:
+    return "".join(_DIGITS.findall(phone))
+
+
+def check_phone(phone: str, field: str = "recipient.phone") -> str:
+    """A phone number with 7 to 15 digits; spaces, dashes, parentheses and '+' are allowed."""
+    if not _PHONE.fullmatch(phone.strip()) or not 7 <= len(digits(phone)) <= 15:
+        raise InvalidInput(field, "expected a phone number of 7 to 15 digits, e.g. 13812345678")
+    return phone.strip()
+
+
+def last4(phone: str) -> str:
+    return digits(phone)[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first three digits, hide the rest: 13812345678 -> 138********."""
+    d = digits(phone)
+    return d[:3] + "*" * (len(d) - 3)
+
+
+def mask_name(name: str) -> str:
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+def mask_address(address: str) -> str:
+    """Keep the province/city part (up to the first 市/区/县 or the first comma), hide the rest."""
+    address = address.strip()
+    m = re.search(r"[市区县州,，]", address)
+    keep = address[: m.end()] if m and m.end() <= 12 else address[:6]
+    return keep + "****"
+
+
+def mask(recipient: Recipient) -> MaskedRecipient:
+    return MaskedRecipient(
+        name=mask_name(recipient.name),
+        phone=mask_phone(recipient.phone),
+        address=mask_address(recipient.address),
+    )

@@ -1,0 +1,129 @@
+"""The live state of one shipment, folded from its events in event-time order.
+
+``Track.record`` is the one place an event changes a shipment. It answers what the event
+did: its effect on the status, a handover, a change of condition, a load onto or unload
+from a vehicle. Late events slot into their place in time; an attribute such as the holder
+only changes when the event is newer than the one that set it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from parcelguard.domain import times
+from parcelguard.domain.custody import Holder, HolderKind, holder_after
+from parcelguard.domain.events import Condition, Location, TrackingEvent
+from parcelguard.domain.shipment import Shipment
+from parcelguard.domain.status import INITIAL, Derived, Effect, Status, Step, fold, sort_key
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Latest(Generic[T]):
+    """A value and the event time (UTC µs) of the event that set it."""
+
+    key: int
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one new event did to its shipment."""
+
+    event: TrackingEvent
+    effect: Effect
+    status_before: Status
+    status_after: Status
+    late: bool  # happened before an event already known
+    handover: tuple[Holder | None, Holder] | None = None
+    condition_change: tuple[Condition | None, Condition] | None = None
+    vehicle_change: tuple[str | None, str | None] | None = None
+
+
+class Track:
+    def __init__(self, shipment: Shipment, shipment_id: int) -> None:
+        self.shipment = shipment
+        self.shipment_id = shipment_id
+        self.steps: list[Step] = []
+        self.effects: dict[str, Effect] = {}
+        self.derived: Derived = INITIAL
+        self.location: Latest[Location] | None = None
+        self.holder: Latest[Holder] | None = None
+        self.condition: Latest[Condition] | None = None
+
+    @classmethod
+    def rebuild(
+        cls, shipment: Shipment, shipment_id: int, events: Iterable[TrackingEvent]
+    ) -> Track:
+        track = cls(shipment, shipment_id)
+        for event in sorted(events, key=lambda e: (times.to_us(e.occurred_at), e.event_id)):
+            track.record(event)
+        return track
+
+    @property
+    def status(self) -> Status:
+        return self.derived.status
+
+    @property
+    def last_event_at(self) -> int | None:
+        return self.steps[-1].key if self.steps else None
+
+    @property
+    def vehicle_id(self) -> str | None:
+        """The vehicle carrying the parcel now: its GPS is the parcel's position."""
+        holder = self.holder.value if self.holder else None
+        return holder.id if holder and holder.kind is HolderKind.VEHICLE else None
+
+    def knows(self, event_id: str) -> bool:
+        return event_id in self.effects
+
+    def record(self, event: TrackingEvent) -> Recorded | None:
+        """Fold a new event in; None when its ``event_id`` is already known (a duplicate)."""
+        if event.event_id in self.effects:
+            return None
+        step = Step(times.to_us(event.occurred_at), event.status, event.event_id)
+        before = self.derived.status
+        late = bool(self.steps) and sort_key(step) < sort_key(self.steps[-1])
+        if late:
+            bisect.insort(self.steps, step, key=sort_key)
+            self.effects.clear()
+            self.derived = fold(self.steps, INITIAL, self.effects)
+        else:
+            self.steps.append(step)
+            self.derived = fold((step,), self.derived, self.effects)
+        vehicle_before = self.vehicle_id
+        handover = self._take_holder(step.key, event)
+        vehicle_after = self.vehicle_id
+        return Recorded(
+            event=event,
+            effect=self.effects[event.event_id],
+            status_before=before,
+            status_after=self.derived.status,
+            late=late,
+            handover=handover,
+            condition_change=self._take_condition(step.key, event.condition),
+            vehicle_change=None if vehicle_before == vehicle_after else (vehicle_before, vehicle_after),
+        )
+
+    def _take_holder(self, key: int, event: TrackingEvent) -> tuple[Holder | None, Holder] | None:
+        if event.location is not None and (self.location is None or key >= self.location.key):
+            self.location = Latest(key, event.location)
+        holder = holder_after(event)
+        if holder is None or (self.holder is not None and key < self.holder.key):
+            return None
+        previous = self.holder.value if self.holder else None
+        self.holder = Latest(key, holder)
+        return None if previous == holder else (previous, holder)
+
+    def _take_condition(
+        self, key: int, condition: Condition | None
+    ) -> tuple[Condition | None, Condition] | None:
+        if condition is None or (self.condition is not None and key < self.condition.key):
+            return None
+        previous = self.condition.value if self.condition else None
+        self.condition = Latest(key, condition)
+        return None if previous == condition else (previous, condition)

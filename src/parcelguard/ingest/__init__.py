@@ -1,0 +1,1 @@
+"""Inbound adapters: bytes in, commands out. Wire formats, replay files, carrier pushes."""

@@ -1,0 +1,351 @@
+"""Our own wire formats (DESIGN.md "Wire contracts"), decoded into commands.
+
+Decoding is per item: a batch of 1000 events with one bad item gives 999 commands and one
+rejection naming the item's index, the field and what was expected. Nothing here raises for
+bad input except :class:`Unparsable`, when the body is not JSON at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from parcelguard.domain import privacy, times
+from parcelguard.domain.errors import InvalidInput, TooLarge, Unparsable
+from parcelguard.domain.events import Condition, Location, TrackingEvent, derive_event_id
+from parcelguard.domain.shipment import (
+    Category,
+    Place,
+    Recipient,
+    Shipment,
+    Thresholds,
+    check_code,
+    check_coordinates,
+    check_tracking_no,
+)
+from parcelguard.domain.status import Status
+from parcelguard.domain.telemetry import Device, DeviceKind, Reading
+from parcelguard.services.messages import (
+    RecordReading,
+    RecordScan,
+    RegisterDevice,
+    RegisterShipment,
+)
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+MAX_ITEMS = 1000
+
+
+class _Wire(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class WirePlace(_Wire):
+    city: Short
+    lat: float | None = None
+    lon: float | None = None
+    country: Annotated[str, msgspec.Meta(min_length=2, max_length=2)] = "CN"
+
+
+class WireRecipient(_Wire):
+    name: Short
+    phone: Annotated[str, msgspec.Meta(max_length=32)]
+    address: Text
+
+
+class WireThresholds(_Wire):
+    temp_min_c: float | None = None
+    temp_max_c: float | None = None
+    humidity_max_pct: float | None = None
+    shock_max_g: float | None = None
+    dwell_max_min: float | None = None
+
+
+class WireShipment(_Wire, tag_field="type", tag="shipment"):
+    tracking_no: Id
+    carrier: Id
+    origin: WirePlace
+    destination: WirePlace
+    category: str = "general"
+    promised_by: str | None = None
+    order_ref: Short | None = None
+    recipient: WireRecipient | None = None
+    declared_value_cny: Annotated[float, msgspec.Meta(ge=0, le=1e12)] | None = None
+    route_plan: Annotated[list[Id], msgspec.Meta(max_length=100)] = []
+    devices: Annotated[list[Id], msgspec.Meta(max_length=50)] = []
+    thresholds: WireThresholds | None = None
+
+
+class WireLocation(_Wire):
+    facility_id: Id | None = None
+    name: Short | None = None
+    city: Short | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class WireEvent(_Wire, tag_field="type", tag="event"):
+    tracking_no: Id
+    carrier: Id
+    occurred_at: str
+    status: str
+    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    substatus: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    location: WireLocation | None = None
+    operator_id: Id | None = None
+    device_id: Id | None = None
+    vehicle_id: Id | None = None
+    condition: str | None = None
+    description: Text | None = None
+    raw: dict[str, Any] | None = None
+    received_at: str | None = None  # replay only: when the event reached the system
+
+
+class WireReading(_Wire, tag_field="type", tag="telemetry"):
+    device_id: Id
+    ts: str
+    seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    lat: float | None = None
+    lon: float | None = None
+    speed_kmh: float | None = None
+    temperature_c: float | None = None
+    humidity_pct: float | None = None
+    shock_g: float | None = None
+    light_lux: float | None = None
+    battery_pct: float | None = None
+    received_at: str | None = None
+
+
+class WireDevice(_Wire, tag_field="type", tag="device"):
+    device_id: Id
+    kind: str
+    tracking_no: Id | None = None
+    vehicle_id: Id | None = None
+    facility_id: Id | None = None
+
+
+class WireClock(_Wire, tag_field="type", tag="clock"):
+    at: str
+
+
+ReplayLine = WireShipment | WireEvent | WireReading | WireDevice | WireClock
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    ref: str | None
+    field: str
+    problem: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.field}: {self.problem}" if self.field else self.problem
+
+
+# ---- errors from msgspec, in plain words ----
+
+_WORDS = {
+    "`str`": "a string", "`float`": "a number", "`int`": "an integer", "`null`": "null",
+    "`object`": "an object", "`array`": "an array", "`bool`": "true or false",
+}
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+def _plain(message: str) -> str:
+    for code, word in _WORDS.items():
+        message = message.replace(code, word)
+    return message[:1].lower() + message[1:]
+
+
+def explain(exc: msgspec.MsgspecError) -> tuple[str, str]:
+    """(field path, problem) from a msgspec error message."""
+    m = _AT.match(str(exc))
+    assert m is not None
+    path = (m.group("path") or "").lstrip(".")
+    msg = m.group("msg")
+    unknown = re.search(r"unknown field `([^`]+)`", msg)
+    if unknown:
+        return (f"{path}.{unknown.group(1)}".lstrip("."), "is not a field of this object")
+    missing = re.search(r"missing required field `([^`]+)`", msg)
+    if missing:
+        return (f"{path}.{missing.group(1)}".lstrip("."), "is required")
+    return path, _plain(msg)
+
+
+def split(body: bytes, max_items: int = MAX_ITEMS) -> tuple[list[msgspec.Raw], bool]:
+    """The items of a body holding one JSON object or an array of them."""
+    head = body.lstrip()[:1]
+    if head == b"[":
+        try:
+            items = msgspec.json.decode(body, type=list[msgspec.Raw])
+        except msgspec.MsgspecError as exc:
+            raise Unparsable("body", f"not valid JSON: {exc}") from None
+        if len(items) > max_items:
+            raise TooLarge(f"a batch holds at most {max_items} items, this one {len(items)}")
+        if not items:
+            raise InvalidInput("body", "the array is empty")
+        return items, True
+    if head == b"{":
+        return [msgspec.Raw(body)], False
+    raise Unparsable("body", "expected a JSON object or an array of objects")
+
+
+T = TypeVar("T")
+
+
+def decode(raw: bytes | msgspec.Raw, kind: type[T]) -> T:
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.DecodeError as exc:
+        raise Unparsable("", f"not valid JSON: {exc}") from None
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(*explain(exc)) from None
+
+
+# ---- wire → domain ----
+
+
+def _enum(enum: type[Any], value: str, field: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InvalidInput(field, f"expected one of {allowed}; got {value!r}") from None
+
+
+def _place(p: WirePlace, field: str) -> Place:
+    check_coordinates(p.lat, p.lon, field)
+    return Place(p.city, p.lat, p.lon, p.country.upper())
+
+
+def _time(text: str | None, field: str) -> datetime | None:
+    return None if text is None else times.parse(text, field)
+
+
+def _finite(value: float | None, field: str, lo: float, hi: float) -> None:
+    if value is not None and not lo <= value <= hi:
+        raise InvalidInput(field, f"expected a value between {lo:g} and {hi:g}, got {value:g}")
+
+
+def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipment:
+    check_tracking_no(w.tracking_no)
+    check_code(w.carrier, "carrier")
+    recipient = None
+    if w.recipient is not None:
+        privacy.check_phone(w.recipient.phone)
+        recipient = Recipient(w.recipient.name.strip(), w.recipient.phone, w.recipient.address)
+    thresholds = Thresholds(**msgspec.structs.asdict(w.thresholds)) if w.thresholds else Thresholds()
+    lo, hi = thresholds.temp_min_c, thresholds.temp_max_c
+    if lo is not None and hi is not None and lo >= hi:
+        raise InvalidInput("thresholds", "temp_min_c must be below temp_max_c")
+    shipment = Shipment(
+        tenant_id=tenant_id,
+        tracking_no=w.tracking_no,
+        carrier=w.carrier,
+        category=_enum(Category, w.category, "category"),
+        origin=_place(w.origin, "origin"),
+        destination=_place(w.destination, "destination"),
+        promised_by=_time(w.promised_by, "promised_by"),
+        order_ref=w.order_ref,
+        declared_value_fen=None if w.declared_value_cny is None else round(w.declared_value_cny * 100),
+        route_plan=tuple(w.route_plan),
+        devices=tuple(dict.fromkeys(w.devices)),
+        thresholds=thresholds,
+        recipient=privacy.mask(recipient) if recipient else None,
+    )
+    digest = hashlib.sha256(encode(msgspec.to_builtins(w))).hexdigest()
+    return RegisterShipment(shipment, recipient, digest)
+
+
+def to_event(w: WireEvent, source: str = "api") -> TrackingEvent:
+    check_tracking_no(w.tracking_no)
+    check_code(w.carrier, "carrier")
+    occurred = times.parse(w.occurred_at, "occurred_at")
+    status = _enum(Status, w.status, "status")
+    location = None
+    if w.location is not None:
+        loc = w.location
+        check_coordinates(loc.lat, loc.lon, "location")
+        location = Location(loc.facility_id, loc.name, loc.city, loc.lat, loc.lon)
+    event_id = w.event_id or derive_event_id(
+        source, w.tracking_no, occurred, status.value, w.substatus,
+        location.facility_id if location else None,
+    )
+    return TrackingEvent(
+        event_id=event_id, tracking_no=w.tracking_no, carrier=w.carrier, occurred_at=occurred,
+        status=status, substatus=w.substatus, location=location, operator_id=w.operator_id,
+        device_id=w.device_id, vehicle_id=w.vehicle_id,
+        condition=None if w.condition is None else _enum(Condition, w.condition, "condition"),
+        description=w.description, source=source, raw=w.raw,
+    )
+
+
+def to_reading(w: WireReading) -> Reading:
+    check_coordinates(w.lat, w.lon, "")
+    _finite(w.speed_kmh, "speed_kmh", 0, 1000)
+    _finite(w.temperature_c, "temperature_c", -100, 150)
+    _finite(w.humidity_pct, "humidity_pct", 0, 100)
+    _finite(w.shock_g, "shock_g", 0, 1000)
+    _finite(w.light_lux, "light_lux", 0, 200_000)
+    _finite(w.battery_pct, "battery_pct", 0, 100)
+    return Reading(
+        device_id=w.device_id, ts=times.parse(w.ts, "ts"), seq=w.seq, lat=w.lat, lon=w.lon,
+        speed_kmh=w.speed_kmh, temperature_c=w.temperature_c, humidity_pct=w.humidity_pct,
+        shock_g=w.shock_g, light_lux=w.light_lux, battery_pct=w.battery_pct,
+    )
+
+
+def to_device(w: WireDevice, tenant_id: str) -> RegisterDevice:
+    kind = _enum(DeviceKind, w.kind, "kind")
+    if kind is DeviceKind.BOX_SENSOR and not w.tracking_no:
+        raise InvalidInput("tracking_no", "a box_sensor is bound to a shipment: give its tracking_no")
+    if kind is DeviceKind.VEHICLE_UNIT and not w.vehicle_id:
+        raise InvalidInput("vehicle_id", "a vehicle_unit is bound to a vehicle: give its vehicle_id")
+    if kind is DeviceKind.FACILITY_SCANNER and not w.facility_id:
+        raise InvalidInput("facility_id", "a facility_scanner is bound to a facility: give its facility_id")
+    return RegisterDevice(Device(tenant_id, w.device_id, kind, w.tracking_no, w.vehicle_id,
+                                 w.facility_id))
+
+
+# ---- batches ----
+
+
+def _ref(raw: msgspec.Raw, key: bytes) -> str | None:
+    """A best-effort id for a rejected item (its event_id or device_id), for the answer."""
+    m = re.search(rb'"' + key + rb'"\s*:\s*"([^"]{1,100})"', bytes(raw))
+    return m.group(1).decode(errors="replace") if m else None
+
+
+def events(
+    body: bytes, tenant_id: str, received_at: datetime, source: str = "api"
+) -> tuple[list[RecordScan | Rejection], bool]:
+    items, is_array = split(body)
+    out: list[RecordScan | Rejection] = []
+    for i, raw in enumerate(items):
+        try:
+            event = to_event(decode(raw, WireEvent), source)
+            out.append(RecordScan(tenant_id, event, received_at))
+        except InvalidInput as exc:
+            out.append(Rejection(i, _ref(raw, b"event_id"), exc.field, exc.problem))
+    return out, is_array
+
+
+def readings(
+    body: bytes, tenant_id: str, received_at: datetime
+) -> tuple[list[RecordReading | Rejection], bool]:
+    items, is_array = split(body)
+    out: list[RecordReading | Rejection] = []
+    for i, raw in enumerate(items):
+        try:
+            out.append(RecordReading(tenant_id, to_reading(decode(raw, WireReading)), received_at))
+        except InvalidInput as exc:
+            out.append(Rejection(i, _ref(raw, b"device_id"), exc.field, exc.problem))
+    return out, is_array

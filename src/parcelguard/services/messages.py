@@ -1,0 +1,68 @@
+"""Commands into the ingest pipeline, and what became of each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from parcelguard.domain.events import TrackingEvent
+from parcelguard.domain.shipment import Recipient, Shipment
+from parcelguard.domain.telemetry import Device, Reading
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterShipment:
+    shipment: Shipment
+    recipient: Recipient | None
+    spec_digest: str  # SHA-256 of the canonical request: the same request twice is a duplicate
+
+
+@dataclass(frozen=True, slots=True)
+class RecordScan:
+    tenant_id: str
+    event: TrackingEvent
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReading:
+    tenant_id: str
+    reading: Reading
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterDevice:
+    device: Device
+
+
+Command = RegisterShipment | RecordScan | RecordReading | RegisterDevice
+
+
+class Result(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"  # exists already with other content
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: Result
+    ref: str | None = None  # the event id, tracking number or device id concerned
+    reason: str | None = None
+    field: str | None = None  # the input field the reason is about
+
+
+def accepted(ref: str | None = None) -> Outcome:
+    return Outcome(Result.ACCEPTED, ref)
+
+
+def duplicate(ref: str | None = None) -> Outcome:
+    return Outcome(Result.DUPLICATE, ref)
+
+
+def rejected(ref: str | None, field: str, reason: str) -> Outcome:
+    return Outcome(Result.REJECTED, ref, reason, field)

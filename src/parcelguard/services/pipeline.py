@@ -1,0 +1,130 @@
+"""Group commit: many senders, one writer thread, one transaction per batch.
+
+Senders put their commands on a queue and wait. The writer takes everything waiting (up to
+a limit), processes it as one batch in one commit, and only then answers each sender. Under
+load batches grow by themselves, so durability costs one fsync per batch, not per event.
+If a batch fails, its submissions are retried one by one so a single bad submission cannot
+fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import structlog
+
+from parcelguard.domain.errors import Unavailable
+from parcelguard.services.ingest import Ingestor
+from parcelguard.services.messages import Command, Outcome
+
+log = structlog.get_logger(__name__)
+MAX_BATCH_ITEMS = 8000
+IDLE_TICK_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Submission:
+    commands: Sequence[Command]
+    future: Future[list[Outcome]]
+
+
+class Pipeline:
+    def __init__(self, ingestor: Ingestor, max_items: int = MAX_BATCH_ITEMS) -> None:
+        self.ingestor = ingestor
+        self.max_items = max_items
+        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # no submission slips in behind the stop marker
+
+    def start(self) -> None:
+        self.ingestor.start()
+        self._thread = threading.Thread(target=self._run, name="parcelguard-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Finish everything already queued, then stop the writer."""
+        if self._thread is None:
+            return
+        with self._lock:
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+        return await asyncio.wrap_future(self._enqueue(commands))
+
+    def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]:
+        return self._enqueue(commands).result()
+
+    def _enqueue(self, commands: Sequence[Command]) -> Future[list[Outcome]]:
+        future: Future[list[Outcome]] = Future()
+        with self._lock:
+            if self._closed or self._thread is None:
+                future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
+                return future
+            self._queue.put(_Submission(commands, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_TICK_SECONDS)
+            except queue.Empty:
+                self._tick()
+                continue
+            if first is None:
+                return
+            batch, items, stop = [first], len(first.commands), False
+            while items < self.max_items:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+                items += len(nxt.commands)
+            self.ingestor.stats.queue_depth = self._queue.qsize()
+            self._process(batch)
+            if stop:
+                return
+
+    def _tick(self) -> None:
+        try:
+            self.ingestor.tick()
+        except Exception:
+            log.exception("writer tick failed")
+
+    def _process(self, batch: list[_Submission]) -> None:
+        try:
+            results = self.ingestor.process([s.commands for s in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("batch failed", items=len(batch[0].commands))
+                batch[0].future.set_exception(_unavailable(exc))
+                return
+            log.warning("group commit failed; retrying submissions one by one", error=str(exc))
+            for sub in batch:
+                self._process([sub])
+            return
+        for sub, outcomes in zip(batch, results, strict=True):
+            sub.future.set_result(outcomes)
+
+
+def _unavailable(exc: Exception) -> Exception:
+    if isinstance(exc, Unavailable):
+        return exc
+    return Unavailable(f"the write could not be committed ({type(exc).__name__}); nothing "
+                       "was stored, retry the request")

@@ -1,0 +1,239 @@
+"""Ports: what the services need from the outside, as Protocols.
+
+Storage is a unit of work holding one repository per aggregate. Each port has an in-memory
+implementation (``parcelguard.storage.memory``) for unit tests and replay, and a SQL one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+from parcelguard.domain.events import Condition, Location, TrackingEvent
+from parcelguard.domain.ledger.checkpoint import Signature
+from parcelguard.domain.ledger.entry import Sealed
+from parcelguard.domain.ledger.merkle import Node
+from parcelguard.domain.shipment import Category, Shipment
+from parcelguard.domain.status import Status
+from parcelguard.domain.telemetry import Device, Reading
+from parcelguard.domain.tenancy import Role
+
+# ---- records: what storage keeps beyond the domain objects ----
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentState:
+    """The derived summary of a shipment, written after every change."""
+
+    status: Status = Status.INFO_RECEIVED
+    status_changed_at_us: int | None = None
+    last_event_at_us: int | None = None
+    event_count: int = 0
+    holder_kind: str | None = None
+    holder_id: str | None = None
+    vehicle_id: str | None = None
+    location: Location | None = None
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRecord:
+    id: int
+    shipment: Shipment
+    spec_digest: str
+    created_at_us: int
+    state: ShipmentState = field(default_factory=ShipmentState)
+    recipient_sealed: bytes | None = None
+    lookup_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewShipment:
+    shipment: Shipment
+    spec_digest: str
+    created_at_us: int
+    recipient_sealed: bytes | None
+    lookup_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    shipment_id: int
+    event: TrackingEvent
+    received_at_us: int
+    ledger_index: int
+    raw_json: bytes | None = None  # the carrier's raw payload, canonical JSON (hashed in the ledger)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    tenant_id: str
+    reading: Reading
+    received_at_us: int
+    shipment_id: int | None
+    vehicle_id: str | None
+    ledger_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedEvent:
+    tenant_id: str
+    event: TrackingEvent
+    received_at_us: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_id: str
+    tenant_id: str
+    role: Role
+    secret_hash: str
+    label: str
+    created_at_us: int
+    revoked_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    size: int
+    root: bytes
+    created_at_us: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentFilter:
+    status: Status | None = None
+    category: Category | None = None
+    carrier: str | None = None
+    at_risk_before_us: int | None = None  # not delivered and promised before this instant
+
+
+# ---- repositories ----
+
+
+class Tenants(Protocol):
+    def add(self, tenant_id: str, name: str, created_at_us: int) -> None: ...
+    def exists(self, tenant_id: str) -> bool: ...
+    def all(self) -> list[tuple[str, str]]: ...
+    def add_key(self, key: ApiKeyRecord) -> None: ...
+    def get_key(self, key_id: str) -> ApiKeyRecord | None: ...
+    def keys(self, tenant_id: str) -> list[ApiKeyRecord]: ...
+    def revoke_key(self, key_id: str, at_us: int) -> bool: ...
+
+
+class Shipments(Protocol):
+    def add(self, new: NewShipment) -> int: ...
+    def get(self, tenant_id: str, tracking_no: str) -> ShipmentRecord | None: ...
+    def page(
+        self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
+    ) -> list[ShipmentRecord]: ...
+    def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None: ...
+
+
+class Events(Protocol):
+    def add(self, rows: Sequence[StoredEvent]) -> None: ...
+    def of(self, shipment_id: int) -> list[StoredEvent]: ...
+    def quarantine(self, rows: Sequence[QuarantinedEvent]) -> None: ...
+    def quarantined(self, tenant_id: str, tracking_no: str) -> list[QuarantinedEvent]: ...
+    def is_quarantined(self, tenant_id: str, tracking_no: str, event_id: str) -> bool: ...
+    def count(self) -> int: ...
+
+
+class Telemetry(Protocol):
+    def add(self, rows: Sequence[StoredReading]) -> None: ...
+    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of the (device_id, ts in UTC µs) keys are stored already."""
+        ...
+
+    def of_shipment(
+        self, shipment_id: int, since_us: int | None, until_us: int | None, limit: int
+    ) -> list[StoredReading]: ...
+
+    def of_vehicle(
+        self, tenant_id: str, vehicle_id: str, since_us: int, until_us: int | None, limit: int
+    ) -> list[StoredReading]: ...
+
+
+class Devices(Protocol):
+    def put(self, device: Device) -> None: ...
+    def get(self, tenant_id: str, device_id: str) -> Device | None: ...
+
+
+class Ledger(Protocol):
+    def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None: ...
+    def size(self) -> int: ...
+    def leaves(self, start: int, end: int) -> list[bytes]: ...
+    def node(self, level: int, index: int) -> bytes | None: ...
+    def entry(self, index: int) -> Sealed | None: ...
+    def entries_of(self, tenant_id: str, tracking_no: str) -> list[Sealed]: ...
+    def scan(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        """(stored index, body, leaf hash) in index order, for the auditor."""
+        ...
+
+    def add_checkpoint(self, cp: CheckpointRecord) -> None: ...
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+    def checkpoint(self, size: int) -> CheckpointRecord | None: ...
+    def checkpoints(self) -> list[CheckpointRecord]: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def tenants(self) -> Tenants: ...
+    @property
+    def shipments(self) -> Shipments: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def telemetry(self) -> Telemetry: ...
+    @property
+    def devices(self) -> Devices: ...
+    @property
+    def ledger(self) -> Ledger: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
+        """A transaction; ``write=False`` for reads, which never wait for the writer."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---- crypto ----
+
+
+class Signer(Protocol):
+    name: str
+
+    def sign(self, message: bytes) -> Signature: ...
+    def verifier_key(self) -> str: ...
+
+
+class SignatureCheck(Protocol):
+    def __call__(self, body: bytes, signatures: list[Signature]) -> bool: ...
+
+
+class Vault(Protocol):
+    """Seals personal data at rest and makes keyed digests for lookups."""
+
+    def seal(self, plaintext: bytes) -> bytes: ...
+    def open(self, sealed: bytes) -> bytes: ...
+    def digest(self, text: str) -> str: ...
+
+
+class Encoder(Protocol):
+    def __call__(self, value: object) -> bytes:
+        """Canonical JSON (RFC 8785) of a value built with ``canonical.jnum``."""
+        ...

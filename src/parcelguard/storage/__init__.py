@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy Core for SQLite and PostgreSQL, and an in-memory store."""

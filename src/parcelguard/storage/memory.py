@@ -1,0 +1,315 @@
+"""The in-memory store: every repository port, in dictionaries, for unit tests and replay.
+
+Writes are buffered in the unit of work and applied at commit, so a rolled-back batch
+leaves nothing behind, as in the SQL store.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Self
+
+from parcelguard.domain import times
+from parcelguard.domain.errors import Conflict
+from parcelguard.domain.ledger.entry import Sealed
+from parcelguard.domain.ledger.merkle import Node
+from parcelguard.domain.telemetry import Device
+from parcelguard.services.ports import (
+    ApiKeyRecord,
+    CheckpointRecord,
+    NewShipment,
+    QuarantinedEvent,
+    ShipmentFilter,
+    ShipmentRecord,
+    ShipmentState,
+    StoredEvent,
+    StoredReading,
+)
+
+
+@dataclass
+class _Data:
+    tenants: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    shipments: dict[int, ShipmentRecord] = field(default_factory=dict)
+    by_number: dict[tuple[str, str], int] = field(default_factory=dict)
+    events: dict[int, list[StoredEvent]] = field(default_factory=dict)
+    quarantine: list[QuarantinedEvent] = field(default_factory=list)
+    readings: list[StoredReading] = field(default_factory=list)
+    reading_keys: set[tuple[str, str, int]] = field(default_factory=set)
+    devices: dict[tuple[str, str], Device] = field(default_factory=dict)
+    ledger: list[Sealed] = field(default_factory=list)
+    nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    checkpoints: list[CheckpointRecord] = field(default_factory=list)
+    next_id: int = 1
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.data = _Data()
+        self.lock = threading.RLock()
+
+    def unit_of_work(self, *, write: bool = True) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+    def close(self) -> None:
+        pass
+
+
+class _Repo:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def data(self) -> _Data:
+        return self.uow.store.data
+
+    def later(self, change: Callable[[], None]) -> None:
+        self.uow.pending.append(change)
+
+
+class MemoryTenants(_Repo):
+    def add(self, tenant_id: str, name: str, created_at_us: int) -> None:
+        if tenant_id in self.data.tenants:
+            raise Conflict(f"tenant {tenant_id!r} exists already")
+        self.later(lambda: self.data.tenants.__setitem__(tenant_id, name))
+
+    def exists(self, tenant_id: str) -> bool:
+        return tenant_id in self.data.tenants
+
+    def all(self) -> list[tuple[str, str]]:
+        return sorted(self.data.tenants.items())
+
+    def add_key(self, key: ApiKeyRecord) -> None:
+        self.later(lambda: self.data.keys.__setitem__(key.key_id, key))
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        return self.data.keys.get(key_id)
+
+    def keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        return [k for k in self.data.keys.values() if k.tenant_id == tenant_id]
+
+    def revoke_key(self, key_id: str, at_us: int) -> bool:
+        key = self.data.keys.get(key_id)
+        if key is None or key.revoked_at_us is not None:
+            return False
+        self.later(lambda: self.data.keys.__setitem__(key_id, replace(key, revoked_at_us=at_us)))
+        return True
+
+
+class MemoryShipments(_Repo):
+    def add(self, new: NewShipment) -> int:
+        s = new.shipment
+        key = (s.tenant_id, s.tracking_no)
+        with self.uow.store.lock:
+            if key in self.data.by_number:
+                raise Conflict(f"shipment {s.tracking_no!r} exists already")
+            shipment_id = self.data.next_id
+            self.data.next_id += 1
+        record = ShipmentRecord(shipment_id, s, new.spec_digest, new.created_at_us,
+                                recipient_sealed=new.recipient_sealed,
+                                lookup_digest=new.lookup_digest)
+
+        def apply() -> None:
+            self.data.shipments[shipment_id] = record
+            self.data.by_number[key] = shipment_id
+
+        self.later(apply)
+        self.uow.fresh[key] = record
+        return shipment_id
+
+    def get(self, tenant_id: str, tracking_no: str) -> ShipmentRecord | None:
+        fresh = self.uow.fresh.get((tenant_id, tracking_no))
+        if fresh is not None:
+            return fresh
+        shipment_id = self.data.by_number.get((tenant_id, tracking_no))
+        return None if shipment_id is None else self.data.shipments[shipment_id]
+
+    def page(
+        self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
+    ) -> list[ShipmentRecord]:
+        out = []
+        for shipment_id in sorted(self.data.shipments):
+            r = self.data.shipments[shipment_id]
+            if after_id is not None and shipment_id <= after_id:
+                continue
+            if r.shipment.tenant_id != tenant_id or not _matches(r, where):
+                continue
+            out.append(r)
+            if len(out) == limit:
+                break
+        return out
+
+    def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None:
+        def apply() -> None:
+            for shipment_id, state in states:
+                self.data.shipments[shipment_id] = replace(
+                    self.data.shipments[shipment_id], state=state
+                )
+
+        self.later(apply)
+
+
+def _matches(r: ShipmentRecord, where: ShipmentFilter) -> bool:
+    s = r.shipment
+    if where.status is not None and r.state.status is not where.status:
+        return False
+    if where.category is not None and s.category is not where.category:
+        return False
+    if where.carrier is not None and s.carrier != where.carrier:
+        return False
+    if where.at_risk_before_us is not None:
+        if s.promised_by is None or r.state.status.value in ("delivered", "returned"):
+            return False
+        if times.to_us(s.promised_by) >= where.at_risk_before_us:
+            return False
+    return True
+
+
+class MemoryEvents(_Repo):
+    def add(self, rows: Sequence[StoredEvent]) -> None:
+        def apply() -> None:
+            for row in rows:
+                self.data.events.setdefault(row.shipment_id, []).append(row)
+
+        self.later(apply)
+
+    def of(self, shipment_id: int) -> list[StoredEvent]:
+        return list(self.data.events.get(shipment_id, []))
+
+    def quarantine(self, rows: Sequence[QuarantinedEvent]) -> None:
+        self.later(lambda: self.data.quarantine.extend(rows))
+
+    def quarantined(self, tenant_id: str, tracking_no: str) -> list[QuarantinedEvent]:
+        return [q for q in self.data.quarantine
+                if q.tenant_id == tenant_id and q.event.tracking_no == tracking_no]
+
+    def is_quarantined(self, tenant_id: str, tracking_no: str, event_id: str) -> bool:
+        return any(q.event.event_id == event_id for q in self.quarantined(tenant_id, tracking_no))
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.data.events.values())
+
+
+class MemoryTelemetry(_Repo):
+    def add(self, rows: Sequence[StoredReading]) -> None:
+        def apply() -> None:
+            for row in rows:
+                self.data.readings.append(row)
+                self.data.reading_keys.add(
+                    (row.tenant_id, row.reading.device_id, times.to_us(row.reading.ts))
+                )
+
+        self.later(apply)
+
+    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        return {k for k in keys if (tenant_id, *k) in self.data.reading_keys}
+
+    def of_shipment(
+        self, shipment_id: int, since_us: int | None, until_us: int | None, limit: int
+    ) -> list[StoredReading]:
+        rows = [r for r in self.data.readings if r.shipment_id == shipment_id
+                and _within(times.to_us(r.reading.ts), since_us, until_us)]
+        return sorted(rows, key=lambda r: times.to_us(r.reading.ts))[:limit]
+
+    def of_vehicle(
+        self, tenant_id: str, vehicle_id: str, since_us: int, until_us: int | None, limit: int
+    ) -> list[StoredReading]:
+        rows = [r for r in self.data.readings
+                if r.tenant_id == tenant_id and r.vehicle_id == vehicle_id
+                and _within(times.to_us(r.reading.ts), since_us, until_us)]
+        return sorted(rows, key=lambda r: times.to_us(r.reading.ts))[:limit]
+
+
+def _within(at: int, since: int | None, until: int | None) -> bool:
+    return (since is None or at >= since) and (until is None or at < until)
+
+
+class MemoryDevices(_Repo):
+    def put(self, device: Device) -> None:
+        key = (device.tenant_id, device.device_id)
+        self.later(lambda: self.data.devices.__setitem__(key, device))
+
+    def get(self, tenant_id: str, device_id: str) -> Device | None:
+        return self.data.devices.get((tenant_id, device_id))
+
+
+class MemoryLedger(_Repo):
+    def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
+        def apply() -> None:
+            self.data.ledger.extend(entries)
+            for n in nodes:
+                self.data.nodes[(n.level, n.index)] = n.hash
+
+        self.later(apply)
+
+    def size(self) -> int:
+        return len(self.data.ledger)
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        return [e.leaf for e in self.data.ledger[start:end]]
+
+    def node(self, level: int, index: int) -> bytes | None:
+        return self.data.nodes.get((level, index))
+
+    def entry(self, index: int) -> Sealed | None:
+        return self.data.ledger[index] if 0 <= index < len(self.data.ledger) else None
+
+    def entries_of(self, tenant_id: str, tracking_no: str) -> list[Sealed]:
+        return [e for e in self.data.ledger
+                if e.tenant_id == tenant_id and e.tracking_no == tracking_no]
+
+    def scan(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        for e in self.data.ledger[start:]:
+            yield e.index, e.body, e.leaf
+
+    def add_checkpoint(self, cp: CheckpointRecord) -> None:
+        self.later(lambda: self.data.checkpoints.append(cp))
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        return self.data.checkpoints[-1] if self.data.checkpoints else None
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None:
+        sizes = [c.size for c in self.data.checkpoints]
+        i = bisect.bisect_left(sizes, size)
+        return self.data.checkpoints[i] if i < len(sizes) and sizes[i] == size else None
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        return list(self.data.checkpoints)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.pending: list[Callable[[], None]] = []
+        self.fresh: dict[tuple[str, str], ShipmentRecord] = {}
+        self.tenants = MemoryTenants(self)
+        self.shipments = MemoryShipments(self)
+        self.events = MemoryEvents(self)
+        self.telemetry = MemoryTelemetry(self)
+        self.devices = MemoryDevices(self)
+        self.ledger = MemoryLedger(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        with self.store.lock:
+            for change in self.pending:
+                change()
+        self.pending.clear()
+        self.fresh.clear()
+
+    def rollback(self) -> None:
+        self.pending.clear()
+        self.fresh.clear()

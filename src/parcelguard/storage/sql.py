@@ -1,0 +1,540 @@
+"""The SQL store: one unit of work is one connection and one transaction.
+
+The writer's unit of work takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``); readers
+take none. Bulk inserts go through executemany, which psycopg 3 pipelines on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from parcelguard.domain import times
+from parcelguard.domain.errors import Unavailable
+from parcelguard.domain.events import Condition, Location, TrackingEvent
+from parcelguard.domain.ledger.entry import Sealed
+from parcelguard.domain.ledger.merkle import Node
+from parcelguard.domain.shipment import Category, MaskedRecipient, Place, Shipment, Thresholds
+from parcelguard.domain.status import Status
+from parcelguard.domain.telemetry import Device, DeviceKind, Reading
+from parcelguard.domain.tenancy import Role
+from parcelguard.services.ports import (
+    ApiKeyRecord,
+    CheckpointRecord,
+    NewShipment,
+    QuarantinedEvent,
+    ShipmentFilter,
+    ShipmentRecord,
+    ShipmentState,
+    StoredEvent,
+    StoredReading,
+)
+from parcelguard.storage import engine as engines
+from parcelguard.storage import tables as t
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.checkpointer: engines.WalCheckpointer | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, ":memory:"):
+            self.checkpointer = engines.WalCheckpointer(engine)
+            self.checkpointer.start()
+
+    @classmethod
+    def connect(cls, url: str, *, allow_unsafe: bool = False) -> SqlStore:
+        return cls(engines.create(url, allow_unsafe=allow_unsafe))
+
+    def unit_of_work(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write)
+
+    def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.engine.dispose()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _place(text: str) -> Place:
+    d = json.loads(text)
+    return Place(d["city"], d.get("lat"), d.get("lon"), d.get("country", "CN"))
+
+
+def _place_json(p: Place) -> str:
+    return _dumps({"city": p.city, "lat": p.lat, "lon": p.lon, "country": p.country})
+
+
+def _location_json(loc: Location | None) -> str | None:
+    if loc is None:
+        return None
+    return _dumps({"facility_id": loc.facility_id, "name": loc.name, "city": loc.city,
+                   "lat": loc.lat, "lon": loc.lon})
+
+
+def _location(text: str | None) -> Location | None:
+    return None if text is None else Location(**json.loads(text))
+
+
+def _dt(us: int | None, offset: int | None) -> Any:
+    return None if us is None else times.from_us(us, offset or 0)
+
+
+class _Repo:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def conn(self) -> sa.Connection:
+        return self.uow.conn
+
+
+class SqlTenants(_Repo):
+    def add(self, tenant_id: str, name: str, created_at_us: int) -> None:
+        self.conn.execute(t.tenants.insert().values(id=tenant_id, name=name, created_at=created_at_us))
+
+    def exists(self, tenant_id: str) -> bool:
+        return self.conn.execute(
+            sa.select(t.tenants.c.id).where(t.tenants.c.id == tenant_id)
+        ).first() is not None
+
+    def all(self) -> list[tuple[str, str]]:
+        rows = self.conn.execute(sa.select(t.tenants.c.id, t.tenants.c.name).order_by(t.tenants.c.id))
+        return [(r.id, r.name) for r in rows]
+
+    def add_key(self, key: ApiKeyRecord) -> None:
+        self.conn.execute(t.api_keys.insert().values(
+            key_id=key.key_id, tenant_id=key.tenant_id, role=key.role.value,
+            secret_hash=key.secret_hash, label=key.label, created_at=key.created_at_us,
+            revoked_at=key.revoked_at_us,
+        ))
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        row = self.conn.execute(sa.select(t.api_keys).where(t.api_keys.c.key_id == key_id)).first()
+        return None if row is None else _key(row)
+
+    def keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        rows = self.conn.execute(
+            sa.select(t.api_keys).where(t.api_keys.c.tenant_id == tenant_id)
+            .order_by(t.api_keys.c.created_at)
+        )
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: str, at_us: int) -> bool:
+        res = self.conn.execute(
+            t.api_keys.update()
+            .where(t.api_keys.c.key_id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at_us)
+        )
+        return res.rowcount == 1
+
+
+def _key(r: sa.Row[Any]) -> ApiKeyRecord:
+    return ApiKeyRecord(r.key_id, r.tenant_id, Role(r.role), r.secret_hash, r.label,
+                        r.created_at, r.revoked_at)
+
+
+class SqlShipments(_Repo):
+    def add(self, new: NewShipment) -> int:
+        s = new.shipment
+        masked = s.recipient
+        res = self.conn.execute(
+            t.shipments.insert().returning(t.shipments.c.id).values(
+                tenant_id=s.tenant_id, tracking_no=s.tracking_no, carrier=s.carrier,
+                category=s.category.value, order_ref=s.order_ref,
+                origin=_place_json(s.origin), destination=_place_json(s.destination),
+                promised_by=times.to_us(s.promised_by) if s.promised_by else None,
+                promised_offset=times.offset_min(s.promised_by) if s.promised_by else None,
+                declared_value_fen=s.declared_value_fen,
+                route_plan=_dumps(list(s.route_plan)), devices=_dumps(list(s.devices)),
+                thresholds=_dumps(s.thresholds.as_dict()),
+                recipient_masked=None if masked is None else _dumps(
+                    {"name": masked.name, "phone": masked.phone, "address": masked.address}
+                ),
+                recipient_sealed=new.recipient_sealed, lookup_digest=new.lookup_digest,
+                spec_digest=new.spec_digest, created_at=new.created_at_us,
+            )
+        )
+        return int(res.scalar_one())
+
+    def get(self, tenant_id: str, tracking_no: str) -> ShipmentRecord | None:
+        row = self.conn.execute(
+            sa.select(t.shipments).where(
+                t.shipments.c.tenant_id == tenant_id, t.shipments.c.tracking_no == tracking_no
+            )
+        ).first()
+        return None if row is None else _shipment(row)
+
+    def page(
+        self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
+    ) -> list[ShipmentRecord]:
+        c = t.shipments.c
+        q = sa.select(t.shipments).where(c.tenant_id == tenant_id)
+        if where.status is not None:
+            q = q.where(c.status == where.status.value)
+        if where.category is not None:
+            q = q.where(c.category == where.category.value)
+        if where.carrier is not None:
+            q = q.where(c.carrier == where.carrier)
+        if where.at_risk_before_us is not None:
+            q = q.where(c.promised_by < where.at_risk_before_us,
+                        c.status.not_in(("delivered", "returned")))
+        if after_id is not None:
+            q = q.where(c.id > after_id)
+        return [_shipment(r) for r in self.conn.execute(q.order_by(c.id).limit(limit))]
+
+    def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None:
+        c = t.shipments.c
+        stmt = t.shipments.update().where(c.id == sa.bindparam("_id")).values(
+            status=sa.bindparam("_status"), status_changed_at=sa.bindparam("_changed"),
+            last_event_at=sa.bindparam("_last"), event_count=sa.bindparam("_count"),
+            holder_kind=sa.bindparam("_hkind"), holder_id=sa.bindparam("_hid"),
+            vehicle_id=sa.bindparam("_vehicle"), location=sa.bindparam("_loc"),
+            condition=sa.bindparam("_cond"),
+        )
+        self.conn.execute(stmt, [
+            {"_id": sid, "_status": s.status.value, "_changed": s.status_changed_at_us,
+             "_last": s.last_event_at_us, "_count": s.event_count, "_hkind": s.holder_kind,
+             "_hid": s.holder_id, "_vehicle": s.vehicle_id, "_loc": _location_json(s.location),
+             "_cond": s.condition.value if s.condition else None}
+            for sid, s in states
+        ])
+
+
+def _shipment(r: sa.Row[Any]) -> ShipmentRecord:
+    masked = json.loads(r.recipient_masked) if r.recipient_masked else None
+    shipment = Shipment(
+        tenant_id=r.tenant_id, tracking_no=r.tracking_no, carrier=r.carrier,
+        category=Category(r.category), origin=_place(r.origin), destination=_place(r.destination),
+        promised_by=_dt(r.promised_by, r.promised_offset), order_ref=r.order_ref,
+        declared_value_fen=r.declared_value_fen, route_plan=tuple(json.loads(r.route_plan)),
+        devices=tuple(json.loads(r.devices)), thresholds=Thresholds(**json.loads(r.thresholds)),
+        recipient=MaskedRecipient(**masked) if masked else None,
+    )
+    state = ShipmentState(
+        status=Status(r.status), status_changed_at_us=r.status_changed_at,
+        last_event_at_us=r.last_event_at, event_count=r.event_count, holder_kind=r.holder_kind,
+        holder_id=r.holder_id, vehicle_id=r.vehicle_id, location=_location(r.location),
+        condition=Condition(r.condition) if r.condition else None,
+    )
+    return ShipmentRecord(r.id, shipment, r.spec_digest, r.created_at, state,
+                          r.recipient_sealed, r.lookup_digest)
+
+
+def _event_json(e: TrackingEvent) -> str:
+    loc = e.location
+    return _dumps({
+        "event_id": e.event_id, "tracking_no": e.tracking_no, "carrier": e.carrier,
+        "occurred_at": times.iso(e.occurred_at), "status": e.status.value,
+        "substatus": e.substatus, "location": None if loc is None else json.loads(
+            _location_json(loc) or "null"),
+        "operator_id": e.operator_id, "device_id": e.device_id, "vehicle_id": e.vehicle_id,
+        "condition": e.condition.value if e.condition else None, "description": e.description,
+        "source": e.source, "carrier_code": e.carrier_code,
+    })
+
+
+class SqlEvents(_Repo):
+    def add(self, rows: Sequence[StoredEvent]) -> None:
+        params = []
+        for r in rows:
+            e, loc = r.event, r.event.location
+            params.append({
+                "shipment_id": r.shipment_id, "event_id": e.event_id,
+                "occurred_at": times.to_us(e.occurred_at),
+                "occurred_offset": times.offset_min(e.occurred_at),
+                "received_at": r.received_at_us, "status": e.status.value,
+                "substatus": e.substatus, "carrier": e.carrier, "carrier_code": e.carrier_code,
+                "source": e.source,
+                "facility_id": loc.facility_id if loc else None,
+                "location_name": loc.name if loc else None,
+                "city": loc.city if loc else None,
+                "lat": loc.lat if loc else None, "lon": loc.lon if loc else None,
+                "operator_id": e.operator_id, "device_id": e.device_id,
+                "vehicle_id": e.vehicle_id,
+                "condition": e.condition.value if e.condition else None,
+                "description": e.description,
+                "raw": r.raw_json.decode() if r.raw_json else None,
+                "ledger_index": r.ledger_index,
+            })
+        self.conn.execute(t.events.insert(), params)
+
+    def of(self, shipment_id: int) -> list[StoredEvent]:
+        c = t.events.c
+        rows = self.conn.execute(
+            sa.select(t.events, t.shipments.c.tracking_no)
+            .join(t.shipments, t.shipments.c.id == c.shipment_id)
+            .where(c.shipment_id == shipment_id)
+            .order_by(c.occurred_at, c.event_id)
+        )
+        return [_stored_event(r) for r in rows]
+
+    def quarantine(self, rows: Sequence[QuarantinedEvent]) -> None:
+        self.conn.execute(t.quarantined_events.insert(), [
+            {"tenant_id": q.tenant_id, "tracking_no": q.event.tracking_no,
+             "event_id": q.event.event_id, "event": _event_json(q.event),
+             "received_at": q.received_at_us, "reason": q.reason}
+            for q in rows
+        ])
+
+    def quarantined(self, tenant_id: str, tracking_no: str) -> list[QuarantinedEvent]:
+        c = t.quarantined_events.c
+        rows = self.conn.execute(
+            sa.select(t.quarantined_events)
+            .where(c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.id)
+        )
+        return [QuarantinedEvent(r.tenant_id, _event_from_json(json.loads(r.event)),
+                                 r.received_at, r.reason) for r in rows]
+
+    def is_quarantined(self, tenant_id: str, tracking_no: str, event_id: str) -> bool:
+        c = t.quarantined_events.c
+        return self.conn.execute(
+            sa.select(c.id).where(c.tenant_id == tenant_id, c.tracking_no == tracking_no,
+                                  c.event_id == event_id).limit(1)
+        ).first() is not None
+
+    def count(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one())
+
+
+def _event_from_json(d: dict[str, Any]) -> TrackingEvent:
+    loc = d.get("location")
+    return TrackingEvent(
+        event_id=d["event_id"], tracking_no=d["tracking_no"], carrier=d["carrier"],
+        occurred_at=times.parse(d["occurred_at"], "occurred_at"), status=Status(d["status"]),
+        substatus=d.get("substatus"), location=Location(**loc) if loc else None,
+        operator_id=d.get("operator_id"), device_id=d.get("device_id"),
+        vehicle_id=d.get("vehicle_id"),
+        condition=Condition(d["condition"]) if d.get("condition") else None,
+        description=d.get("description"), source=d.get("source", "api"),
+        carrier_code=d.get("carrier_code"),
+    )
+
+
+def _stored_event(r: sa.Row[Any]) -> StoredEvent:
+    has_loc = any(v is not None for v in (r.facility_id, r.location_name, r.city, r.lat, r.lon))
+    event = TrackingEvent(
+        event_id=r.event_id, tracking_no=r.tracking_no, carrier=r.carrier,
+        occurred_at=times.from_us(r.occurred_at, r.occurred_offset), status=Status(r.status),
+        substatus=r.substatus,
+        location=Location(r.facility_id, r.location_name, r.city, r.lat, r.lon) if has_loc else None,
+        operator_id=r.operator_id, device_id=r.device_id, vehicle_id=r.vehicle_id,
+        condition=Condition(r.condition) if r.condition else None, description=r.description,
+        source=r.source, carrier_code=r.carrier_code,
+        raw=json.loads(r.raw) if r.raw else None,
+    )
+    return StoredEvent(r.shipment_id, event, r.received_at, r.ledger_index,
+                       r.raw.encode() if r.raw else None)
+
+
+_READING_FIELDS = ("seq", "lat", "lon", "speed_kmh", "temperature_c", "humidity_pct", "shock_g",
+                   "light_lux", "battery_pct")
+
+
+class SqlTelemetry(_Repo):
+    def add(self, rows: Sequence[StoredReading]) -> None:
+        params = []
+        for r in rows:
+            rd = r.reading
+            p = {f: getattr(rd, f) for f in _READING_FIELDS}
+            p.update(tenant_id=r.tenant_id, device_id=rd.device_id, ts=times.to_us(rd.ts),
+                     ts_offset=times.offset_min(rd.ts), shipment_id=r.shipment_id,
+                     vehicle_id=r.vehicle_id, received_at=r.received_at_us,
+                     ledger_index=r.ledger_index)
+            params.append(p)
+        self.conn.execute(t.readings.insert(), params)
+
+    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        if not keys:
+            return set()
+        c = t.readings.c
+        found: set[tuple[str, int]] = set()
+        devices = sorted({d for d, _ in keys})
+        lo, hi = min(ts for _, ts in keys), max(ts for _, ts in keys)
+        for i in range(0, len(devices), 500):
+            rows = self.conn.execute(
+                sa.select(c.device_id, c.ts).where(
+                    c.tenant_id == tenant_id, c.device_id.in_(devices[i : i + 500]),
+                    c.ts >= lo, c.ts <= hi,
+                )
+            )
+            found.update(k for k in ((r.device_id, r.ts) for r in rows) if k in keys)
+        return found
+
+    def of_shipment(
+        self, shipment_id: int, since_us: int | None, until_us: int | None, limit: int
+    ) -> list[StoredReading]:
+        c = t.readings.c
+        q = sa.select(t.readings).where(c.shipment_id == shipment_id)
+        return self._run(q, since_us, until_us, limit)
+
+    def of_vehicle(
+        self, tenant_id: str, vehicle_id: str, since_us: int, until_us: int | None, limit: int
+    ) -> list[StoredReading]:
+        c = t.readings.c
+        q = sa.select(t.readings).where(c.tenant_id == tenant_id, c.vehicle_id == vehicle_id)
+        return self._run(q, since_us, until_us, limit)
+
+    def _run(
+        self, q: sa.Select[Any], since: int | None, until: int | None, limit: int
+    ) -> list[StoredReading]:
+        c = t.readings.c
+        if since is not None:
+            q = q.where(c.ts >= since)
+        if until is not None:
+            q = q.where(c.ts < until)
+        rows = self.conn.execute(q.order_by(c.ts).limit(limit))
+        return [
+            StoredReading(
+                r.tenant_id,
+                Reading(r.device_id, times.from_us(r.ts, r.ts_offset),
+                        **{f: getattr(r, f) for f in _READING_FIELDS}),
+                r.received_at, r.shipment_id, r.vehicle_id, r.ledger_index,
+            )
+            for r in rows
+        ]
+
+
+class SqlDevices(_Repo):
+    def put(self, device: Device) -> None:
+        c = t.devices.c
+        self.conn.execute(
+            t.devices.delete().where(c.tenant_id == device.tenant_id, c.device_id == device.device_id)
+        )
+        self.conn.execute(t.devices.insert().values(
+            tenant_id=device.tenant_id, device_id=device.device_id, kind=device.kind.value,
+            tracking_no=device.tracking_no, vehicle_id=device.vehicle_id,
+            facility_id=device.facility_id,
+        ))
+
+    def get(self, tenant_id: str, device_id: str) -> Device | None:
+        c = t.devices.c
+        r = self.conn.execute(
+            sa.select(t.devices).where(c.tenant_id == tenant_id, c.device_id == device_id)
+        ).first()
+        if r is None:
+            return None
+        return Device(r.tenant_id, r.device_id, DeviceKind(r.kind), r.tracking_no, r.vehicle_id,
+                      r.facility_id)
+
+
+class SqlLedger(_Repo):
+    def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
+        self.conn.execute(t.ledger_entries.insert(), [
+            {"idx": e.index, "kind": e.kind, "tenant_id": e.tenant_id,
+             "tracking_no": e.tracking_no, "recorded_at": e.recorded_at_us, "body": e.body,
+             "leaf": e.leaf}
+            for e in entries
+        ])
+        if nodes:
+            self.conn.execute(t.ledger_nodes.insert(), [
+                {"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes
+            ])
+
+    def size(self) -> int:
+        top = self.conn.execute(sa.select(sa.func.max(t.ledger_entries.c.idx))).scalar()
+        return 0 if top is None else int(top) + 1
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        c = t.ledger_entries.c
+        rows = self.conn.execute(
+            sa.select(c.leaf).where(c.idx >= start, c.idx < end).order_by(c.idx)
+        )
+        return [bytes(r.leaf) for r in rows]
+
+    def node(self, level: int, index: int) -> bytes | None:
+        c = t.ledger_nodes.c
+        h = self.conn.execute(sa.select(c.hash).where(c.level == level, c.idx == index)).scalar()
+        return None if h is None else bytes(h)
+
+    def entry(self, index: int) -> Sealed | None:
+        r = self.conn.execute(
+            sa.select(t.ledger_entries).where(t.ledger_entries.c.idx == index)
+        ).first()
+        return None if r is None else _sealed(r)
+
+    def entries_of(self, tenant_id: str, tracking_no: str) -> list[Sealed]:
+        c = t.ledger_entries.c
+        rows = self.conn.execute(
+            sa.select(t.ledger_entries)
+            .where(c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.idx)
+        )
+        return [_sealed(r) for r in rows]
+
+    def scan(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        c = t.ledger_entries.c
+        q = sa.select(c.idx, c.body, c.leaf).where(c.idx >= start).order_by(c.idx)
+        for r in self.conn.execution_options(yield_per=5000).execute(q):
+            yield int(r.idx), bytes(r.body), bytes(r.leaf)
+
+    def add_checkpoint(self, cp: CheckpointRecord) -> None:
+        self.conn.execute(t.ledger_checkpoints.insert().values(
+            size=cp.size, root=cp.root, created_at=cp.created_at_us, note=cp.note
+        ))
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        c = t.ledger_checkpoints.c
+        r = self.conn.execute(sa.select(t.ledger_checkpoints).order_by(c.size.desc()).limit(1)).first()
+        return None if r is None else _checkpoint(r)
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None:
+        c = t.ledger_checkpoints.c
+        r = self.conn.execute(sa.select(t.ledger_checkpoints).where(c.size == size)).first()
+        return None if r is None else _checkpoint(r)
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        c = t.ledger_checkpoints.c
+        return [_checkpoint(r) for r in self.conn.execute(
+            sa.select(t.ledger_checkpoints).order_by(c.size))]
+
+
+def _sealed(r: sa.Row[Any]) -> Sealed:
+    return Sealed(int(r.idx), r.kind, r.tenant_id, r.tracking_no, r.recorded_at, bytes(r.body),
+                  bytes(r.leaf))
+
+
+def _checkpoint(r: sa.Row[Any]) -> CheckpointRecord:
+    return CheckpointRecord(int(r.size), bytes(r.root), r.created_at, r.note)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool) -> None:
+        self.engine, self.write = engine, write
+        self.tenants = SqlTenants(self)
+        self.shipments = SqlShipments(self)
+        self.events = SqlEvents(self)
+        self.telemetry = SqlTelemetry(self)
+        self.devices = SqlDevices(self)
+        self.ledger = SqlLedger(self)
+
+    def __enter__(self) -> Self:
+        try:
+            self.conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise Unavailable(f"the database is unavailable: {exc.orig}") from None
+        self.conn.info["write"] = self.write
+        self.conn.begin()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        finally:
+            self.conn.close()
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()

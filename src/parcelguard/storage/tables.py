@@ -1,0 +1,188 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations are written against this metadata.
+
+Times are stored as UTC microseconds (BIGINT) with the sender's offset in minutes beside
+them: the same type, ordering and precision on SQLite and PostgreSQL (see docs/decisions.md).
+The ledger tables are append-only; migrations add triggers that refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# a 64-bit key that is SQLite's rowid alias (and so cheap) on SQLite
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Micros = sa.BigInteger
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", RowId, primary_key=True, autoincrement=True)
+
+
+tenants = sa.Table(
+    "tenants", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("revoked_at", Micros),
+    sa.Index(None, "tenant_id"),
+)
+
+shipments = sa.Table(
+    "shipments", metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("carrier", sa.String(32), nullable=False),
+    sa.Column("category", sa.String(16), nullable=False),
+    sa.Column("order_ref", sa.String(100)),
+    sa.Column("origin", sa.Text, nullable=False),  # JSON {city, lat, lon, country}
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("promised_by", Micros),
+    sa.Column("promised_offset", sa.SmallInteger),
+    sa.Column("declared_value_fen", sa.BigInteger),
+    sa.Column("route_plan", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("devices", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("thresholds", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("recipient_masked", sa.Text),  # JSON {name, phone, address}, masked
+    sa.Column("recipient_sealed", sa.LargeBinary),  # AES-GCM; never plaintext
+    sa.Column("lookup_digest", sa.String(64)),  # keyed digest of tracking no + phone last 4
+    sa.Column("spec_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    # derived state, rewritten as events arrive
+    sa.Column("status", sa.String(24), nullable=False, server_default="info_received"),
+    sa.Column("status_changed_at", Micros),
+    sa.Column("last_event_at", Micros),
+    sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("holder_kind", sa.String(16)),
+    sa.Column("holder_id", sa.String(64)),
+    sa.Column("vehicle_id", sa.String(64)),
+    sa.Column("location", sa.Text),  # JSON of the last known location
+    sa.Column("condition", sa.String(16)),
+    sa.UniqueConstraint("tenant_id", "tracking_no"),
+    sa.Index(None, "tenant_id", "status"),
+    sa.Index(None, "tenant_id", "vehicle_id"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    _id(),
+    sa.Column("shipment_id", sa.BigInteger, sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("occurred_at", Micros, nullable=False),
+    sa.Column("occurred_offset", sa.SmallInteger, nullable=False),
+    sa.Column("received_at", Micros, nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("substatus", sa.String(40)),
+    sa.Column("carrier", sa.String(32), nullable=False),
+    sa.Column("carrier_code", sa.String(40)),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("facility_id", sa.String(64)),
+    sa.Column("location_name", sa.String(200)),
+    sa.Column("city", sa.String(100)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("operator_id", sa.String(64)),
+    sa.Column("device_id", sa.String(64)),
+    sa.Column("vehicle_id", sa.String(64)),
+    sa.Column("condition", sa.String(16)),
+    sa.Column("description", sa.Text),
+    sa.Column("raw", sa.Text),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    # one index serves both the timeline query and duplicate protection
+    sa.UniqueConstraint("shipment_id", "occurred_at", "event_id"),
+)
+
+quarantined_events = sa.Table(
+    "quarantined_events", metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("event", sa.Text, nullable=False),  # the event as JSON, as received
+    sa.Column("received_at", Micros, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Index(None, "tenant_id", "tracking_no"),
+)
+
+readings = sa.Table(
+    "readings", metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("ts", Micros, nullable=False),
+    sa.Column("ts_offset", sa.SmallInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("speed_kmh", sa.Float),
+    sa.Column("temperature_c", sa.Float),
+    sa.Column("humidity_pct", sa.Float),
+    sa.Column("shock_g", sa.Float),
+    sa.Column("light_lux", sa.Float),
+    sa.Column("battery_pct", sa.Float),
+    sa.Column("shipment_id", sa.BigInteger),
+    sa.Column("vehicle_id", sa.String(64)),
+    sa.Column("received_at", Micros, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "device_id", "ts"),
+    sa.Index(None, "shipment_id", "ts"),
+    sa.Index(None, "tenant_id", "vehicle_id", "ts"),
+)
+
+devices = sa.Table(
+    "devices", metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("tracking_no", sa.String(64)),
+    sa.Column("vehicle_id", sa.String(64)),
+    sa.Column("facility_id", sa.String(64)),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries", metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("tracking_no", sa.String(64)),
+    sa.Column("recorded_at", Micros, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # canonical JSON, exactly as hashed
+    sa.Column("leaf", sa.LargeBinary(32), nullable=False),
+    sa.Index(None, "tenant_id", "tracking_no", "idx"),
+)
+
+ledger_nodes = sa.Table(
+    "ledger_nodes", metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
