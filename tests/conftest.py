@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,7 @@ PG_ADMIN = os.environ.get("PARCELGUARD_TEST_PG", "postgresql://root@127.0.0.1:54
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KEY_A = base64.b64encode(b"\x01" * 32).decode()
 KEY_B = base64.b64encode(b"\x02" * 32).decode()
-T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # after every event the factories make
 
 
 def _need(service: str, reason: str) -> None:
@@ -122,11 +122,20 @@ class Server:
     url: str
     system: bootstrap.System
     keys: Keys
+    clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, role: Role = Role.ADMIN, tenant: str = "acme") -> httpx.Client:
         key = (self.keys.acme if tenant == "acme" else self.keys.other)[role]
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"},
-                            timeout=30)
+        return self.anonymous({"Authorization": f"Bearer {key}"})
+
+    def anonymous(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
 
 
 def run_server(sys: bootstrap.System) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -148,8 +157,10 @@ def run_server(sys: bootstrap.System) -> tuple[uvicorn.Server, threading.Thread,
 def server(system: bootstrap.System) -> Iterator[Server]:
     keys = make_keys(system)
     srv, thread, url = run_server(system)
+    running = Server(url, system, keys)
     try:
-        yield Server(url, system, keys)
+        yield running
     finally:
+        running.close()
         srv.should_exit = True
         thread.join(10)

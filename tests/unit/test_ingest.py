@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from parcelguard import bootstrap
 from parcelguard.domain import times
 from parcelguard.domain.status import Status
+from parcelguard.domain.telemetry import DeviceKind
 from parcelguard.ingest import wire
 from parcelguard.services import queries
 from parcelguard.services.clock import ManualClock
@@ -117,7 +118,7 @@ def test_box_sensor_readings_belong_to_their_shipment_and_repeat_readings_are_du
 
 def test_vehicle_positions_become_the_parcels_while_it_is_aboard(mem: bootstrap.System) -> None:
     results(mem, register(mem))
-    dev = wire.to_device(wire.WireDevice("GPS-1", "vehicle_unit", vehicle_id="沪A1"), "acme")
+    dev = wire.to_device(wire.WireDevice("GPS-1", DeviceKind.VEHICLE_UNIT, vehicle_id="沪A1"), "acme")
     assert results(mem, dev) == [Result.ACCEPTED]
     results(mem,
             scan(hours=1, substatus="loaded", vehicle_id="沪A1", location={"facility_id": "H1"}),

@@ -19,7 +19,7 @@ class HolderKind(StrEnum):
     SENDER = "sender"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Holder:
     kind: HolderKind
     id: str

@@ -23,7 +23,7 @@ class Condition(StrEnum):
     MISSING_ITEMS = "missing_items"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Location:
     facility_id: str | None = None
     name: str | None = None
@@ -32,7 +32,7 @@ class Location:
     lon: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class TrackingEvent:
     event_id: str
     tracking_no: str

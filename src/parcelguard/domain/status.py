@@ -117,7 +117,7 @@ def effect_of(progress: Status, new: Status) -> Effect:
     return Effect.REGRESSION
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Step:
     """One event as the fold sees it. ``key`` orders events; ties are broken by ``event_id``."""
 
@@ -126,7 +126,7 @@ class Step:
     event_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Derived:
     status: Status
     progress: Status  # the last status that was not an exception
@@ -159,6 +159,23 @@ def fold(
             if step.status is not S.EXCEPTION:
                 progress = step.status
     return Derived(status, progress, changed_at)
+
+
+def apply(derived: Derived, step: Step, effects: dict[str, Effect]) -> Derived:
+    """One step of :func:`fold` (the common case: the step is the newest so far).
+
+    Returns ``derived`` itself when nothing changed, so the hot path allocates nothing.
+    """
+    eff = effect_of(derived.progress, step.status)
+    effects[step.event_id] = eff
+    if eff is not Effect.APPLIED or (
+        step.status is derived.status
+        and (step.status is S.EXCEPTION or step.status is derived.progress)
+    ):
+        return derived
+    progress = derived.progress if step.status is S.EXCEPTION else step.status
+    changed = step.key if step.status is not derived.status else derived.changed_at
+    return Derived(step.status, progress, changed)
 
 
 def derive(steps: Iterable[Step]) -> tuple[Derived, dict[str, Effect]]:

@@ -12,7 +12,7 @@ MEASURES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Reading:
     device_id: str
     ts: datetime

@@ -18,6 +18,7 @@ _RFC3339 = re.compile(
 )
 _EXAMPLE = "an RFC 3339 time with an offset, e.g. 2026-11-20T08:15:00+08:00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _ZONES: dict[int, timezone] = {}
 
 
@@ -30,8 +31,29 @@ def zone(offset_min: int) -> timezone:
     return tz
 
 
+def _rfc3339_shape(t: str) -> bool:
+    """Cheap test that ``t`` is date T time with seconds and a ±HH:MM or Z offset."""
+    return (
+        len(t) >= 20 and t[4] == "-" and t[7] == "-" and t[10] in "T " and t[13] == ":"
+        and t[16] == ":" and (t[-1] == "Z" or (t[-6] in "+-" and t[-3] == ":"))
+    )
+
+
 def parse(text: object, field: str) -> datetime:
-    """Parse an RFC 3339 timestamp; a missing offset is an error naming ``field``."""
+    """Parse an RFC 3339 timestamp; a missing offset is an error naming ``field``.
+
+    The common spelling goes through ``datetime.fromisoformat`` (fast, in C) once its shape
+    is known to be RFC 3339; anything else takes the strict, slower path with precise errors.
+    """
+    if isinstance(text, str) and _rfc3339_shape(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return _parse_strict(text, field)
+
+
+def _parse_strict(text: object, field: str) -> datetime:
     if not isinstance(text, str):
         raise InvalidInput(field, f"expected {_EXAMPLE}, got {type(text).__name__}")
     m = _RFC3339.fullmatch(text)
@@ -55,8 +77,7 @@ def parse(text: object, field: str) -> datetime:
 
 def to_us(dt: datetime) -> int:
     """Microseconds since the Unix epoch (UTC) of an aware datetime."""
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (dt - _EPOCH) // _MICROSECOND
 
 
 def offset_min(dt: datetime) -> int:

@@ -17,7 +17,7 @@ from parcelguard.domain import times
 from parcelguard.domain.custody import Holder, HolderKind, holder_after
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.shipment import Shipment
-from parcelguard.domain.status import INITIAL, Derived, Effect, Status, Step, fold, sort_key
+from parcelguard.domain.status import INITIAL, Derived, Effect, Status, Step, apply, fold, sort_key
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class Latest(Generic[T]):
     value: T
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Recorded:
     """What one new event did to its shipment."""
 
@@ -87,14 +87,15 @@ class Track:
             return None
         step = Step(times.to_us(event.occurred_at), event.status, event.event_id)
         before = self.derived.status
-        late = bool(self.steps) and sort_key(step) < sort_key(self.steps[-1])
+        steps = self.steps
+        late = bool(steps) and (step.key, step.event_id) < (steps[-1].key, steps[-1].event_id)
         if late:
-            bisect.insort(self.steps, step, key=sort_key)
+            bisect.insort(steps, step, key=sort_key)
             self.effects.clear()
-            self.derived = fold(self.steps, INITIAL, self.effects)
+            self.derived = fold(steps, INITIAL, self.effects)
         else:
-            self.steps.append(step)
-            self.derived = fold((step,), self.derived, self.effects)
+            steps.append(step)
+            self.derived = apply(self.derived, step, self.effects)
         vehicle_before = self.vehicle_id
         handover = self._take_holder(step.key, event)
         vehicle_after = self.vehicle_id

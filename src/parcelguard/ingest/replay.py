@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
-from parcelguard.domain import times
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.ingest import wire
 from parcelguard.services.clock import ManualClock
@@ -68,7 +67,7 @@ class Replay:
         item: wire.ReplayLine = wire.decode(line, wire.ReplayLine)  # type: ignore[arg-type]
         if isinstance(item, wire.WireClock):
             self._flush()
-            self.clock.advance_to(times.parse(item.at, "at"))
+            self.clock.advance_to(item.at)
             return
         cmd: Command
         if isinstance(item, wire.WireShipment):
@@ -86,9 +85,9 @@ class Replay:
         if len(self._pending) >= BATCH:
             self._flush()
 
-    def _arrival(self, received_at: str | None, happened: datetime) -> datetime:
+    def _arrival(self, received_at: datetime | None, happened: datetime) -> datetime:
         if received_at is not None:
-            return times.parse(received_at, "received_at")
+            return received_at
         return _later(happened, self.clock.now())
 
     def _flush(self) -> None:

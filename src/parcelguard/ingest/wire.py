@@ -11,22 +11,23 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from parcelguard.domain import privacy, times
+from parcelguard.domain import privacy
 from parcelguard.domain.errors import InvalidInput, TooLarge, Unparsable
 from parcelguard.domain.events import Condition, Location, TrackingEvent, derive_event_id
 from parcelguard.domain.shipment import (
+    CODE,
+    TRACKING_NO,
     Category,
     Place,
     Recipient,
     Shipment,
     Thresholds,
-    check_code,
     check_coordinates,
-    check_tracking_no,
 )
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, DeviceKind, Reading
@@ -40,7 +41,11 @@ from parcelguard.services.messages import (
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 Short = Annotated[str, msgspec.Meta(max_length=200)]
+Time = Annotated[datetime, msgspec.Meta(tz=True)]  # RFC 3339, offset required, kept as sent
+TrackingNo = Annotated[str, msgspec.Meta(pattern=f"^{TRACKING_NO.pattern}$")]
+Code = Annotated[str, msgspec.Meta(pattern=f"^{CODE.pattern}$")]
 MAX_ITEMS = 1000
+TIME_EXAMPLE = "an RFC 3339 time with an offset, e.g. 2026-11-20T08:15:00+08:00"
 
 
 class _Wire(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -69,12 +74,12 @@ class WireThresholds(_Wire):
 
 
 class WireShipment(_Wire, tag_field="type", tag="shipment"):
-    tracking_no: Id
-    carrier: Id
+    tracking_no: TrackingNo
+    carrier: Code
     origin: WirePlace
     destination: WirePlace
-    category: str = "general"
-    promised_by: str | None = None
+    category: Category = Category.GENERAL
+    promised_by: Time | None = None
     order_ref: Short | None = None
     recipient: WireRecipient | None = None
     declared_value_cny: Annotated[float, msgspec.Meta(ge=0, le=1e12)] | None = None
@@ -92,25 +97,25 @@ class WireLocation(_Wire):
 
 
 class WireEvent(_Wire, tag_field="type", tag="event"):
-    tracking_no: Id
-    carrier: Id
-    occurred_at: str
-    status: str
+    tracking_no: TrackingNo
+    carrier: Code
+    occurred_at: Time
+    status: Status
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     substatus: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     location: WireLocation | None = None
     operator_id: Id | None = None
     device_id: Id | None = None
     vehicle_id: Id | None = None
-    condition: str | None = None
+    condition: Condition | None = None
     description: Text | None = None
     raw: dict[str, Any] | None = None
-    received_at: str | None = None  # replay only: when the event reached the system
+    received_at: Time | None = None  # replay only: when the event reached the system
 
 
 class WireReading(_Wire, tag_field="type", tag="telemetry"):
     device_id: Id
-    ts: str
+    ts: Time
     seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
     lat: float | None = None
     lon: float | None = None
@@ -120,19 +125,19 @@ class WireReading(_Wire, tag_field="type", tag="telemetry"):
     shock_g: float | None = None
     light_lux: float | None = None
     battery_pct: float | None = None
-    received_at: str | None = None
+    received_at: Time | None = None
 
 
 class WireDevice(_Wire, tag_field="type", tag="device"):
     device_id: Id
-    kind: str
+    kind: DeviceKind
     tracking_no: Id | None = None
     vehicle_id: Id | None = None
     facility_id: Id | None = None
 
 
 class WireClock(_Wire, tag_field="type", tag="clock"):
-    at: str
+    at: Time
 
 
 ReplayLine = WireShipment | WireEvent | WireReading | WireDevice | WireClock
@@ -165,12 +170,32 @@ def _plain(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
+_ENUMS: dict[str, type[Enum]] = {
+    "status": Status, "condition": Condition, "category": Category, "kind": DeviceKind,
+}
+_PATTERNS = {
+    "tracking_no": "expected 3-64 letters, digits, '-' or '_', starting with a letter or digit",
+    "carrier": "expected a lowercase code of 1-32 letters, digits, '-' or '_' (e.g. sf, zto)",
+}
+
+
 def explain(exc: msgspec.MsgspecError) -> tuple[str, str]:
-    """(field path, problem) from a msgspec error message."""
+    """(field path, problem) from a msgspec error message, in words a sender can act on."""
     m = _AT.match(str(exc))
     assert m is not None
     path = (m.group("path") or "").lstrip(".")
     msg = m.group("msg")
+    leaf = path.rsplit(".", 1)[-1]
+    if "`datetime` with a timezone" in msg:
+        return path, f"the time has no offset; send {TIME_EXAMPLE}"
+    if "RFC3339" in msg or "`datetime`" in msg:
+        return path, f"expected {TIME_EXAMPLE}"
+    enum_value = re.match(r"Invalid enum value (.*)", msg)
+    if enum_value and leaf in _ENUMS:
+        allowed = ", ".join(str(e.value) for e in _ENUMS[leaf])
+        return path, f"expected one of {allowed}; got {enum_value.group(1)}"
+    if "matching regex" in msg and leaf in _PATTERNS:
+        return path, _PATTERNS[leaf]
     unknown = re.search(r"unknown field `([^`]+)`", msg)
     if unknown:
         return (f"{path}.{unknown.group(1)}".lstrip("."), "is not a field of this object")
@@ -204,30 +229,18 @@ T = TypeVar("T")
 def decode(raw: bytes | msgspec.Raw, kind: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+        raise InvalidInput(*explain(exc)) from None
     except msgspec.DecodeError as exc:
         raise Unparsable("", f"not valid JSON: {exc}") from None
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(*explain(exc)) from None
 
 
 # ---- wire → domain ----
 
 
-def _enum(enum: type[Any], value: str, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InvalidInput(field, f"expected one of {allowed}; got {value!r}") from None
-
-
 def _place(p: WirePlace, field: str) -> Place:
     check_coordinates(p.lat, p.lon, field)
     return Place(p.city, p.lat, p.lon, p.country.upper())
-
-
-def _time(text: str | None, field: str) -> datetime | None:
-    return None if text is None else times.parse(text, field)
 
 
 def _finite(value: float | None, field: str, lo: float, hi: float) -> None:
@@ -236,8 +249,6 @@ def _finite(value: float | None, field: str, lo: float, hi: float) -> None:
 
 
 def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipment:
-    check_tracking_no(w.tracking_no)
-    check_code(w.carrier, "carrier")
     recipient = None
     if w.recipient is not None:
         privacy.check_phone(w.recipient.phone)
@@ -250,10 +261,10 @@ def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipmen
         tenant_id=tenant_id,
         tracking_no=w.tracking_no,
         carrier=w.carrier,
-        category=_enum(Category, w.category, "category"),
+        category=w.category,
         origin=_place(w.origin, "origin"),
         destination=_place(w.destination, "destination"),
-        promised_by=_time(w.promised_by, "promised_by"),
+        promised_by=w.promised_by,
         order_ref=w.order_ref,
         declared_value_fen=None if w.declared_value_cny is None else round(w.declared_value_cny * 100),
         route_plan=tuple(w.route_plan),
@@ -266,25 +277,20 @@ def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipmen
 
 
 def to_event(w: WireEvent, source: str = "api") -> TrackingEvent:
-    check_tracking_no(w.tracking_no)
-    check_code(w.carrier, "carrier")
-    occurred = times.parse(w.occurred_at, "occurred_at")
-    status = _enum(Status, w.status, "status")
     location = None
     if w.location is not None:
         loc = w.location
-        check_coordinates(loc.lat, loc.lon, "location")
+        if loc.lat is not None or loc.lon is not None:
+            check_coordinates(loc.lat, loc.lon, "location")
         location = Location(loc.facility_id, loc.name, loc.city, loc.lat, loc.lon)
     event_id = w.event_id or derive_event_id(
-        source, w.tracking_no, occurred, status.value, w.substatus,
+        source, w.tracking_no, w.occurred_at, w.status, w.substatus,
         location.facility_id if location else None,
     )
     return TrackingEvent(
-        event_id=event_id, tracking_no=w.tracking_no, carrier=w.carrier, occurred_at=occurred,
-        status=status, substatus=w.substatus, location=location, operator_id=w.operator_id,
-        device_id=w.device_id, vehicle_id=w.vehicle_id,
-        condition=None if w.condition is None else _enum(Condition, w.condition, "condition"),
-        description=w.description, source=source, raw=w.raw,
+        event_id, w.tracking_no, w.carrier, w.occurred_at, w.status, w.substatus, location,
+        w.operator_id, w.device_id, w.vehicle_id, w.condition, w.description, source, None,
+        w.raw,
     )
 
 
@@ -297,14 +303,14 @@ def to_reading(w: WireReading) -> Reading:
     _finite(w.light_lux, "light_lux", 0, 200_000)
     _finite(w.battery_pct, "battery_pct", 0, 100)
     return Reading(
-        device_id=w.device_id, ts=times.parse(w.ts, "ts"), seq=w.seq, lat=w.lat, lon=w.lon,
+        device_id=w.device_id, ts=w.ts, seq=w.seq, lat=w.lat, lon=w.lon,
         speed_kmh=w.speed_kmh, temperature_c=w.temperature_c, humidity_pct=w.humidity_pct,
         shock_g=w.shock_g, light_lux=w.light_lux, battery_pct=w.battery_pct,
     )
 
 
 def to_device(w: WireDevice, tenant_id: str) -> RegisterDevice:
-    kind = _enum(DeviceKind, w.kind, "kind")
+    kind = w.kind
     if kind is DeviceKind.BOX_SENSOR and not w.tracking_no:
         raise InvalidInput("tracking_no", "a box_sensor is bound to a shipment: give its tracking_no")
     if kind is DeviceKind.VEHICLE_UNIT and not w.vehicle_id:
@@ -324,6 +330,11 @@ def _ref(raw: msgspec.Raw, key: bytes) -> str | None:
     return m.group(1).decode(errors="replace") if m else None
 
 
+def _server_stamps(received_at: datetime | None) -> None:
+    if received_at is not None:
+        raise InvalidInput("received_at", "is set by the server on arrival; leave it out")
+
+
 def events(
     body: bytes, tenant_id: str, received_at: datetime, source: str = "api"
 ) -> tuple[list[RecordScan | Rejection], bool]:
@@ -331,8 +342,11 @@ def events(
     out: list[RecordScan | Rejection] = []
     for i, raw in enumerate(items):
         try:
-            event = to_event(decode(raw, WireEvent), source)
-            out.append(RecordScan(tenant_id, event, received_at))
+            w = decode(raw, WireEvent)
+            _server_stamps(w.received_at)
+            out.append(RecordScan(tenant_id, to_event(w, source), received_at))
+        except Unparsable:
+            raise
         except InvalidInput as exc:
             out.append(Rejection(i, _ref(raw, b"event_id"), exc.field, exc.problem))
     return out, is_array
@@ -345,7 +359,11 @@ def readings(
     out: list[RecordReading | Rejection] = []
     for i, raw in enumerate(items):
         try:
-            out.append(RecordReading(tenant_id, to_reading(decode(raw, WireReading)), received_at))
+            w = decode(raw, WireReading)
+            _server_stamps(w.received_at)
+            out.append(RecordReading(tenant_id, to_reading(w), received_at))
+        except Unparsable:
+            raise
         except InvalidInput as exc:
             out.append(Rejection(i, _ref(raw, b"device_id"), exc.field, exc.problem))
     return out, is_array

@@ -18,14 +18,14 @@ class RegisterShipment:
     spec_digest: str  # SHA-256 of the canonical request: the same request twice is a duplicate
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class RecordScan:
     tenant_id: str
     event: TrackingEvent
     received_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class RecordReading:
     tenant_id: str
     reading: Reading
@@ -48,7 +48,7 @@ class Result(StrEnum):
     CONFLICT = "conflict"  # exists already with other content
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Outcome:
     result: Result
     ref: str | None = None  # the event id, tracking number or device id concerned

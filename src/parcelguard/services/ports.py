@@ -23,7 +23,7 @@ from parcelguard.domain.tenancy import Role
 # ---- records: what storage keeps beyond the domain objects ----
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class ShipmentState:
     """The derived summary of a shipment, written after every change."""
 
@@ -58,7 +58,7 @@ class NewShipment:
     lookup_digest: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class StoredEvent:
     shipment_id: int
     event: TrackingEvent
@@ -67,7 +67,7 @@ class StoredEvent:
     raw_json: bytes | None = None  # the carrier's raw payload, canonical JSON (hashed in the ledger)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class StoredReading:
     tenant_id: str
     reading: Reading

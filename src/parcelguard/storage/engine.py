@@ -76,6 +76,7 @@ def _sqlite(url: str, allow_unsafe: bool) -> Engine:
     finally:
         raw.close()
     if (sync is None or int(sync) < 2 or mode != "wal") and not allow_unsafe and path != ":memory:":
+        engine.dispose()
         raise UnsafeDurability(
             f"SQLite runs with synchronous={sync}, journal_mode={mode}; ParcelGuard needs "
             "synchronous=FULL (2) and WAL. Set PARCELGUARD_ALLOW_UNSAFE_DURABILITY=true only "
@@ -90,8 +91,10 @@ def _check_postgres(engine: Engine, allow_unsafe: bool) -> None:
             fsync = conn.exec_driver_sql("SHOW fsync").scalar()
             commit = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
     except sa.exc.OperationalError as exc:
+        engine.dispose()
         raise Unavailable(f"cannot reach PostgreSQL: {exc.orig}") from None
     if (fsync != "on" or commit == "off") and not allow_unsafe:
+        engine.dispose()
         raise UnsafeDurability(
             f"PostgreSQL runs with fsync={fsync}, synchronous_commit={commit}: an acknowledged "
             "write could be lost in a crash. Turn both on, or set "

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -72,11 +73,14 @@ def _place_json(p: Place) -> str:
     return _dumps({"city": p.city, "lat": p.lat, "lon": p.lon, "country": p.country})
 
 
+_json = msgspec.json.Encoder()
+
+
 def _location_json(loc: Location | None) -> str | None:
     if loc is None:
         return None
-    return _dumps({"facility_id": loc.facility_id, "name": loc.name, "city": loc.city,
-                   "lat": loc.lat, "lon": loc.lon})
+    return _json.encode({"facility_id": loc.facility_id, "name": loc.name, "city": loc.city,
+                         "lat": loc.lat, "lon": loc.lon}).decode()
 
 
 def _location(text: str | None) -> Location | None:
@@ -94,6 +98,30 @@ class _Repo:
     @property
     def conn(self) -> sa.Connection:
         return self.uow.conn
+
+    def cursor(self) -> Any:
+        """A DB-API cursor in this unit of work's transaction, for the hot paths."""
+        return self.conn.connection.cursor()
+
+    def sql(self, text: str) -> str:
+        return _paramstyle(text, self.conn.dialect.paramstyle)
+
+    def bulk(self, text: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """executemany straight to the driver: no per-row SQL expression work."""
+        if rows:
+            cur = self.cursor()
+            try:
+                cur.executemany(self.sql(text), rows)
+            finally:
+                cur.close()
+
+
+def _insert_sql(table: sa.Table, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _paramstyle(sql: str, style: str) -> str:
+    return sql if style == "qmark" else sql.replace("?", "%s")
 
 
 class SqlTenants(_Repo):
@@ -141,36 +169,47 @@ def _key(r: sa.Row[Any]) -> ApiKeyRecord:
                         r.created_at, r.revoked_at)
 
 
+_SHIPMENT_COLUMNS = (
+    "tenant_id", "tracking_no", "carrier", "category", "order_ref", "origin", "destination",
+    "promised_by", "promised_offset", "declared_value_fen", "route_plan", "devices", "thresholds",
+    "recipient_masked", "recipient_sealed", "lookup_digest", "spec_digest", "created_at",
+)
+_SHIPMENT_INSERT = _insert_sql(t.shipments, _SHIPMENT_COLUMNS) + " RETURNING id"
+_SHIPMENT_BY_NUMBER = "SELECT * FROM shipments WHERE tenant_id = ? AND tracking_no = ?"
+
+
+def _shipment_row(new: NewShipment) -> tuple[Any, ...]:
+    s, masked, promised = new.shipment, new.shipment.recipient, new.shipment.promised_by
+    return (
+        s.tenant_id, s.tracking_no, s.carrier, s.category.value, s.order_ref,
+        _place_json(s.origin), _place_json(s.destination),
+        times.to_us(promised) if promised else None,
+        times.offset_min(promised) if promised else None, s.declared_value_fen,
+        _dumps(list(s.route_plan)), _dumps(list(s.devices)), _dumps(s.thresholds.as_dict()),
+        None if masked is None else _dumps(
+            {"name": masked.name, "phone": masked.phone, "address": masked.address}),
+        new.recipient_sealed, new.lookup_digest, new.spec_digest, new.created_at_us,
+    )
+
+
 class SqlShipments(_Repo):
     def add(self, new: NewShipment) -> int:
-        s = new.shipment
-        masked = s.recipient
-        res = self.conn.execute(
-            t.shipments.insert().returning(t.shipments.c.id).values(
-                tenant_id=s.tenant_id, tracking_no=s.tracking_no, carrier=s.carrier,
-                category=s.category.value, order_ref=s.order_ref,
-                origin=_place_json(s.origin), destination=_place_json(s.destination),
-                promised_by=times.to_us(s.promised_by) if s.promised_by else None,
-                promised_offset=times.offset_min(s.promised_by) if s.promised_by else None,
-                declared_value_fen=s.declared_value_fen,
-                route_plan=_dumps(list(s.route_plan)), devices=_dumps(list(s.devices)),
-                thresholds=_dumps(s.thresholds.as_dict()),
-                recipient_masked=None if masked is None else _dumps(
-                    {"name": masked.name, "phone": masked.phone, "address": masked.address}
-                ),
-                recipient_sealed=new.recipient_sealed, lookup_digest=new.lookup_digest,
-                spec_digest=new.spec_digest, created_at=new.created_at_us,
-            )
-        )
-        return int(res.scalar_one())
+        cur = self.cursor()
+        try:
+            cur.execute(self.sql(_SHIPMENT_INSERT), _shipment_row(new))
+            return int(cur.fetchone()[0])
+        finally:
+            cur.close()
 
     def get(self, tenant_id: str, tracking_no: str) -> ShipmentRecord | None:
-        row = self.conn.execute(
-            sa.select(t.shipments).where(
-                t.shipments.c.tenant_id == tenant_id, t.shipments.c.tracking_no == tracking_no
-            )
-        ).first()
-        return None if row is None else _shipment(row)
+        cur = self.cursor()
+        try:
+            cur.execute(self.sql(_SHIPMENT_BY_NUMBER), (tenant_id, tracking_no))
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description] if row is not None else []
+        finally:
+            cur.close()
+        return None if row is None else _shipment(_Row(dict(zip(names, row, strict=True))))
 
     def page(
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
@@ -191,24 +230,36 @@ class SqlShipments(_Repo):
         return [_shipment(r) for r in self.conn.execute(q.order_by(c.id).limit(limit))]
 
     def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None:
-        c = t.shipments.c
-        stmt = t.shipments.update().where(c.id == sa.bindparam("_id")).values(
-            status=sa.bindparam("_status"), status_changed_at=sa.bindparam("_changed"),
-            last_event_at=sa.bindparam("_last"), event_count=sa.bindparam("_count"),
-            holder_kind=sa.bindparam("_hkind"), holder_id=sa.bindparam("_hid"),
-            vehicle_id=sa.bindparam("_vehicle"), location=sa.bindparam("_loc"),
-            condition=sa.bindparam("_cond"),
-        )
-        self.conn.execute(stmt, [
-            {"_id": sid, "_status": s.status.value, "_changed": s.status_changed_at_us,
-             "_last": s.last_event_at_us, "_count": s.event_count, "_hkind": s.holder_kind,
-             "_hid": s.holder_id, "_vehicle": s.vehicle_id, "_loc": _location_json(s.location),
-             "_cond": s.condition.value if s.condition else None}
+        self.bulk(_STATE_UPDATE, [
+            (s.status.value, s.status_changed_at_us, s.last_event_at_us, s.event_count,
+             s.holder_kind, s.holder_id, s.vehicle_id, _location_json(s.location),
+             s.condition.value if s.condition else None, sid)
             for sid, s in states
         ])
 
 
-def _shipment(r: sa.Row[Any]) -> ShipmentRecord:
+_STATE_UPDATE = (
+    "UPDATE shipments SET status = ?, status_changed_at = ?, last_event_at = ?, event_count = ?, "
+    "holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, condition = ? WHERE id = ?"
+)
+
+
+class _Row:
+    """Attribute access over a column-name mapping, like SQLAlchemy's Row."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._d[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _shipment(r: Any) -> ShipmentRecord:
     masked = json.loads(r.recipient_masked) if r.recipient_masked else None
     shipment = Shipment(
         tenant_id=r.tenant_id, tracking_no=r.tracking_no, carrier=r.carrier,
@@ -241,30 +292,31 @@ def _event_json(e: TrackingEvent) -> str:
     })
 
 
+_EVENT_COLUMNS = (
+    "shipment_id", "event_id", "occurred_at", "occurred_offset", "received_at", "status",
+    "substatus", "carrier", "carrier_code", "source", "facility_id", "location_name", "city",
+    "lat", "lon", "operator_id", "device_id", "vehicle_id", "condition", "description", "raw",
+    "ledger_index",
+)
+_EVENT_INSERT = _insert_sql(t.events, _EVENT_COLUMNS)
+
+
+def _event_row(r: StoredEvent) -> tuple[Any, ...]:
+    e, loc = r.event, r.event.location
+    at = e.occurred_at
+    return (
+        r.shipment_id, e.event_id, times.to_us(at), times.offset_min(at), r.received_at_us,
+        e.status.value, e.substatus, e.carrier, e.carrier_code, e.source,
+        loc.facility_id if loc else None, loc.name if loc else None, loc.city if loc else None,
+        loc.lat if loc else None, loc.lon if loc else None, e.operator_id, e.device_id,
+        e.vehicle_id, e.condition.value if e.condition else None, e.description,
+        r.raw_json.decode() if r.raw_json else None, r.ledger_index,
+    )
+
+
 class SqlEvents(_Repo):
     def add(self, rows: Sequence[StoredEvent]) -> None:
-        params = []
-        for r in rows:
-            e, loc = r.event, r.event.location
-            params.append({
-                "shipment_id": r.shipment_id, "event_id": e.event_id,
-                "occurred_at": times.to_us(e.occurred_at),
-                "occurred_offset": times.offset_min(e.occurred_at),
-                "received_at": r.received_at_us, "status": e.status.value,
-                "substatus": e.substatus, "carrier": e.carrier, "carrier_code": e.carrier_code,
-                "source": e.source,
-                "facility_id": loc.facility_id if loc else None,
-                "location_name": loc.name if loc else None,
-                "city": loc.city if loc else None,
-                "lat": loc.lat if loc else None, "lon": loc.lon if loc else None,
-                "operator_id": e.operator_id, "device_id": e.device_id,
-                "vehicle_id": e.vehicle_id,
-                "condition": e.condition.value if e.condition else None,
-                "description": e.description,
-                "raw": r.raw_json.decode() if r.raw_json else None,
-                "ledger_index": r.ledger_index,
-            })
-        self.conn.execute(t.events.insert(), params)
+        self.bulk(_EVENT_INSERT, [_event_row(r) for r in rows])
 
     def of(self, shipment_id: int) -> list[StoredEvent]:
         c = t.events.c
@@ -338,18 +390,20 @@ _READING_FIELDS = ("seq", "lat", "lon", "speed_kmh", "temperature_c", "humidity_
                    "light_lux", "battery_pct")
 
 
+_READING_INSERT = _insert_sql(t.readings, (
+    "tenant_id", "device_id", "ts", "ts_offset", *_READING_FIELDS, "shipment_id", "vehicle_id",
+    "received_at", "ledger_index",
+))
+
+
 class SqlTelemetry(_Repo):
     def add(self, rows: Sequence[StoredReading]) -> None:
-        params = []
-        for r in rows:
-            rd = r.reading
-            p = {f: getattr(rd, f) for f in _READING_FIELDS}
-            p.update(tenant_id=r.tenant_id, device_id=rd.device_id, ts=times.to_us(rd.ts),
-                     ts_offset=times.offset_min(rd.ts), shipment_id=r.shipment_id,
-                     vehicle_id=r.vehicle_id, received_at=r.received_at_us,
-                     ledger_index=r.ledger_index)
-            params.append(p)
-        self.conn.execute(t.readings.insert(), params)
+        self.bulk(_READING_INSERT, [
+            (r.tenant_id, r.reading.device_id, times.to_us(r.reading.ts),
+             times.offset_min(r.reading.ts), *(getattr(r.reading, f) for f in _READING_FIELDS),
+             r.shipment_id, r.vehicle_id, r.received_at_us, r.ledger_index)
+            for r in rows
+        ])
 
     def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
         if not keys:
@@ -425,18 +479,19 @@ class SqlDevices(_Repo):
                       r.facility_id)
 
 
+_LEDGER_INSERT = _insert_sql(
+    t.ledger_entries, ("idx", "kind", "tenant_id", "tracking_no", "recorded_at", "body", "leaf")
+)
+_NODE_INSERT = _insert_sql(t.ledger_nodes, ("level", "idx", "hash"))
+
+
 class SqlLedger(_Repo):
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
-        self.conn.execute(t.ledger_entries.insert(), [
-            {"idx": e.index, "kind": e.kind, "tenant_id": e.tenant_id,
-             "tracking_no": e.tracking_no, "recorded_at": e.recorded_at_us, "body": e.body,
-             "leaf": e.leaf}
+        self.bulk(_LEDGER_INSERT, [
+            (e.index, e.kind, e.tenant_id, e.tracking_no, e.recorded_at_us, e.body, e.leaf)
             for e in entries
         ])
-        if nodes:
-            self.conn.execute(t.ledger_nodes.insert(), [
-                {"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes
-            ])
+        self.bulk(_NODE_INSERT, [(n.level, n.index, n.hash) for n in nodes])
 
     def size(self) -> int:
         top = self.conn.execute(sa.select(sa.func.max(t.ledger_entries.c.idx))).scalar()

@@ -11,7 +11,7 @@ from parcelguard.api import openapi, schemas
 from parcelguard.api.deps import SystemDep, require
 from parcelguard.api.routers.ingest import _run
 from parcelguard.domain import times
-from parcelguard.domain.errors import Conflict, InvalidInput
+from parcelguard.domain.errors import Conflict, InvalidInput, Unparsable
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
 from parcelguard.domain.tenancy import Permission, Principal, Role
@@ -41,6 +41,8 @@ async def create(request: Request, sys: SystemDep, caller: Writer) -> JSONRespon
         try:
             decoded.append(wire.to_register(wire.decode(raw, wire.WireShipment), caller.tenant_id,
                                             sys.encode))
+        except Unparsable:
+            raise
         except InvalidInput as exc:
             decoded.append(wire.Rejection(i, None, exc.field, exc.problem))
     if is_array:

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from parcelguard.domain import times
 from parcelguard.domain.ledger.canonical import jnum
@@ -35,7 +36,7 @@ class Kind(StrEnum):
     DEVICE_BOUND = "device.bound"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Draft:
     """An entry before it has a place in the log."""
 
@@ -45,7 +46,7 @@ class Draft:
     data: Mapping[str, object]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Sealed:
     """An entry with its place, its canonical bytes and its leaf hash."""
 
@@ -58,13 +59,19 @@ class Sealed:
     leaf: bytes
 
 
+@lru_cache(maxsize=64)
+def _stamp(recorded_at_us: int) -> str:
+    """Entries of one batch share their time: format it once."""
+    return times.iso_us(recorded_at_us)
+
+
 def seal(draft: Draft, index: int, prev: bytes, recorded_at_us: int, encode: Encoder) -> Sealed:
     body = encode(
         {
             "v": VERSION,
             "index": index,
             "prev": prev.hex(),
-            "at": times.iso_us(recorded_at_us),
+            "at": _stamp(recorded_at_us),
             "kind": draft.kind.value,
             "tenant": draft.tenant_id,
             "tracking_no": draft.tracking_no,
@@ -103,7 +110,7 @@ def scan_recorded(tenant_id: str, rec: Recorded, raw_digest: str | None) -> Draf
         "event_id": e.event_id,
         "occurred_at": times.iso(e.occurred_at),
         "carrier": e.carrier,
-        "status": e.status.value,
+        "status": e.status,
         "substatus": e.substatus,
         "carrier_code": e.carrier_code,
         "source": e.source,
@@ -114,11 +121,11 @@ def scan_recorded(tenant_id: str, rec: Recorded, raw_digest: str | None) -> Draf
         "operator_id": e.operator_id,
         "device_id": e.device_id,
         "vehicle_id": e.vehicle_id,
-        "condition": e.condition.value if e.condition else None,
+        "condition": e.condition,
         "description": e.description,
         "raw_sha256": raw_digest,
         "effect": rec.effect.value,
-        "status_after": rec.status_after.value,
+        "status_after": rec.status_after,
     }
     if rec.handover is not None:
         before, after = rec.handover

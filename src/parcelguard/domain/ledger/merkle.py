@@ -40,7 +40,7 @@ class SubtreeReader(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
 class Node:
     level: int
     index: int  # position among the nodes of its level: start >> level
