@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -30,6 +31,10 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks: figures and ratios against a same-process baseline.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+PG_DEFAULT = "postgresql://root@127.0.0.1:5432/test"
 out = Console()
 err = Console(stderr=True)
 
@@ -200,11 +205,18 @@ def replay(
     from parcelguard.services.clock import ManualClock
 
     clock = ManualClock(datetime(1970, 1, 1, tzinfo=UTC))
-    settings = Settings(database_url="memory://" if store == "memory" else store)
+    if store == "memory":  # nothing outlives the run: throwaway keys, no files written
+        import base64
+        import os
+
+        settings = Settings(database_url="memory://", ledger_key=base64.b64encode(
+            os.urandom(32)).decode(), data_key=base64.b64encode(os.urandom(32)).decode())
+    else:
+        settings = Settings(database_url=store)
     system = bootstrap.build(settings, clock=clock)
     system.ingestor.start()
-    if store == "memory":
-        with system.store.unit_of_work() as uow:
+    with system.store.unit_of_work() as uow:
+        if not uow.tenants.exists(tenant):
             uow.tenants.add(tenant, tenant, 0)
             uow.commit()
     source = sys.stdin.buffer if str(input) == "-" else input.open("rb")
@@ -217,6 +229,79 @@ def replay(
                          ensure_ascii=False))
     for line in summary.errors:
         err.print(f"  {line}")
+
+
+@app.command()
+def demo(
+    shipments: Annotated[int, typer.Option(help="shipments to simulate")] = 400,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 120.0,
+    port: Annotated[int, typer.Option(help="port to serve on (next free one if taken)")] = 8000,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Start the server on SQLite and feed it a live simulated network. Ctrl-C stops it."""
+    from parcelguard import demo as demo_mod
+    from parcelguard.logs import configure
+
+    configure(Settings(log_level="warning"))
+    options = demo_mod.DemoOptions(shipments=shipments, speed=speed, port=port, seed=seed,
+                                   duration=duration)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a demo ends
+        demo_mod.run(options, out)
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Argument(help="folder for events.ndjson and labels.ndjson")],
+    shipments: Annotated[int, typer.Option(help="how many shipments")] = 1000,
+    seed: Annotated[int, typer.Option(help="same seed, same data")] = 1,
+    days: Annotated[float, typer.Option(help="orders are spread over this many days")] = 1.0,
+    start: Annotated[str, typer.Option(help="RFC 3339 time of the first order")] = (
+        "2026-11-20T00:00:00+08:00"),
+    anomaly_rate: Annotated[float, typer.Option(help="share of shipments with an anomaly")] = 0.1,
+    telemetry: Annotated[bool, typer.Option(help="include sensor and GPS readings")] = True,
+    clock_minutes: Annotated[float, typer.Option(help="clock line cadence; 0 for none")] = 15,
+) -> None:
+    """Write a simulated network's data in the replay format, with ground-truth labels."""
+    from datetime import timedelta
+
+    from parcelguard.simulator.scenario import SimConfig, Simulation
+
+    config = SimConfig(
+        seed=seed, shipments=shipments, start=times.parse(start, "start"),
+        span=timedelta(days=days), anomaly_rate=anomaly_rate, telemetry=telemetry,
+        clock_every=timedelta(minutes=clock_minutes) if clock_minutes > 0 else None,
+    )
+    events, labels = Simulation(config).write(out_dir)
+    out.print(f"wrote {events} and {labels}")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    events: Annotated[int, typer.Option(help="scan events to ingest")] = 200_000,
+    backend: Annotated[list[str] | None, typer.Option(
+        help="sqlite and/or postgresql (repeatable)")] = None,
+    pg_url: Annotated[str, typer.Option(help="PostgreSQL to use (a fresh schema)")] = PG_DEFAULT,
+) -> None:
+    """Pipeline vs bare inserts of the same rows, on SQLite and PostgreSQL."""
+    from parcelguard.bench import ingest as bench
+
+    for name in backend or ["sqlite", "postgresql"]:
+        for line in bench.report(bench.run(name, events, pg_url)):
+            out.print(line, highlight=False, markup=False)
+
+
+@bench_app.command("http")
+def bench_http(
+    events: Annotated[int, typer.Option(help="scan events to post")] = 100_000,
+    port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8765,
+) -> None:
+    """POST /v1/events over loopback against the in-process pipeline on the same data."""
+    from parcelguard.bench import http
+
+    http_rate, inproc_rate = http.run(events, port)
+    for line in http.report(events, http_rate, inproc_rate):
+        out.print(line, highlight=False, markup=False)
 
 
 def main() -> None:

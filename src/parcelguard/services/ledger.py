@@ -99,9 +99,7 @@ class LedgerWriter:
     def append(self, draft: Draft, now_us: int, nodes: list[Node]) -> Sealed:
         """Seal a draft at the end of the log; completed stored-level nodes go to ``nodes``."""
         sealed = seal(draft, self.frontier.size, self.prev, now_us, self.encode)
-        for node in self.frontier.append(sealed.leaf):
-            if node.level >= STORED_LEVEL:
-                nodes.append(node)
+        nodes.extend(self.frontier.append(sealed.leaf, STORED_LEVEL))
         self.prev = sealed.leaf
         return sealed
 

@@ -527,7 +527,7 @@ class SqlLedger(_Repo):
         c = t.ledger_entries.c
         q = sa.select(c.idx, c.body, c.leaf).where(c.idx >= start).order_by(c.idx)
         for r in self.conn.execution_options(yield_per=5000).execute(q):
-            yield int(r.idx), bytes(r.body), bytes(r.leaf)
+            yield int(r.idx), _blob(r.body), _blob(r.leaf)
 
     def add_checkpoint(self, cp: CheckpointRecord) -> None:
         self.conn.execute(t.ledger_checkpoints.insert().values(
@@ -550,9 +550,14 @@ class SqlLedger(_Repo):
             sa.select(t.ledger_checkpoints).order_by(c.size))]
 
 
+def _blob(value: object) -> bytes:
+    """Bytes of a BLOB column, even if someone stored text in it (SQLite lets them)."""
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[call-overload]
+
+
 def _sealed(r: sa.Row[Any]) -> Sealed:
-    return Sealed(int(r.idx), r.kind, r.tenant_id, r.tracking_no, r.recorded_at, bytes(r.body),
-                  bytes(r.leaf))
+    return Sealed(int(r.idx), r.kind, r.tenant_id, r.tracking_no, r.recorded_at, _blob(r.body),
+                  _blob(r.leaf))
 
 
 def _checkpoint(r: sa.Row[Any]) -> CheckpointRecord:

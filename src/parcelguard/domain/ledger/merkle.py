@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -47,47 +47,51 @@ class Node:
     hash: bytes
 
 
-@dataclass
 class Frontier:
     """The right edge of a tree: the complete subtrees that make up its ``size`` leaves.
 
-    Appending is O(1) amortised and the root is O(log n), so the writer keeps one in memory.
+    ``hashes`` holds one subtree per set bit of ``size``, largest first. Appending is O(1)
+    amortised and the root O(log n), so the writer keeps one in memory.
     """
 
-    size: int = 0
-    nodes: list[Node] = field(default_factory=list)
+    __slots__ = ("hashes", "size")
+
+    def __init__(self, size: int = 0, hashes: list[bytes] | None = None) -> None:
+        self.size = size
+        self.hashes = hashes if hashes is not None else []
 
     @classmethod
     def restore(cls, size: int, reader: SubtreeReader) -> Frontier:
-        nodes, start = [], 0
+        hashes, start = [], 0
         for level in range(size.bit_length() - 1, -1, -1):
             if size >> level & 1:
-                nodes.append(Node(level, start >> level, reader.subtree(start, level)))
+                hashes.append(reader.subtree(start, level))
                 start += 1 << level
-        return cls(size, nodes)
+        return cls(size, hashes)
 
     def copy(self) -> Frontier:
-        return Frontier(self.size, list(self.nodes))
+        return Frontier(self.size, list(self.hashes))
 
-    def append(self, leaf: bytes) -> list[Node]:
-        """Add a leaf hash; returns the interior nodes this completed."""
-        nodes = self.nodes
-        nodes.append(Node(0, self.size, leaf))
+    def append(self, leaf: bytes, report_from: int = 64) -> list[Node]:
+        """Add a leaf hash; returns the completed interior nodes of level >= ``report_from``."""
+        completed: list[Node] = []
+        h, size, level, hashes = leaf, self.size, 0, self.hashes
+        while size & 1:
+            h = node_hash(hashes.pop(), h)
+            size >>= 1
+            level += 1
+            if level >= report_from:
+                completed.append(Node(level, (self.size + 1 >> level) - 1, h))
+        hashes.append(h)
         self.size += 1
-        completed = []
-        while len(nodes) > 1 and nodes[-1].level == nodes[-2].level:
-            right, left = nodes.pop(), nodes.pop()
-            merged = Node(left.level + 1, left.index >> 1, node_hash(left.hash, right.hash))
-            nodes.append(merged)
-            completed.append(merged)
         return completed
 
     def root(self) -> bytes:
-        if not self.nodes:
+        if not self.hashes:
             return EMPTY_ROOT
-        root = self.nodes[-1].hash
-        for node in reversed(self.nodes[:-1]):
-            root = node_hash(node.hash, root)
+        root = self.hashes[-1]
+        for h in reversed(self.hashes[:-1]):
+            root = node_hash(h, root)
         return root
 
 

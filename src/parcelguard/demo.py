@@ -1,0 +1,152 @@
+"""``parcelguard demo``: the server on SQLite plus a live simulator, in one command.
+
+The simulated network starts a day in the past, so the first minute already shows a day of
+history, then runs on at an accelerated clock that the server shares (its alerts and
+quarantine judge time by the same clock). Ctrl-C stops the simulator, then the server,
+then the store, in that order, so nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from parcelguard import bootstrap
+from parcelguard.api import create_app
+from parcelguard.config import Settings
+from parcelguard.domain import times
+from parcelguard.domain.tenancy import Role
+from parcelguard.services import auth
+from parcelguard.services.clock import ScaledClock
+from parcelguard.simulator.live import Keys, LiveStats, Poster
+from parcelguard.simulator.scenario import SimConfig, Simulation
+
+TENANT = "demo"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    shipments: int = 400
+    speed: float = 120.0  # simulated seconds per wall-clock second
+    history: timedelta = timedelta(days=1)
+    span: timedelta = timedelta(days=3)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data") / "demo"
+    seed: int = 7
+    anomaly_rate: float = 0.15
+    duration: float | None = None  # wall seconds; None runs until Ctrl-C
+
+
+def _free_port(host: str, preferred: int) -> int:
+    candidates: list[int] = [preferred, *range(preferred + 1, preferred + 50)]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port near {preferred}")
+
+
+def _keys(system: bootstrap.System) -> dict[Role, str]:
+    now = times.to_us(datetime.now(UTC))
+    auth.create_tenant(system.store, TENANT, "Demo merchant", now)
+    return {role: auth.create_key(system.store, TENANT, role, "demo", now) for role in Role}
+
+
+def _serve(system: bootstrap.System, host: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    config = uvicorn.Config(create_app(system=system), host=host, port=port, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start on {host}:{port}")
+        time.sleep(0.05)
+    return server, thread
+
+
+def _board(stats: LiveStats, started: float) -> Table:
+    table = Table(title="simulator → server", show_header=False, box=None)
+    sim = stats.sim_time.astimezone(times.zone(480)).strftime("%Y-%m-%d %H:%M") if stats.sim_time else "-"
+    table.add_row("simulated time (+08:00)", sim)
+    table.add_row("posted", ", ".join(f"{k} {v}" for k, v in sorted(stats.sent.items())) or "-")
+    table.add_row("answers", ", ".join(f"{k} {v}" for k, v in sorted(stats.results.items())) or "-")
+    table.add_row("retries", str(stats.retries))
+    table.add_row("running for", f"{time.monotonic() - started:.0f} s")
+    if stats.errors:
+        table.add_row("last problem", stats.errors[-1][:100])
+    return table
+
+
+def run(options: DemoOptions, console: Console) -> None:
+    if options.data_dir.exists():
+        shutil.rmtree(options.data_dir)  # a fresh demo every time
+    port = _free_port(options.host, options.port)
+    settings = Settings(data_dir=options.data_dir, host=options.host, port=port,
+                        database_url=f"sqlite:///{options.data_dir / 'demo.db'}")
+    now = datetime.now(UTC)
+    clock = ScaledClock(now, options.speed)
+    system = bootstrap.build(settings, clock=clock)
+    system.start()
+    server, thread = _serve(system, options.host, port)
+    try:
+        keys = _keys(system)
+        base = f"http://{options.host}:{port}"
+        console.print(f"\n[bold]ParcelGuard demo[/bold] on {base}  (simulated clock ×{options.speed:g})")
+        console.print(f"  API docs      {base}/docs")
+        console.print(f"  shipments     {base}/v1/shipments")
+        console.print(f"  metrics       {base}/metrics")
+        console.print(f"  merchant key  [bold]{keys[Role.MERCHANT]}[/bold]")
+        console.print(f"  admin key     {keys[Role.ADMIN]}")
+        console.print(f'  try: curl -H "Authorization: Bearer {keys[Role.MERCHANT]}" '
+                      f"'{base}/v1/shipments?limit=5'\n", soft_wrap=True, highlight=False)
+        sim = Simulation(SimConfig(
+            seed=options.seed, shipments=options.shipments, start=now - options.history,
+            span=options.span, anomaly_rate=options.anomaly_rate, telemetry=True,
+        ))
+        stats = LiveStats()
+        poster = Poster(base, Keys(keys[Role.MERCHANT], keys[Role.CARRIER],
+                                   keys[Role.DEVICE_GATEWAY]), stats)
+        asyncio.run(_drive(poster, sim, clock, options, stats, console))
+    finally:
+        console.print("stopping: server, then store …")
+        server.should_exit = True
+        thread.join(30)
+        system.stop()
+        console.print("stopped cleanly")
+
+
+async def _drive(
+    poster: Poster, sim: Simulation, clock: ScaledClock, options: DemoOptions, stats: LiveStats,
+    console: Console,
+) -> None:
+    stop = asyncio.Event()
+    started = time.monotonic()
+    task = asyncio.create_task(poster.run(sim.stream(), clock, options.speed, stop))
+    try:
+        with Live(_board(stats, started), console=console, refresh_per_second=2) as live:
+            while not task.done():
+                if options.duration is not None and time.monotonic() - started > options.duration:
+                    break
+                live.update(_board(stats, started))
+                await asyncio.sleep(0.5)
+            live.update(_board(stats, started))
+    finally:
+        stop.set()
+        await task

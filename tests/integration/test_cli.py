@@ -1,0 +1,74 @@
+"""The `parcelguard` command as an operator runs it, in a subprocess, on a SQLite store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KEY_A, KEY_B
+
+EXE = [sys.executable, "-m", "parcelguard.cli"]
+
+
+def run(tmp_path: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PARCELGUARD_DATA_DIR": str(tmp_path), "PARCELGUARD_LEDGER_KEY": KEY_A,
+           "PARCELGUARD_DATA_KEY": KEY_B}
+    done = subprocess.run([*EXE, *args], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=tmp_path)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_key_is_printed_once_and_only_its_hash_is_stored(tmp_path: Path) -> None:
+    run(tmp_path, "tenants", "create", "acme", "--name", "ACME")
+    made = run(tmp_path, "keys", "create", "--tenant", "acme", "--role", "merchant")
+    key = made.stdout.strip()
+    assert key.startswith("pgk_")
+    assert "shown once" in made.stderr
+    listed = run(tmp_path, "keys", "list", "--tenant", "acme").stdout
+    assert key.split("_")[1] in listed
+    assert key.split("_", 2)[2] not in listed
+    db = (tmp_path / "parcelguard.db").read_bytes()
+    assert key.split("_", 2)[2].encode() not in db
+
+
+def test_a_key_for_a_missing_tenant_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    done = run(tmp_path, "keys", "create", "--tenant", "ghost", "--role", "merchant", ok=False)
+    assert done.returncode == 1
+    assert "parcelguard tenants create ghost" in done.stderr
+
+
+def test_ledger_verify_passes_then_reports_tampering_with_its_position(tmp_path: Path) -> None:
+    data = tmp_path / "sim"
+    run(tmp_path, "simulate", str(data), "--shipments", "20", "--seed", "3")
+    run(tmp_path, "replay", str(data / "events.ndjson"), "--out", str(tmp_path / "alerts.ndjson"),
+        "--store", f"sqlite:///{tmp_path / 'parcelguard.db'}")
+    assert "ledger OK" in run(tmp_path, "ledger", "verify").stdout
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "parcelguard.db") as conn:
+        conn.execute("DROP TRIGGER ledger_entries_no_update")
+        conn.execute("UPDATE ledger_entries SET body = CAST(replace(CAST(body AS TEXT), "
+                     "'\"v\":1', '\"v\":2') AS BLOB) WHERE idx = 100")
+    done = run(tmp_path, "ledger", "verify", ok=False)
+    assert done.returncode == 2
+    assert "edited at 100" in done.stdout
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_replay_is_deterministic_and_reports_what_it_did(tmp_path: Path, store: str) -> None:
+    data = tmp_path / "sim"
+    run(tmp_path, "simulate", str(data), "--shipments", "30", "--seed", "9")
+    outs = []
+    for i in range(2):
+        target = "memory" if store == "memory" else f"sqlite:///{tmp_path / f'r{i}.db'}"
+        done = run(tmp_path, "replay", str(data / "events.ndjson"), "--out",
+                   str(tmp_path / f"alerts{i}.ndjson"), "--store", target)
+        outs.append(((tmp_path / f"alerts{i}.ndjson").read_bytes(), done.stderr))
+    assert outs[0] == outs[1]
+    assert '"RegisterShipment": {"accepted": 30}' in outs[0][1]
