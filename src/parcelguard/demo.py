@@ -1,6 +1,6 @@
 """``parcelguard demo``: the server on SQLite plus a live simulator, in one command.
 
-The simulated network starts a day in the past, so the first minute already shows a day of
+The simulated network starts three days in the past, so the first minute already shows days of
 history, then runs on at an accelerated clock that the server shares (its alerts and
 quarantine judge time by the same clock). Ctrl-C stops the simulator, then the server,
 then the store, in that order, so nothing acknowledged is lost.
@@ -39,8 +39,8 @@ TENANT = "demo"
 class DemoOptions:
     shipments: int = 400
     speed: float = 120.0  # simulated seconds per wall-clock second
-    history: timedelta = timedelta(days=1)
-    span: timedelta = timedelta(days=3)
+    history: timedelta = timedelta(days=3)
+    span: timedelta = timedelta(days=5)
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("data") / "demo"
