@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -48,8 +49,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _store(settings: Settings) -> Store:
-    return bootstrap.open_store(settings)
+@contextlib.contextmanager
+def _store() -> Iterator[Store]:
+    """The configured store, closed afterwards; a ParcelGuardError becomes a clean exit 1."""
+    store = bootstrap.open_store(Settings())
+    try:
+        yield store
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        store.close()
 
 
 @app.command()
@@ -88,23 +97,16 @@ def tenants_create(
     name: Annotated[str, typer.Option(help="display name")] = "",
 ) -> None:
     """Create a tenant (a merchant)."""
-    store = _store(Settings())
-    try:
+    with _store() as store:
         auth.create_tenant(store, tenant_id, name, _now_us())
-    except ParcelGuardError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        store.close()
     out.print(f"tenant {tenant_id} created")
 
 
 @tenants_app.command("list")
 def tenants_list() -> None:
     """List tenants."""
-    store = _store(Settings())
-    with store.unit_of_work(write=False) as uow:
+    with _store() as store, store.unit_of_work(write=False) as uow:
         rows = uow.tenants.all()
-    store.close()
     for tenant_id, name in rows:
         out.print(f"{tenant_id}\t{name}")
 
@@ -116,13 +118,8 @@ def keys_create(
     label: Annotated[str, typer.Option(help="a note to recognise the key by")] = "",
 ) -> None:
     """Create an API key and print it once. Only its hash is stored."""
-    store = _store(Settings())
-    try:
+    with _store() as store:
         key = auth.create_key(store, tenant, role, label, _now_us())
-    except ParcelGuardError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        store.close()
     err.print(f"key for tenant {tenant}, role {role.value} (shown once; store it now):")
     print(key)
 
@@ -130,10 +127,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(tenant: Annotated[str, typer.Option(help="tenant id")]) -> None:
     """List a tenant's keys (ids and roles; secrets are never shown again)."""
-    store = _store(Settings())
-    with store.unit_of_work(write=False) as uow:
+    with _store() as store, store.unit_of_work(write=False) as uow:
         keys = uow.tenants.keys(tenant)
-    store.close()
     table = Table("key id", "role", "label", "created", "revoked")
     for k in keys:
         table.add_row(k.key_id, k.role.value, k.label, times.iso_us(k.created_at_us),
@@ -144,13 +139,8 @@ def keys_list(tenant: Annotated[str, typer.Option(help="tenant id")]) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id (pgk_<id>_...)")]) -> None:
     """Revoke a key; it stops working within 30 seconds on running servers."""
-    store = _store(Settings())
-    try:
+    with _store() as store:
         auth.revoke_key(store, key_id, _now_us())
-    except ParcelGuardError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        store.close()
     out.print(f"key {key_id} revoked")
 
 
@@ -184,10 +174,8 @@ def ledger_verify(
 @ledger_app.command("checkpoint")
 def ledger_checkpoint() -> None:
     """Print the latest signed checkpoint (keep a copy: it pins the log's history)."""
-    store = _store(Settings())
-    with store.unit_of_work(write=False) as uow:
+    with _store() as store, store.unit_of_work(write=False) as uow:
         cp = uow.ledger.latest_checkpoint()
-    store.close()
     if cp is None:
         raise _fail("no checkpoint yet")
     sys.stdout.write(cp.note)
