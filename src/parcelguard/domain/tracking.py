@@ -75,8 +75,7 @@ class Track:
     @property
     def vehicle_id(self) -> str | None:
         """The vehicle carrying the parcel now: its GPS is the parcel's position."""
-        holder = self.holder.value if self.holder else None
-        return holder.id if holder and holder.kind is HolderKind.VEHICLE else None
+        return _vehicle(self.holder.value if self.holder else None)
 
     def knows(self, event_id: str) -> bool:
         return event_id in self.effects
@@ -96,35 +95,48 @@ class Track:
         else:
             steps.append(step)
             self.derived = apply(self.derived, step, self.effects)
-        vehicle_before = self.vehicle_id
         handover = self._take_holder(step.key, event)
-        vehicle_after = self.vehicle_id
+        vehicle_change = None
+        if handover is not None:  # the vehicle changes only with the holder
+            before_v, after_v = (_vehicle(h) for h in handover)
+            vehicle_change = None if before_v == after_v else (before_v, after_v)
         return Recorded(
-            event=event,
-            effect=self.effects[event.event_id],
-            status_before=before,
-            status_after=self.derived.status,
-            late=late,
-            handover=handover,
-            condition_change=self._take_condition(step.key, event.condition),
-            vehicle_change=None if vehicle_before == vehicle_after else (vehicle_before, vehicle_after),
+            event, self.effects[event.event_id], before, self.derived.status, late, handover,
+            self._take_condition(step.key, event.condition), vehicle_change,
         )
 
     def _take_holder(self, key: int, event: TrackingEvent) -> tuple[Holder | None, Holder] | None:
-        if event.location is not None and (self.location is None or key >= self.location.key):
-            self.location = Latest(key, event.location)
+        if event.location is not None:
+            if self.location is None:
+                self.location = Latest(key, event.location)
+            elif key >= self.location.key:
+                self.location.key, self.location.value = key, event.location
         holder = holder_after(event)
-        if holder is None or (self.holder is not None and key < self.holder.key):
+        if holder is None:
             return None
-        previous = self.holder.value if self.holder else None
-        self.holder = Latest(key, holder)
+        if self.holder is None:
+            self.holder = Latest(key, holder)
+            return (None, holder)
+        if key < self.holder.key:
+            return None
+        previous = self.holder.value
+        self.holder.key, self.holder.value = key, holder
         return None if previous == holder else (previous, holder)
 
     def _take_condition(
         self, key: int, condition: Condition | None
     ) -> tuple[Condition | None, Condition] | None:
-        if condition is None or (self.condition is not None and key < self.condition.key):
+        if condition is None:
             return None
-        previous = self.condition.value if self.condition else None
-        self.condition = Latest(key, condition)
+        if self.condition is None:
+            self.condition = Latest(key, condition)
+            return (None, condition)
+        if key < self.condition.key:
+            return None
+        previous = self.condition.value
+        self.condition.key, self.condition.value = key, condition
         return None if previous == condition else (previous, condition)
+
+
+def _vehicle(holder: Holder | None) -> str | None:
+    return holder.id if holder is not None and holder.kind is HolderKind.VEHICLE else None

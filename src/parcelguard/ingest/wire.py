@@ -335,35 +335,64 @@ def _server_stamps(received_at: datetime | None) -> None:
         raise InvalidInput("received_at", "is set by the server on arrival; leave it out")
 
 
-def events(
-    body: bytes, tenant_id: str, received_at: datetime, source: str = "api"
-) -> tuple[list[RecordScan | Rejection], bool]:
+def _whole(body: bytes, kind: type[T]) -> list[T] | None:
+    """Every item of an array body at once (one C call), or None if any item is bad (or the
+    body is not an array): then the caller decodes item by item to say which and why."""
+    if body.lstrip()[:1] != b"[":
+        return None
+    try:
+        items = msgspec.json.decode(body, type=list[kind])  # type: ignore[valid-type]
+    except msgspec.MsgspecError:
+        return None
+    return items if 0 < len(items) <= MAX_ITEMS else None
+
+
+def _per_item(body: bytes, kind: type[T], ref: bytes) -> tuple[list[T | Rejection], bool]:
     items, is_array = split(body)
-    out: list[RecordScan | Rejection] = []
+    out: list[T | Rejection] = []
     for i, raw in enumerate(items):
         try:
-            w = decode(raw, WireEvent)
-            _server_stamps(w.received_at)
-            out.append(RecordScan(tenant_id, to_event(w, source), received_at))
+            out.append(decode(raw, kind))
         except Unparsable:
             raise
         except InvalidInput as exc:
-            out.append(Rejection(i, _ref(raw, b"event_id"), exc.field, exc.problem))
+            out.append(Rejection(i, _ref(raw, ref), exc.field, exc.problem))
+    return out, is_array
+
+
+def events(
+    body: bytes, tenant_id: str, received_at: datetime, source: str = "api"
+) -> tuple[list[RecordScan | Rejection], bool]:
+    whole = _whole(body, WireEvent)
+    decoded, is_array = (whole, True) if whole is not None else _per_item(body, WireEvent,
+                                                                          b"event_id")
+    out: list[RecordScan | Rejection] = []
+    for i, w in enumerate(decoded):
+        if isinstance(w, Rejection):
+            out.append(w)
+            continue
+        try:
+            _server_stamps(w.received_at)
+            out.append(RecordScan(tenant_id, to_event(w, source), received_at))
+        except InvalidInput as exc:
+            out.append(Rejection(i, w.event_id, exc.field, exc.problem))
     return out, is_array
 
 
 def readings(
     body: bytes, tenant_id: str, received_at: datetime
 ) -> tuple[list[RecordReading | Rejection], bool]:
-    items, is_array = split(body)
+    whole = _whole(body, WireReading)
+    decoded, is_array = (whole, True) if whole is not None else _per_item(body, WireReading,
+                                                                          b"device_id")
     out: list[RecordReading | Rejection] = []
-    for i, raw in enumerate(items):
+    for i, w in enumerate(decoded):
+        if isinstance(w, Rejection):
+            out.append(w)
+            continue
         try:
-            w = decode(raw, WireReading)
             _server_stamps(w.received_at)
             out.append(RecordReading(tenant_id, to_reading(w), received_at))
-        except Unparsable:
-            raise
         except InvalidInput as exc:
-            out.append(Rejection(i, _ref(raw, b"device_id"), exc.field, exc.problem))
+            out.append(Rejection(i, w.device_id, exc.field, exc.problem))
     return out, is_array

@@ -30,6 +30,7 @@ from parcelguard.domain.tracking import Track
 from parcelguard.services.clock import Clock
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.messages import (
+    ACCEPTED,
     Command,
     Outcome,
     RecordReading,
@@ -199,7 +200,7 @@ class Ingestor:
             self.stats.regressions += 1
         if event.status is Status.UNKNOWN:
             self.stats.unknown_status[event.source] += 1
-        return accepted(event.event_id)
+        return ACCEPTED
 
     def _reading(self, uow: UnitOfWork, cmd: RecordReading, batch: _Batch) -> Outcome:
         r = cmd.reading
@@ -219,7 +220,7 @@ class Ingestor:
         batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
             (cmd, shipment_id, vehicle_id)
         )
-        return accepted(r.device_id)
+        return ACCEPTED
 
     def _register(self, uow: UnitOfWork, cmd: RegisterShipment, batch: _Batch) -> Outcome:
         s = cmd.shipment

@@ -48,7 +48,7 @@ class Result(StrEnum):
     CONFLICT = "conflict"  # exists already with other content
 
 
-@dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
+@dataclass(frozen=True, slots=True)
 class Outcome:
     result: Result
     ref: str | None = None  # the event id, tracking number or device id concerned
@@ -56,8 +56,11 @@ class Outcome:
     field: str | None = None  # the input field the reason is about
 
 
+ACCEPTED = Outcome(Result.ACCEPTED)  # shared: the common answer needs no object of its own
+
+
 def accepted(ref: str | None = None) -> Outcome:
-    return Outcome(Result.ACCEPTED, ref)
+    return ACCEPTED if ref is None else Outcome(Result.ACCEPTED, ref)
 
 
 def duplicate(ref: str | None = None) -> Outcome:

@@ -175,7 +175,17 @@ _SHIPMENT_COLUMNS = (
     "recipient_masked", "recipient_sealed", "lookup_digest", "spec_digest", "created_at",
 )
 _SHIPMENT_INSERT = _insert_sql(t.shipments, _SHIPMENT_COLUMNS) + " RETURNING id"
-_SHIPMENT_BY_NUMBER = "SELECT * FROM shipments WHERE tenant_id = ? AND tracking_no = ?"
+_STATE_COLUMNS = (
+    "status", "status_changed_at", "last_event_at", "event_count", "holder_kind", "holder_id",
+    "vehicle_id", "location", "condition",
+)
+_SHIPMENT_BY_NUMBER = (
+    f"SELECT s.*, {', '.join('st.' + c for c in _STATE_COLUMNS)} FROM shipments s "
+    "JOIN shipment_states st ON st.shipment_id = s.id WHERE s.tenant_id = ? AND s.tracking_no = ?"
+)
+_STATE_INSERT = "INSERT INTO shipment_states (shipment_id, tenant_id) VALUES (?, ?)"
+_JOINED = sa.join(t.shipments, t.shipment_states,
+                  t.shipment_states.c.shipment_id == t.shipments.c.id)
 
 
 def _shipment_row(new: NewShipment) -> tuple[Any, ...]:
@@ -197,7 +207,9 @@ class SqlShipments(_Repo):
         cur = self.cursor()
         try:
             cur.execute(self.sql(_SHIPMENT_INSERT), _shipment_row(new))
-            return int(cur.fetchone()[0])
+            shipment_id = int(cur.fetchone()[0])
+            cur.execute(self.sql(_STATE_INSERT), (shipment_id, new.shipment.tenant_id))
+            return shipment_id
         finally:
             cur.close()
 
@@ -214,17 +226,18 @@ class SqlShipments(_Repo):
     def page(
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
     ) -> list[ShipmentRecord]:
-        c = t.shipments.c
-        q = sa.select(t.shipments).where(c.tenant_id == tenant_id)
+        c, st = t.shipments.c, t.shipment_states.c
+        q = sa.select(t.shipments, *(st[name] for name in _STATE_COLUMNS)).select_from(_JOINED)
+        q = q.where(c.tenant_id == tenant_id)
         if where.status is not None:
-            q = q.where(c.status == where.status.value)
+            q = q.where(st.tenant_id == tenant_id, st.status == where.status.value)
         if where.category is not None:
             q = q.where(c.category == where.category.value)
         if where.carrier is not None:
             q = q.where(c.carrier == where.carrier)
         if where.at_risk_before_us is not None:
             q = q.where(c.promised_by < where.at_risk_before_us,
-                        c.status.not_in(("delivered", "returned")))
+                        st.status.not_in(("delivered", "returned")))
         if after_id is not None:
             q = q.where(c.id > after_id)
         return [_shipment(r) for r in self.conn.execute(q.order_by(c.id).limit(limit))]
@@ -239,8 +252,9 @@ class SqlShipments(_Repo):
 
 
 _STATE_UPDATE = (
-    "UPDATE shipments SET status = ?, status_changed_at = ?, last_event_at = ?, event_count = ?, "
-    "holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, condition = ? WHERE id = ?"
+    "UPDATE shipment_states SET status = ?, status_changed_at = ?, last_event_at = ?, "
+    "event_count = ?, holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, "
+    "condition = ? WHERE shipment_id = ?"
 )
 
 
@@ -456,27 +470,34 @@ class SqlTelemetry(_Repo):
         ]
 
 
+_DEVICE_UPSERT = (
+    "INSERT INTO devices (tenant_id, device_id, kind, tracking_no, vehicle_id, facility_id) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, device_id) DO UPDATE SET "
+    "kind = excluded.kind, tracking_no = excluded.tracking_no, "
+    "vehicle_id = excluded.vehicle_id, facility_id = excluded.facility_id"
+)
+_DEVICE_GET = (
+    "SELECT kind, tracking_no, vehicle_id, facility_id FROM devices "
+    "WHERE tenant_id = ? AND device_id = ?"
+)
+
+
 class SqlDevices(_Repo):
     def put(self, device: Device) -> None:
-        c = t.devices.c
-        self.conn.execute(
-            t.devices.delete().where(c.tenant_id == device.tenant_id, c.device_id == device.device_id)
-        )
-        self.conn.execute(t.devices.insert().values(
-            tenant_id=device.tenant_id, device_id=device.device_id, kind=device.kind.value,
-            tracking_no=device.tracking_no, vehicle_id=device.vehicle_id,
-            facility_id=device.facility_id,
-        ))
+        self.bulk(_DEVICE_UPSERT, [(device.tenant_id, device.device_id, device.kind.value,
+                                    device.tracking_no, device.vehicle_id, device.facility_id)])
 
     def get(self, tenant_id: str, device_id: str) -> Device | None:
-        c = t.devices.c
-        r = self.conn.execute(
-            sa.select(t.devices).where(c.tenant_id == tenant_id, c.device_id == device_id)
-        ).first()
-        if r is None:
+        cur = self.cursor()
+        try:
+            cur.execute(self.sql(_DEVICE_GET), (tenant_id, device_id))
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if row is None:
             return None
-        return Device(r.tenant_id, r.device_id, DeviceKind(r.kind), r.tracking_no, r.vehicle_id,
-                      r.facility_id)
+        kind, tracking_no, vehicle_id, facility_id = row
+        return Device(tenant_id, device_id, DeviceKind(kind), tracking_no, vehicle_id, facility_id)
 
 
 _LEDGER_INSERT = _insert_sql(

@@ -67,7 +67,16 @@ shipments = sa.Table(
     sa.Column("lookup_digest", sa.String(64)),  # keyed digest of tracking no + phone last 4
     sa.Column("spec_digest", sa.String(64), nullable=False),
     sa.Column("created_at", Micros, nullable=False),
-    # derived state, rewritten as events arrive
+    sa.UniqueConstraint("tenant_id", "tracking_no"),
+)
+
+# What events change, kept apart from the wide, write-once shipment row: a batch rewrites the
+# state of up to a thousand shipments, and narrow rows keep that to a few dozen pages.
+shipment_states = sa.Table(
+    "shipment_states", metadata,
+    sa.Column("shipment_id", sa.BigInteger, sa.ForeignKey("shipments.id"), primary_key=True,
+              autoincrement=False),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
     sa.Column("status", sa.String(24), nullable=False, server_default="info_received"),
     sa.Column("status_changed_at", Micros),
     sa.Column("last_event_at", Micros),
@@ -77,7 +86,6 @@ shipments = sa.Table(
     sa.Column("vehicle_id", sa.String(64)),
     sa.Column("location", sa.Text),  # JSON of the last known location
     sa.Column("condition", sa.String(16)),
-    sa.UniqueConstraint("tenant_id", "tracking_no"),
     sa.Index(None, "tenant_id", "status"),
     sa.Index(None, "tenant_id", "vehicle_id"),
 )

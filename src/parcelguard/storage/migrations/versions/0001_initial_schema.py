@@ -1,10 +1,10 @@
-"""initial schema: tenants, keys, shipments, events, readings, devices, ledger
+"""initial schema: tenants, keys, shipments and their states, events, readings, devices, ledger
 
 The ledger tables are append-only: triggers refuse UPDATE and DELETE on both backends.
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 16:45:17.868790
+Create Date: 2026-11-25 17:58:29.080999
 """
 
 from __future__ import annotations
@@ -135,23 +135,10 @@ def upgrade() -> None:
     sa.Column('lookup_digest', sa.String(length=64), nullable=True),
     sa.Column('spec_digest', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
-    sa.Column('status', sa.String(length=24), server_default='info_received', nullable=False),
-    sa.Column('status_changed_at', sa.BigInteger(), nullable=True),
-    sa.Column('last_event_at', sa.BigInteger(), nullable=True),
-    sa.Column('event_count', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('holder_kind', sa.String(length=16), nullable=True),
-    sa.Column('holder_id', sa.String(length=64), nullable=True),
-    sa.Column('vehicle_id', sa.String(length=64), nullable=True),
-    sa.Column('location', sa.Text(), nullable=True),
-    sa.Column('condition', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_shipments_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments')),
     sa.UniqueConstraint('tenant_id', 'tracking_no', name=op.f('uq_shipments_tenant_id_tracking_no'))
     )
-    with op.batch_alter_table('shipments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_shipments_tenant_id_status'), ['tenant_id', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_shipments_tenant_id_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
-
     op.create_table('events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('shipment_id', sa.BigInteger(), nullable=False),
@@ -180,16 +167,35 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sa.UniqueConstraint('shipment_id', 'occurred_at', 'event_id', name=op.f('uq_events_shipment_id_occurred_at_event_id'))
     )
+    op.create_table('shipment_states',
+    sa.Column('shipment_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=24), server_default='info_received', nullable=False),
+    sa.Column('status_changed_at', sa.BigInteger(), nullable=True),
+    sa.Column('last_event_at', sa.BigInteger(), nullable=True),
+    sa.Column('event_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('holder_kind', sa.String(length=16), nullable=True),
+    sa.Column('holder_id', sa.String(length=64), nullable=True),
+    sa.Column('vehicle_id', sa.String(length=64), nullable=True),
+    sa.Column('location', sa.Text(), nullable=True),
+    sa.Column('condition', sa.String(length=16), nullable=True),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id'], name=op.f('fk_shipment_states_shipment_id_shipments')),
+    sa.PrimaryKeyConstraint('shipment_id', name=op.f('pk_shipment_states'))
+    )
+    with op.batch_alter_table('shipment_states', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shipment_states_tenant_id_status'), ['tenant_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shipment_states_tenant_id_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
     _append_only()
 
 
 def downgrade() -> None:
     _drop_append_only()
-    op.drop_table('events')
-    with op.batch_alter_table('shipments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_shipments_tenant_id_vehicle_id'))
-        batch_op.drop_index(batch_op.f('ix_shipments_tenant_id_status'))
+    with op.batch_alter_table('shipment_states', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shipment_states_tenant_id_vehicle_id'))
+        batch_op.drop_index(batch_op.f('ix_shipment_states_tenant_id_status'))
 
+    op.drop_table('shipment_states')
+    op.drop_table('events')
     op.drop_table('shipments')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_tenant_id'))
