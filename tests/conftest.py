@@ -29,7 +29,7 @@ PG_ADMIN = os.environ.get("PARCELGUARD_TEST_PG", "postgresql://root@127.0.0.1:54
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KEY_A = base64.b64encode(b"\x01" * 32).decode()
 KEY_B = base64.b64encode(b"\x02" * 32).decode()
-T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # after every event the factories make
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 12 h after the factories' first event
 
 
 def _need(service: str, reason: str) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+
+import yaml
 
 from parcelguard.config import Settings
 from parcelguard.crypto import canonical
@@ -15,6 +18,11 @@ from parcelguard.crypto.keys import (
     decode_key,
     load_or_create,
 )
+from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.shipment import Category
+from parcelguard.rules import profiles
+from parcelguard.rules.profiles import Profile
+from parcelguard.services.alerting import Alerting
 from parcelguard.services.auth import Authenticator
 from parcelguard.services.clock import Clock, SystemClock
 from parcelguard.services.ingest import Ingestor
@@ -67,6 +75,16 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
+def load_profiles(path: Path | None) -> dict[Category, Profile]:
+    """The alert profiles: the shipped defaults, or a deployment's own YAML file."""
+    text = path.read_text() if path else resources.files("parcelguard.profiles").joinpath(
+        "default.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise InvalidInput("profiles", "expected a mapping of category to settings")
+    return profiles.from_mapping(data)
+
+
 def _secret(value: str | None, path: Path, what: str, settings: Settings) -> bytes:
     if value is not None:
         return decode_key(value, what, 32)
@@ -86,7 +104,8 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         canonical.encode, signer, settings.ledger_origin, every=settings.checkpoint_every,
         interval_us=int(settings.checkpoint_interval_s * 1_000_000),
     )
-    ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats,
+    alerting = Alerting(load_profiles(settings.profiles_file))
+    ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats, alerting,
                         capacity=settings.track_cache)
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,

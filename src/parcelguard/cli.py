@@ -208,10 +208,11 @@ def replay(
             uow.tenants.add(tenant, tenant, 0)
             uow.commit()
     source = sys.stdin.buffer if str(input) == "-" else input.open("rb")
+    run = Replay(system.ingestor, clock, tenant, system.encode)
     with source:
-        summary = Replay(system.ingestor, clock, tenant, system.encode).feed(source)
+        summary = run.feed(source)
     with out_path.open("w", encoding="utf-8") as f:
-        alerts = write_alerts(f, [])
+        alerts = write_alerts(f, run.alert_lines())
     system.store.close()
     err.print(json.dumps({"lines": summary.lines, "alerts": alerts, **summary.results},
                          ensure_ascii=False))
@@ -262,6 +263,27 @@ def simulate(
     )
     events, labels = Simulation(config).write(out_dir)
     out.print(f"wrote {events} and {labels}")
+
+
+@app.command()
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="a folder written by `parcelguard simulate`")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the scores")] = None,
+) -> None:
+    """Replay labelled data; print precision, recall and timing of each alert kind."""
+    from parcelguard.bench import evaluate as ev
+
+    scores = ev.evaluate(folder)
+    table = Table("kind", "tp", "fp", "fn", "precision", "recall", "median delay h",
+                  "median lead h")
+    table.columns[0].no_wrap = True
+    for s in scores:
+        r = s.row()
+        table.add_row(*(("-" if r[c] is None else str(r[c])) for c in (
+            "kind", "tp", "fp", "fn", "precision", "recall", "median_delay_h", "median_lead_h")))
+    out.print(table)
+    if json_out:
+        json_out.write_text(json.dumps([s.row() for s in scores], indent=2))
 
 
 @bench_app.command("ingest")

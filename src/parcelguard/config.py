@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = 300.0
 
     track_cache: int = 200_000
+    profiles_file: Path | None = Field(
+        default=None, description="alert profiles YAML; the shipped defaults when unset")
 
     @property
     def db_url(self) -> str:

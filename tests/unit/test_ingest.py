@@ -26,9 +26,11 @@ def register(sys: bootstrap.System, tenant: str = "acme", **extra: Any) -> Comma
     return wire.to_register(w, tenant, sys.encode)
 
 
-def scan(tenant: str = "acme", received_hours: float = 100, **kw: Any) -> RecordScan:
+def scan(tenant: str = "acme", received_hours: float | None = None, **kw: Any) -> RecordScan:
+    """A scan that arrives a minute after it happened, unless told otherwise."""
     w = wire.decode(json.dumps(event_json(**kw)).encode(), wire.WireEvent)
-    return RecordScan(tenant, wire.to_event(w), at(received_hours))
+    arrival = received_hours if received_hours is not None else kw.get("hours", 0) + 1 / 60
+    return RecordScan(tenant, wire.to_event(w), at(arrival))
 
 
 def results(sys: bootstrap.System, *cmds: Command) -> list[Result]:
@@ -143,10 +145,12 @@ def test_a_checkpoint_is_also_signed_after_five_minutes(
 ) -> None:
     results(mem, register(mem))
     mem.ingestor.tick()
+    with mem.store.unit_of_work() as uow:
+        assert uow.ledger.checkpoints() == []
     clock.advance_to(clock.now() + timedelta(minutes=5))
     mem.ingestor.tick()
     with mem.store.unit_of_work() as uow:
-        assert [c.size for c in uow.ledger.checkpoints()] == [1]
+        assert [c.size for c in uow.ledger.checkpoints()] == [uow.ledger.size()]
 
 
 EVENTS = [("picked_up", 0, None), ("in_transit", 2, "H1"), ("in_transit", 5, "H2"),

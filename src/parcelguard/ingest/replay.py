@@ -1,25 +1,37 @@
 """``parcelguard replay``: the whole pipeline, offline, on an event-time clock.
 
 Lines are read in arrival order and go through the same decoders and the same ingestor as
-live traffic. The clock is event time: each line moves it to the largest time seen so far
-(its occurred_at, ts or ``clock.at``). An event's arrival time is its ``received_at`` when the
-line carries one; without it, arrival is taken to be the moment the event happened, so
-nothing is quarantined that a live server would have accepted on time.
+live traffic. The clock is event time: each line moves it to the largest time seen so far (its
+``received_at`` when it has one, else its occurred_at or ts, or a ``clock`` line's ``at``), and
+every rule deadline fires when the clock passes it, before the line that follows. An event
+without ``received_at`` is taken to arrive when it happened (or at the clock, if that is later),
+so nothing is quarantined that a live server would have accepted on time.
+
+The output is one JSON line per alert state change, keys sorted, so the same input always gives
+byte-identical output.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.ingest import wire
+from parcelguard.services.alerting import Change, replay_line
 from parcelguard.services.clock import ManualClock
 from parcelguard.services.ingest import Ingestor
-from parcelguard.services.messages import Command, Outcome, RecordReading, RecordScan, Result
+from parcelguard.services.messages import (
+    AdvanceClock,
+    Command,
+    Outcome,
+    RecordReading,
+    RecordScan,
+    Result,
+)
 
 BATCH = 1000
 
@@ -35,19 +47,13 @@ class Summary:
         per[result] = per.get(result, 0) + 1
 
 
-def _kind(cmd: Command) -> str:
-    return type(cmd).__name__
-
-
-def _later(a: datetime, b: datetime) -> datetime:
-    return a if a >= b else b
-
-
 class Replay:
     def __init__(self, ingestor: Ingestor, clock: ManualClock, tenant_id: str, encode: object):
         self.ingestor, self.clock, self.tenant_id, self.encode = ingestor, clock, tenant_id, encode
         self.summary = Summary()
+        self.changes: list[Change] = []
         self._pending: list[tuple[int, Command]] = []
+        ingestor.listeners.append(self.changes.extend)
 
     def feed(self, lines: Iterable[bytes]) -> Summary:
         for number, line in enumerate(lines, start=1):
@@ -65,53 +71,46 @@ class Replay:
 
     def _line(self, number: int, line: bytes) -> None:
         item: wire.ReplayLine = wire.decode(line, wire.ReplayLine)  # type: ignore[arg-type]
-        if isinstance(item, wire.WireClock):
-            self._flush()
-            self.clock.advance_to(item.at)
-            return
         cmd: Command
-        if isinstance(item, wire.WireShipment):
-            cmd = wire.to_register(item, self.tenant_id, self.encode)
+        if isinstance(item, wire.WireClock):
+            self.clock.advance_to(item.at)
+            cmd = AdvanceClock(item.at)
+        elif isinstance(item, wire.WireShipment):
+            at = self._arrive(item.received_at, self.clock.now())
+            cmd = wire.to_register(item, self.tenant_id, self.encode, at)
         elif isinstance(item, wire.WireDevice):
             cmd = wire.to_device(item, self.tenant_id)
         elif isinstance(item, wire.WireEvent):
             event = wire.to_event(item)
-            arrival = self._arrival(item.received_at, event.occurred_at)
-            cmd = RecordScan(self.tenant_id, event, arrival)
+            cmd = RecordScan(self.tenant_id, event, self._arrive(item.received_at, event.occurred_at))
         else:
             reading = wire.to_reading(item)
-            cmd = RecordReading(self.tenant_id, reading, self._arrival(item.received_at, reading.ts))
+            cmd = RecordReading(self.tenant_id, reading, self._arrive(item.received_at, reading.ts))
         self._pending.append((number, cmd))
         if len(self._pending) >= BATCH:
             self._flush()
 
-    def _arrival(self, received_at: datetime | None, happened: datetime) -> datetime:
-        if received_at is not None:
-            return received_at
-        return _later(happened, self.clock.now())
+    def _arrive(self, received_at: datetime | None, happened: datetime) -> datetime:
+        """The line's arrival, which is also where the clock now stands."""
+        arrival = received_at if received_at is not None else max(happened, self.clock.now())
+        self.clock.advance_to(arrival)
+        return arrival
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        commands = [cmd for _, cmd in self._pending]
-        (outcomes,) = self.ingestor.process([commands])
+        (outcomes,) = self.ingestor.process([[cmd for _, cmd in self._pending]])
         for (number, cmd), out in zip(self._pending, outcomes, strict=True):
             self._account(number, cmd, out)
         self._pending.clear()
 
     def _account(self, number: int, cmd: Command, out: Outcome) -> None:
-        self.summary.count(_kind(cmd), out.result.value)
+        self.summary.count(type(cmd).__name__, out.result.value)
         if out.result is Result.REJECTED and len(self.summary.errors) < 20:
             self.summary.errors.append(f"line {number}: {out.reason}")
-        if out.result is Result.ACCEPTED:
-            if isinstance(cmd, RecordScan):
-                self.clock.advance_to(cmd.event.occurred_at)
-            elif isinstance(cmd, RecordReading):
-                self.clock.advance_to(cmd.reading.ts)
 
-
-def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    yield from stream
+    def alert_lines(self) -> list[dict[str, object]]:
+        return [replay_line(c) for c in self.changes if c.is_transition]
 
 
 def write_alerts(out: IO[str], alerts: Iterable[dict[str, object]]) -> int:

@@ -86,6 +86,7 @@ class WireShipment(_Wire, tag_field="type", tag="shipment"):
     route_plan: Annotated[list[Id], msgspec.Meta(max_length=100)] = []
     devices: Annotated[list[Id], msgspec.Meta(max_length=50)] = []
     thresholds: WireThresholds | None = None
+    received_at: Time | None = None  # replay only: when the order reached the system
 
 
 class WireLocation(_Wire):
@@ -248,7 +249,10 @@ def _finite(value: float | None, field: str, lo: float, hi: float) -> None:
         raise InvalidInput(field, f"expected a value between {lo:g} and {hi:g}, got {value:g}")
 
 
-def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipment:
+def to_register(
+    w: WireShipment, tenant_id: str, encode: Any, received_at: datetime | None = None
+) -> RegisterShipment:
+    """A registration; ``received_at`` is the server's clock (or, in replay, the line's own)."""
     recipient = None
     if w.recipient is not None:
         privacy.check_phone(w.recipient.phone)
@@ -272,8 +276,10 @@ def to_register(w: WireShipment, tenant_id: str, encode: Any) -> RegisterShipmen
         thresholds=thresholds,
         recipient=privacy.mask(recipient) if recipient else None,
     )
-    digest = hashlib.sha256(encode(msgspec.to_builtins(w))).hexdigest()
-    return RegisterShipment(shipment, recipient, digest)
+    spec = msgspec.to_builtins(w)
+    spec.pop("received_at", None)  # when it arrived is not what it is
+    digest = hashlib.sha256(encode(spec)).hexdigest()
+    return RegisterShipment(shipment, recipient, digest, received_at)
 
 
 def to_event(w: WireEvent, source: str = "api") -> TrackingEvent:

@@ -16,6 +16,7 @@ class RegisterShipment:
     shipment: Shipment
     recipient: Recipient | None
     spec_digest: str  # SHA-256 of the canonical request: the same request twice is a duplicate
+    received_at: datetime | None = None  # when it arrived; the batch's time when not given
 
 
 @dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records
@@ -37,7 +38,32 @@ class RegisterDevice:
     device: Device
 
 
-Command = RegisterShipment | RecordScan | RecordReading | RegisterDevice
+@dataclass(frozen=True, slots=True)
+class AdvanceClock:
+    """Event time moves on to ``at``: deadlines due by then fire (replay's ``clock`` lines)."""
+
+    at: datetime
+
+
+class AlertAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    ASSIGN = "assign"
+    COMMENT = "comment"
+
+
+@dataclass(frozen=True, slots=True)
+class ActOnAlert:
+    """A person acknowledges, resolves, assigns or comments on an alert."""
+
+    tenant_id: str
+    alert_id: str
+    action: AlertAction
+    actor: str  # the API key id, or a name from the CLI
+    text: str | None = None  # the comment, or the assignee
+
+
+Command = RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock | ActOnAlert
 
 
 class Result(StrEnum):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
+from parcelguard.domain.alerts import Alert, Kind, Severity, State
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.checkpoint import Signature
 from parcelguard.domain.ledger.entry import Sealed
@@ -36,6 +37,7 @@ class ShipmentState:
     vehicle_id: str | None = None
     location: Location | None = None
     condition: Condition | None = None
+    next_deadline_at_us: int | None = None  # the earliest armed rule timer
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,24 @@ class CheckpointRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertNote:
+    alert_id: str
+    tenant_id: str
+    at_us: int
+    author: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    state: State | None = None  # None: any
+    active: bool = False  # open or acknowledged
+    kind: Kind | None = None
+    severity: Severity | None = None
+    tracking_no: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ShipmentFilter:
     status: Status | None = None
     category: Category | None = None
@@ -132,6 +152,13 @@ class Shipments(Protocol):
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
     ) -> list[ShipmentRecord]: ...
     def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None: ...
+    def deadlines(self) -> list[tuple[str, str, int]]:
+        """(tenant, tracking number, next deadline) of every shipment with a timer armed."""
+        ...
+
+    def aboard(self) -> list[tuple[str, str, str]]:
+        """(tenant, tracking number, vehicle) of every parcel on a vehicle now."""
+        ...
 
 
 class Events(Protocol):
@@ -156,6 +183,24 @@ class Telemetry(Protocol):
     def of_vehicle(
         self, tenant_id: str, vehicle_id: str, since_us: int, until_us: int | None, limit: int
     ) -> list[StoredReading]: ...
+
+
+class Alerts(Protocol):
+    def save(self, alerts: Sequence[tuple[Alert, int]]) -> None:
+        """Insert or update alerts, each with its shipment id."""
+        ...
+
+    def get(self, tenant_id: str, alert_id: str) -> Alert | None: ...
+    def exists(self, alert_id: str) -> bool: ...
+    def active_of(self, shipment_id: int) -> list[Alert]: ...
+    def page(
+        self, tenant_id: str, where: AlertFilter, before: tuple[int, str] | None, limit: int
+    ) -> list[Alert]:
+        """Newest first; ``before`` is the (opened_at, alert_id) of the last row seen."""
+        ...
+
+    def add_note(self, note: AlertNote) -> None: ...
+    def notes(self, alert_id: str) -> list[AlertNote]: ...
 
 
 class Devices(Protocol):
@@ -191,6 +236,8 @@ class UnitOfWork(Protocol):
     def telemetry(self) -> Telemetry: ...
     @property
     def devices(self) -> Devices: ...
+    @property
+    def alerts(self) -> Alerts: ...
     @property
     def ledger(self) -> Ledger: ...
 

@@ -28,6 +28,7 @@ class Histogram:
 class Stats:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, result)
     unknown_status: Counter[str] = field(default_factory=Counter)  # by source
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, change)
     regressions: int = 0
     batch_seconds: Histogram = field(default_factory=Histogram)
     batch_items: int = 0

@@ -32,7 +32,8 @@ NEEDS_TELEMETRY = frozenset({"shock", "temperature_excursion"})
 MAY_ALSO = {
     "rough_handling": (), "reefer_failure": ("temperature_trend",),
     "stuck_at_hub": ("no_update", "delay_risk", "delivery_late"),
-    "lost": ("no_update", "dwell_exceeded", "sensor_gap", "delay_risk", "delivery_late"),
+    "lost": ("no_update", "dwell_exceeded", "sensor_gap", "customs_delay", "delay_risk",
+             "delivery_late"),
     "customs_hold": ("no_update", "delay_risk", "delivery_late"),
     "misroute": ("route_deviation", "delay_risk", "delivery_late"),
     "late_delivery": ("delay_risk", "no_update", "dwell_exceeded"),

@@ -205,9 +205,10 @@ class Journey:
         return arrived
 
     def arrive_station(self, station: Facility, trip: Trip) -> Scan:
+        """At the delivery station (Kdniao 205, 到达派件网点), where parcels wait for a round."""
         op, dev = self.staff.courier(station)
-        arrived = self.add(trip.arrive + self.minutes(5, 30), "in_transit", "arrived", station,
-                           operator=op, device=dev)
+        arrived = self.add(trip.arrive + self.minutes(5, 30), "in_transit", "arrived_at_station",
+                           station, operator=op, device=dev)
         self.note_damage(arrived)
         return arrived
 
@@ -221,9 +222,10 @@ class Journey:
 
     def leave(self, node: Facility, nxt: Facility, arrived: Scan, k: int,
               note: str | None = None) -> Trip:
-        """Sort, load and dispatch: 0.5-4 h at a hub, the departure on the hour."""
+        """Sort, load and dispatch: about 20-100 minutes at a hub; trunk lines leave every
+        half hour (a big sorting centre runs continuously)."""
         op, dev = self.staff.worker(node)
-        sorting = self.add(arrived.at + self.minutes(10, 60), "in_transit", "sorting", node,
+        sorting = self.add(arrived.at + self.minutes(5, 30), "in_transit", "sorting", node,
                            operator=op, device=dev, towards=nxt, note=note)
         if self.is_twist("rough_handling", k):
             self._rough(sorting)
@@ -231,10 +233,10 @@ class Journey:
             assert self.twist is not None
             depart = timing.ceil_hour(arrived.at + round(self.twist.hours * HOUR))
         else:
-            depart = timing.ceil_hour(sorting.at + self.minutes(15, 120))
+            depart = timing.ceil_to(sorting.at + self.minutes(10, 40), 30 * MINUTE)
         trip = self._vehicle(node, nxt, depart, k)
         op, dev = self.staff.worker(node)
-        load_at = max(sorting.at + 5 * MINUTE, depart - self.minutes(10, 40))
+        load_at = max(sorting.at + 5 * MINUTE, depart - self.minutes(5, 15))
         self.add(load_at, "in_transit", "loaded", node, operator=op, device=dev,
                  vehicle=trip.vehicle_id, towards=nxt)
         self.add(depart, "in_transit", "departed", node, operator=op, device=dev,

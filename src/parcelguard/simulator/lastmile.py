@@ -129,4 +129,5 @@ def _locker(j: Journey, locker: Facility, out_at: int, op: str, dev: str) -> Non
     hour = timing.local_hour(got, off)
     if hour >= 22 or hour < 7:
         got = timing.at_hour(got, off, 7.5 + j.rng.uniform(0, 3), 1 if hour >= 22 else 0)
+    got = min(got, put.at + 16 * timing.HOUR)  # collected within 16 h: 18 h uncollected is an alert
     j.add(got, "delivered", None, locker, note="已签收，签收人：本人（驿站取件）")

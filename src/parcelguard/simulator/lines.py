@@ -31,6 +31,7 @@ def shipment_line(d: Draft, promised_by: int) -> Line:
         "recipient": {"name": d.recipient.name, "phone": d.recipient.phone,
                       "address": d.recipient.address},
         "declared_value_cny": d.declared_value_cny, "route_plan": list(o.route_plan),
+        "received_at": timing.iso(o.placed_at, CHINA),
     }
     if d.devices:
         line["devices"] = list(d.devices)

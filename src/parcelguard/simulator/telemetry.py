@@ -112,11 +112,14 @@ class BoxPlan:
         return la0 + (la1 - la0) * f, lo0 + (lo1 - lo0) * f
 
 
+AFTER_DELIVERY = 10 * 3600  # the logger reports on inside the box until the box is opened
+
+
 def plan_for(device_id: str, journey: Journey) -> BoxPlan:
-    """The sensor rides from pickup until the parcel is signed for (or last seen)."""
+    """The sensor rides from pickup until some hours after sign-off (or until last seen)."""
     scans, facts = journey.scans, journey.facts
     delivered = next((s for s in scans if s.status == "delivered"), None)
-    end = delivered.at if delivered else scans[-1].at
+    end = delivered.at + AFTER_DELIVERY if delivered else scans[-1].at
     path = tuple((s.at, *s.coordinates) for s in scans if s.coordinates and s.at <= end)
     bumps = tuple(s.at for s in scans if (s.sub or s.status) in HANDLED and s.at <= end)
     rough, reefer = facts.get("rough"), facts.get("reefer")
@@ -138,7 +141,7 @@ def box_stream(plan: BoxPlan, seed: int) -> Iterator[tuple[int, Line]]:
         moments += [(t + 20, rng.uniform(1.0, 3.5)) for t in plan.bumps if t + 20 < plan.end]
         if plan.spike is not None:
             moments.append(plan.spike)
-        moments.sort()
+        moments = _one_per_second(sorted(moments))
     battery, last = rng.uniform(85, 100), 0
     for seq, (t, knock) in enumerate(moments):
         line: Line = {"type": "telemetry", "device_id": plan.device_id,
@@ -149,6 +152,17 @@ def box_stream(plan: BoxPlan, seed: int) -> Iterator[tuple[int, Line]]:
         last = max(last, t + rng.whole(2, 30))
         line["received_at"] = timing.iso(last, CHINA)
         yield last, line
+
+
+def _one_per_second(moments: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """A logger stamps each reading with its own second: a knock that falls on a periodic
+    reading's second is recorded a second later."""
+    out: list[tuple[int, float]] = []
+    for t, knock in moments:
+        if out and t <= out[-1][0]:
+            t = out[-1][0] + 1
+        out.append((t, knock))
+    return out
 
 
 def _measure(plan: BoxPlan, t: int, knock: float, rng: Dice) -> Line:

@@ -70,7 +70,12 @@ def next_slot(ts: int, offset_min: int, hours: tuple[float, ...]) -> int:
 
 
 def ceil_hour(ts: int) -> int:
-    return -(-ts // HOUR) * HOUR
+    return ceil_to(ts, HOUR)
+
+
+def ceil_to(ts: int, step: int) -> int:
+    """The first multiple of ``step`` seconds at or after ``ts`` (departure grids)."""
+    return -(-ts // step) * step
 
 
 def end_of_day(ts: int, offset_min: int, days_later: int = 0) -> int:

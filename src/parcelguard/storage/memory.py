@@ -14,11 +14,14 @@ from types import TracebackType
 from typing import Self
 
 from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.telemetry import Device
 from parcelguard.services.ports import (
+    AlertFilter,
+    AlertNote,
     ApiKeyRecord,
     CheckpointRecord,
     NewShipment,
@@ -45,6 +48,8 @@ class _Data:
     ledger: list[Sealed] = field(default_factory=list)
     nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     checkpoints: list[CheckpointRecord] = field(default_factory=list)
+    alerts: dict[str, tuple[Alert, int]] = field(default_factory=dict)
+    notes: list[AlertNote] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -153,6 +158,14 @@ class MemoryShipments(_Repo):
 
         self.later(apply)
 
+    def deadlines(self) -> list[tuple[str, str, int]]:
+        return [(r.shipment.tenant_id, r.shipment.tracking_no, r.state.next_deadline_at_us)
+                for r in self.data.shipments.values() if r.state.next_deadline_at_us is not None]
+
+    def aboard(self) -> list[tuple[str, str, str]]:
+        return [(r.shipment.tenant_id, r.shipment.tracking_no, r.state.vehicle_id)
+                for r in self.data.shipments.values() if r.state.vehicle_id is not None]
+
 
 def _matches(r: ShipmentRecord, where: ShipmentFilter) -> bool:
     s = r.shipment
@@ -238,6 +251,48 @@ class MemoryDevices(_Repo):
         return self.data.devices.get((tenant_id, device_id))
 
 
+class MemoryAlerts(_Repo):
+    def save(self, alerts: Sequence[tuple[Alert, int]]) -> None:
+        def apply() -> None:
+            for alert, shipment_id in alerts:
+                self.data.alerts[alert.alert_id] = (alert, shipment_id)
+
+        self.later(apply)
+
+    def get(self, tenant_id: str, alert_id: str) -> Alert | None:
+        found = self.data.alerts.get(alert_id)
+        return found[0] if found and found[0].tenant_id == tenant_id else None
+
+    def exists(self, alert_id: str) -> bool:
+        return alert_id in self.data.alerts
+
+    def active_of(self, shipment_id: int) -> list[Alert]:
+        return [a for a, sid in self.data.alerts.values() if sid == shipment_id and a.active]
+
+    def page(
+        self, tenant_id: str, where: AlertFilter, before: tuple[int, str] | None, limit: int
+    ) -> list[Alert]:
+        rows = [a for a, _ in self.data.alerts.values()
+                if a.tenant_id == tenant_id and _alert_matches(a, where)
+                and (before is None or (a.opened_at_us, a.alert_id) < before)]
+        rows.sort(key=lambda a: (a.opened_at_us, a.alert_id), reverse=True)
+        return rows[:limit]
+
+    def add_note(self, note: AlertNote) -> None:
+        self.later(lambda: self.data.notes.append(note))
+
+    def notes(self, alert_id: str) -> list[AlertNote]:
+        return [n for n in self.data.notes if n.alert_id == alert_id]
+
+
+def _alert_matches(a: Alert, where: AlertFilter) -> bool:
+    return ((where.state is None or a.state is where.state)
+            and (not where.active or a.active)
+            and (where.kind is None or a.kind is where.kind)
+            and (where.severity is None or a.severity is where.severity)
+            and (where.tracking_no is None or a.tracking_no == where.tracking_no))
+
+
 class MemoryLedger(_Repo):
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
         def apply() -> None:
@@ -292,6 +347,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEvents(self)
         self.telemetry = MemoryTelemetry(self)
         self.devices = MemoryDevices(self)
+        self.alerts = MemoryAlerts(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert, Kind, Severity
+from parcelguard.domain.alerts import State as AlertState
 from parcelguard.domain.errors import Unavailable
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
@@ -25,6 +27,8 @@ from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, DeviceKind, Reading
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.ports import (
+    AlertFilter,
+    AlertNote,
     ApiKeyRecord,
     CheckpointRecord,
     NewShipment,
@@ -177,7 +181,7 @@ _SHIPMENT_COLUMNS = (
 _SHIPMENT_INSERT = _insert_sql(t.shipments, _SHIPMENT_COLUMNS) + " RETURNING id"
 _STATE_COLUMNS = (
     "status", "status_changed_at", "last_event_at", "event_count", "holder_kind", "holder_id",
-    "vehicle_id", "location", "condition",
+    "vehicle_id", "location", "condition", "next_deadline_at",
 )
 _SHIPMENT_BY_NUMBER = (
     f"SELECT s.*, {', '.join('st.' + c for c in _STATE_COLUMNS)} FROM shipments s "
@@ -246,15 +250,29 @@ class SqlShipments(_Repo):
         self.bulk(_STATE_UPDATE, [
             (s.status.value, s.status_changed_at_us, s.last_event_at_us, s.event_count,
              s.holder_kind, s.holder_id, s.vehicle_id, _location_json(s.location),
-             s.condition.value if s.condition else None, sid)
+             s.condition.value if s.condition else None, s.next_deadline_at_us, sid)
             for sid, s in states
         ])
+
+    def deadlines(self) -> list[tuple[str, str, int]]:
+        rows = self.conn.exec_driver_sql(
+            "SELECT s.tenant_id, s.tracking_no, st.next_deadline_at FROM shipment_states st "
+            "JOIN shipments s ON s.id = st.shipment_id WHERE st.next_deadline_at IS NOT NULL"
+        )
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def aboard(self) -> list[tuple[str, str, str]]:
+        rows = self.conn.exec_driver_sql(
+            "SELECT s.tenant_id, s.tracking_no, st.vehicle_id FROM shipment_states st "
+            "JOIN shipments s ON s.id = st.shipment_id WHERE st.vehicle_id IS NOT NULL"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
 
 _STATE_UPDATE = (
     "UPDATE shipment_states SET status = ?, status_changed_at = ?, last_event_at = ?, "
     "event_count = ?, holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, "
-    "condition = ? WHERE shipment_id = ?"
+    "condition = ?, next_deadline_at = ? WHERE shipment_id = ?"
 )
 
 
@@ -288,6 +306,7 @@ def _shipment(r: Any) -> ShipmentRecord:
         last_event_at_us=r.last_event_at, event_count=r.event_count, holder_kind=r.holder_kind,
         holder_id=r.holder_id, vehicle_id=r.vehicle_id, location=_location(r.location),
         condition=Condition(r.condition) if r.condition else None,
+        next_deadline_at_us=r.next_deadline_at,
     )
     return ShipmentRecord(r.id, shipment, r.spec_digest, r.created_at, state,
                           r.recipient_sealed, r.lookup_digest)
@@ -500,6 +519,83 @@ class SqlDevices(_Repo):
         return Device(tenant_id, device_id, DeviceKind(kind), tracking_no, vehicle_id, facility_id)
 
 
+_ALERT_COLUMNS = (
+    "alert_id", "tenant_id", "shipment_id", "tracking_no", "rule", "kind", "severity", "state",
+    "opened_at", "updated_at", "acknowledged_at", "closed_at", "escalated_at", "assignee",
+    "repeats", "evidence",
+)
+_ALERT_UPSERT = (
+    _insert_sql(t.alerts, _ALERT_COLUMNS) + " ON CONFLICT (alert_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ALERT_COLUMNS[4:])
+)
+
+
+def _alert_row(alert: Alert, shipment_id: int) -> tuple[Any, ...]:
+    a = alert
+    return (a.alert_id, a.tenant_id, shipment_id, a.tracking_no, a.rule, a.kind.value,
+            a.severity.value, a.state.value, a.opened_at_us, a.updated_at_us, a.acknowledged_at_us,
+            a.closed_at_us, a.escalated_at_us, a.assignee, a.repeats,
+            _json.encode(a.evidence).decode())
+
+
+def _alert(r: Any) -> Alert:
+    return Alert(r.alert_id, r.tenant_id, r.tracking_no, r.rule, Kind(r.kind), Severity(r.severity),
+                 AlertState(r.state), r.opened_at, r.updated_at, json.loads(r.evidence), r.repeats,
+                 r.acknowledged_at, r.closed_at, r.assignee, r.escalated_at)
+
+
+class SqlAlerts(_Repo):
+    def save(self, alerts: Sequence[tuple[Alert, int]]) -> None:
+        self.bulk(_ALERT_UPSERT, [_alert_row(a, sid) for a, sid in alerts])
+
+    def get(self, tenant_id: str, alert_id: str) -> Alert | None:
+        c = t.alerts.c
+        r = self.conn.execute(
+            sa.select(t.alerts).where(c.tenant_id == tenant_id, c.alert_id == alert_id)
+        ).first()
+        return None if r is None else _alert(r)
+
+    def exists(self, alert_id: str) -> bool:
+        c = t.alerts.c
+        return self.conn.execute(sa.select(c.alert_id).where(c.alert_id == alert_id)).first() is not None
+
+    def active_of(self, shipment_id: int) -> list[Alert]:
+        c = t.alerts.c
+        rows = self.conn.execute(sa.select(t.alerts).where(
+            c.shipment_id == shipment_id, c.state.in_((AlertState.OPEN, AlertState.ACKNOWLEDGED))))
+        return [_alert(r) for r in rows]
+
+    def page(
+        self, tenant_id: str, where: AlertFilter, before: tuple[int, str] | None, limit: int
+    ) -> list[Alert]:
+        c = t.alerts.c
+        q = sa.select(t.alerts).where(c.tenant_id == tenant_id)
+        if where.state is not None:
+            q = q.where(c.state == where.state.value)
+        if where.active:
+            q = q.where(c.state.in_((AlertState.OPEN, AlertState.ACKNOWLEDGED)))
+        if where.kind is not None:
+            q = q.where(c.kind == where.kind.value)
+        if where.severity is not None:
+            q = q.where(c.severity == where.severity.value)
+        if where.tracking_no is not None:
+            q = q.where(c.tracking_no == where.tracking_no)
+        if before is not None:
+            q = q.where(sa.tuple_(c.opened_at, c.alert_id) < sa.tuple_(*before))
+        q = q.order_by(c.opened_at.desc(), c.alert_id.desc()).limit(limit)
+        return [_alert(r) for r in self.conn.execute(q)]
+
+    def add_note(self, note: AlertNote) -> None:
+        self.conn.execute(t.alert_notes.insert().values(
+            alert_id=note.alert_id, tenant_id=note.tenant_id, at=note.at_us, author=note.author,
+            text=note.text))
+
+    def notes(self, alert_id: str) -> list[AlertNote]:
+        c = t.alert_notes.c
+        rows = self.conn.execute(sa.select(t.alert_notes).where(c.alert_id == alert_id).order_by(c.id))
+        return [AlertNote(r.alert_id, r.tenant_id, r.at, r.author, r.text) for r in rows]
+
+
 _LEDGER_INSERT = _insert_sql(
     t.ledger_entries, ("idx", "kind", "tenant_id", "tracking_no", "recorded_at", "body", "leaf")
 )
@@ -593,6 +689,7 @@ class SqlUnitOfWork:
         self.events = SqlEvents(self)
         self.telemetry = SqlTelemetry(self)
         self.devices = SqlDevices(self)
+        self.alerts = SqlAlerts(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

@@ -86,8 +86,10 @@ shipment_states = sa.Table(
     sa.Column("vehicle_id", sa.String(64)),
     sa.Column("location", sa.Text),  # JSON of the last known location
     sa.Column("condition", sa.String(16)),
+    sa.Column("next_deadline_at", Micros),  # the earliest armed rule timer: swept on start
     sa.Index(None, "tenant_id", "status"),
     sa.Index(None, "tenant_id", "vehicle_id"),
+    sa.Index(None, "next_deadline_at"),
 )
 
 events = sa.Table(
@@ -164,6 +166,39 @@ devices = sa.Table(
     sa.Column("tracking_no", sa.String(64)),
     sa.Column("vehicle_id", sa.String(64)),
     sa.Column("facility_id", sa.String(64)),
+)
+
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("alert_id", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("shipment_id", sa.BigInteger, sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("opened_at", Micros, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+    sa.Column("acknowledged_at", Micros),
+    sa.Column("closed_at", Micros),
+    sa.Column("escalated_at", Micros),
+    sa.Column("assignee", sa.String(100)),
+    sa.Column("repeats", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON
+    sa.Index(None, "tenant_id", "state", "opened_at"),
+    sa.Index(None, "shipment_id", "state"),
+)
+
+alert_notes = sa.Table(
+    "alert_notes", metadata,
+    _id(),
+    sa.Column("alert_id", sa.String(32), sa.ForeignKey("alerts.alert_id"), nullable=False),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index(None, "alert_id"),
 )
 
 ledger_entries = sa.Table(

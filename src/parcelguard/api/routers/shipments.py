@@ -36,11 +36,14 @@ Writer = Annotated[Principal, Depends(require(Permission.WRITE_SHIPMENTS))]
 )
 async def create(request: Request, sys: SystemDep, caller: Writer) -> JSONResponse:
     items, is_array = wire.split(await request.body())
+    now = sys.clock.now()
     decoded: list[object] = []
     for i, raw in enumerate(items):
         try:
-            decoded.append(wire.to_register(wire.decode(raw, wire.WireShipment), caller.tenant_id,
-                                            sys.encode))
+            w = wire.decode(raw, wire.WireShipment)
+            if w.received_at is not None:
+                raise InvalidInput("received_at", "is set by the server on arrival; leave it out")
+            decoded.append(wire.to_register(w, caller.tenant_id, sys.encode, now))
         except Unparsable:
             raise
         except InvalidInput as exc:

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     SCAN_RECORDED = "scan.recorded"
     TELEMETRY_RECORDED = "telemetry.recorded"
     DEVICE_BOUND = "device.bound"
+    ALERT_CHANGED = "alert.changed"
 
 
 @dataclass(slots=True)  # made per event, so not frozen: see docs/decisions.md, hot-path records

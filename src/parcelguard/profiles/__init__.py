@@ -1,0 +1,1 @@
+"""Shipped alert profiles (YAML), one file per deployment default."""

@@ -1,0 +1,81 @@
+"""What the rules remember about one shipment between events: timers and open conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Kind, Severity, Signal
+from parcelguard.domain.shipment import Category, Shipment
+from parcelguard.domain.status import Status
+from parcelguard.rules.profiles import Profile
+
+MINUTE = 60_000_000
+HOUR = 60 * MINUTE
+
+
+@dataclass(slots=True)
+class DeviceWatch:
+    """One sensor's recent history, for durations, trends and gaps."""
+
+    last_seq: int | None = None
+    last_ts_us: int | None = None
+    temp_out_since_us: int | None = None  # start of the current temperature excursion
+    temp_out_total_us: int = 0  # all minutes out of range so far (the trip's budget)
+    temp_peak: float | None = None
+    last_temp_out: bool = False
+    humid_out_since_us: int | None = None
+    trend: list[tuple[int, float]] = field(default_factory=list)  # (ts, °C), newest last
+
+
+@dataclass(slots=True)
+class Watch:
+    profile: Profile
+    category: Category
+    promised_by_us: int | None
+    route_plan: frozenset[str]
+    stations: set[str] = field(default_factory=set)  # delivery stations: no dwell limit there
+    timers: dict[str, int] = field(default_factory=dict)  # timer name -> due (UTC µs)
+    raised: dict[str, int] = field(default_factory=dict)  # rule -> since (the condition holds)
+    last_event_us: int | None = None
+    status: Status = Status.INFO_RECEIVED
+    dwell: tuple[str, int] | None = None  # (facility, since)
+    customs_since_us: int | None = None
+    done: bool = False  # delivered or returned: journey rules stop
+    devices: dict[str, DeviceWatch] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, shipment: Shipment, profile: Profile) -> Watch:
+        promised = times.to_us(shipment.promised_by) if shipment.promised_by else None
+        return cls(profile.with_thresholds(shipment.thresholds), shipment.category, promised,
+                   frozenset(shipment.route_plan))
+
+    def next_due(self) -> int | None:
+        return min(self.timers.values(), default=None)
+
+    def arm(self, name: str, due_us: int) -> None:
+        self.timers[name] = due_us
+
+    def disarm(self, name: str) -> None:
+        self.timers.pop(name, None)
+
+    def due(self, now_us: int) -> list[tuple[int, str]]:
+        """Timers due by ``now_us``, earliest first (ties by name: deterministic)."""
+        return sorted((d, n) for n, d in self.timers.items() if d <= now_us)
+
+    def device(self, device_id: str) -> DeviceWatch:
+        dw = self.devices.get(device_id)
+        if dw is None:
+            dw = self.devices[device_id] = DeviceWatch()
+        return dw
+
+    def raise_(self, rule: str, kind: Kind, at_us: int, severity: Severity,
+               evidence: dict[str, object]) -> Signal:
+        self.raised.setdefault(rule, at_us)
+        return Signal(rule, kind, True, at_us, severity, evidence)
+
+    def clear(self, rule: str, kind: Kind, at_us: int) -> list[Signal]:
+        """A clearing signal, only if the condition was raised."""
+        if self.raised.pop(rule, None) is None:
+            return []
+        return [Signal(rule, kind, False, at_us)]

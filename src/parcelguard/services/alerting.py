@@ -1,0 +1,197 @@
+"""The alert engine: rules in, alerts out, on the event-time clock.
+
+It keeps each active shipment's :class:`Watch` (what the rules remember), a heap of the next
+deadline per shipment, and the shipment's active alerts. Rule signals become alert changes:
+a raise opens an alert (or updates the active one for that rule), a clear closes it. Alert ids
+are derived from (tenant, tracking number, rule, moment), so a deadline that fires again after a
+restart finds its alert already there instead of opening a second one.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from parcelguard.domain import alerts as al
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert, Signal, State
+from parcelguard.domain.shipment import Category
+from parcelguard.domain.telemetry import Reading
+from parcelguard.domain.tracking import Recorded, Track
+from parcelguard.rules import scans, sensors
+from parcelguard.rules.profiles import Profile
+from parcelguard.rules.watch import MINUTE, Watch
+
+Key = tuple[str, str]
+ESCALATE = "escalate:"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of one alert, for storage, the ledger, notifications and replay output."""
+
+    alert: Alert
+    shipment_id: int
+    what: str  # opened | repeated | acknowledged | resolved | cleared | escalated | assigned
+    previous: State | None
+
+    @property
+    def is_transition(self) -> bool:
+        return self.what in ("opened", "acknowledged", "resolved", "cleared")
+
+
+@dataclass
+class Watched:
+    """A shipment as the engine sees it."""
+
+    key: Key
+    shipment_id: int
+    watch: Watch
+    active: dict[str, Alert] = field(default_factory=dict)  # rule -> its active alert
+
+
+class Alerting:
+    def __init__(self, profiles: dict[Category, Profile]) -> None:
+        self.profiles = profiles
+        self._heap: list[tuple[int, Key]] = []
+        self._scheduled: dict[Key, int] = {}
+
+    # ---- building a shipment's watch ----
+
+    def watch_for(self, track: Track) -> Watch:
+        s = track.shipment
+        return Watch.of(s, self.profiles[s.category])
+
+    def schedule(self, w: Watched) -> None:
+        due = w.watch.next_due()
+        if due is None:
+            self._scheduled.pop(w.key, None)
+        elif self._scheduled.get(w.key) != due:
+            self._scheduled[w.key] = due
+            heapq.heappush(self._heap, (due, w.key))
+
+    def remember(self, key: Key, due_us: int) -> None:
+        """A deadline of a shipment not in memory (from the store, at start)."""
+        if key not in self._scheduled or due_us < self._scheduled[key]:
+            self._scheduled[key] = due_us
+            heapq.heappush(self._heap, (due_us, key))
+
+    def next_due(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def due_keys(self, now_us: int) -> list[tuple[int, Key]]:
+        """Pop the shipments with a deadline at or before ``now_us`` (stale entries dropped)."""
+        out = []
+        while self._heap and self._heap[0][0] <= now_us:
+            due, key = heapq.heappop(self._heap)
+            if self._scheduled.get(key) == due:
+                del self._scheduled[key]
+                out.append((due, key))
+        return out
+
+    # ---- rules to changes ----
+
+    def register(self, w: Watched, at_us: int) -> None:
+        scans.on_register(w.watch, at_us)
+        self.schedule(w)
+
+    def event(self, w: Watched, rec: Recorded, track: Track, sink: Sink) -> None:
+        signals = scans.on_event(w.watch, rec, track.holder)
+        self.apply(w, signals, sink)
+        self.schedule(w)
+
+    def reading(self, w: Watched, r: Reading, source: str, sink: Sink) -> None:
+        self.apply(w, sensors.on_reading(w.watch, r, source), sink)
+        self.schedule(w)
+
+    def fire(self, w: Watched, now_us: int, sink: Sink) -> None:
+        """Every deadline of this shipment due by ``now_us``, in time order."""
+        for due, name in w.watch.due(now_us):
+            if name.startswith(ESCALATE):
+                self._escalate(w, name.removeprefix(ESCALATE), due, sink)
+            elif name.startswith("sensor_gap:"):
+                self.apply(w, sensors.on_silence(w.watch, name.removeprefix("sensor_gap:"), due),
+                           sink)
+            else:
+                self.apply(w, scans.on_due(w.watch, name, due), sink)
+        self.schedule(w)
+
+    def apply(self, w: Watched, signals: Iterable[Signal], sink: Sink) -> None:
+        tenant, tracking_no = w.key
+        for s in signals:
+            current = w.active.get(s.rule)
+            if s.raised:
+                if current is not None:
+                    w.active[s.rule] = updated = al.repeat(current, s)
+                    sink.change(Change(updated, w.shipment_id, "repeated", current.state))
+                    continue
+                alert = al.open_alert(tenant, tracking_no, s)
+                if sink.seen(alert.alert_id):
+                    continue  # opened before (a deadline replayed after a restart)
+                w.active[s.rule] = alert
+                w.watch.arm(ESCALATE + s.rule,
+                            s.at_us + int(w.watch.profile.escalate_after_min * MINUTE))
+                sink.change(Change(alert, w.shipment_id, "opened", None))
+            elif current is not None:
+                del w.active[s.rule]
+                w.watch.disarm(ESCALATE + s.rule)
+                sink.change(Change(al.clear(current, s.at_us), w.shipment_id, "cleared",
+                                   current.state))
+
+    def _escalate(self, w: Watched, rule: str, due: int, sink: Sink) -> None:
+        w.watch.disarm(ESCALATE + rule)
+        current = w.active.get(rule)
+        if current is not None and current.state is State.OPEN and current.escalated_at_us is None:
+            w.active[rule] = escalated = al.escalate(current, due)
+            sink.change(Change(escalated, w.shipment_id, "escalated", current.state))
+
+    def act(self, w: Watched, alert: Alert, action: Callable[[Alert], Alert], what: str,
+            sink: Sink) -> Alert:
+        """A person acts on an alert: acknowledge, resolve, assign."""
+        after = action(alert)
+        if after.active:
+            w.active[after.rule] = after
+        else:
+            w.active.pop(after.rule, None)
+            w.watch.disarm(ESCALATE + after.rule)
+        if after.state is not State.OPEN:
+            w.watch.disarm(ESCALATE + after.rule)
+        self.schedule(w)
+        sink.change(Change(after, w.shipment_id, what, alert.state))
+        return after
+
+
+class Sink:
+    """Where the engine puts its changes while a batch runs; the writer persists them."""
+
+    def __init__(self, seen: Callable[[str], bool]) -> None:
+        self._seen = seen
+        self.changes: list[Change] = []
+        self._opened: set[str] = set()
+
+    def seen(self, alert_id: str) -> bool:
+        return alert_id in self._opened or self._seen(alert_id)
+
+    def change(self, c: Change) -> None:
+        if c.what == "opened":
+            self._opened.add(c.alert.alert_id)
+        self.changes.append(c)
+
+
+class Quiet(Sink):
+    """Swallows changes: used while rebuilding a watch from stored history."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda _: True)
+
+    def change(self, c: Change) -> None:
+        pass
+
+
+def replay_line(c: Change) -> dict[str, object]:
+    """The replay output contract: one line per alert state change."""
+    a = c.alert
+    return {"alert_id": a.alert_id, "tracking_no": a.tracking_no, "kind": a.kind.value,
+            "severity": a.severity.value, "state": a.state.value,
+            "at": times.iso_us(a.updated_at_us), "evidence": a.evidence}

@@ -1,0 +1,138 @@
+"""One batch's pending writes, and how they reach the store in one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert
+from parcelguard.domain.ledger import entry as ledger_entry
+from parcelguard.domain.ledger.canonical import jnum
+from parcelguard.domain.ledger.entry import Draft, Sealed
+from parcelguard.domain.ledger.merkle import Node
+from parcelguard.services.alerting import Change, Sink
+from parcelguard.services.ledger import LedgerWriter
+from parcelguard.services.messages import RecordReading
+from parcelguard.services.ports import (
+    AlertNote,
+    Encoder,
+    QuarantinedEvent,
+    ShipmentState,
+    StoredEvent,
+    StoredReading,
+    UnitOfWork,
+)
+
+if TYPE_CHECKING:
+    from parcelguard.services.live import Live
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class PendingReading:
+    cmd: RecordReading
+    shipment_id: int | None
+    vehicle_id: str | None
+    tracking_no: str | None
+
+
+@dataclass
+class Batch:
+    now_us: int
+    sink: Sink
+    sealed: list[Sealed] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)
+    readings: dict[Key, list[PendingReading]] = field(default_factory=dict)
+    quarantined: list[QuarantinedEvent] = field(default_factory=list)
+    notes: list[AlertNote] = field(default_factory=list)
+    dirty: dict[Key, Live] = field(default_factory=dict)
+    touched_devices: set[Key] = field(default_factory=set)
+    known_readings: set[tuple[str, str, int]] = field(default_factory=set)
+    seen_readings: set[tuple[str, str, int]] = field(default_factory=set)
+    held: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def append(self, ledger: LedgerWriter, draft: Draft) -> Sealed:
+        sealed = ledger.append(draft, self.now_us, self.nodes)
+        self.sealed.append(sealed)
+        return sealed
+
+
+def state_of(live: Live) -> ShipmentState:
+    track = live.track
+    holder = track.holder.value if track.holder else None
+    return ShipmentState(
+        status=track.status,
+        status_changed_at_us=track.derived.changed_at,
+        last_event_at_us=track.last_event_at,
+        event_count=len(track.steps),
+        holder_kind=holder.kind.value if holder else None,
+        holder_id=holder.id if holder else None,
+        vehicle_id=track.vehicle_id,
+        location=track.location.value if track.location else None,
+        condition=track.condition.value if track.condition else None,
+        next_deadline_at_us=live.watched.watch.next_due(),
+    )
+
+
+def _alert_entry(c: Change) -> Draft:
+    a = c.alert
+    return Draft(ledger_entry.Kind.ALERT_CHANGED, a.tenant_id, a.tracking_no, {
+        "alert_id": a.alert_id, "rule": a.rule, "kind": a.kind.value, "change": c.what,
+        "state": a.state.value, "severity": a.severity.value,
+        "at": times.iso_us(a.updated_at_us), "evidence": _jsonable(a.evidence),
+        "assignee": a.assignee})
+
+
+def _jsonable(value: object) -> object:
+    """Evidence as canonical JSON can hold it: floats through jnum."""
+    if isinstance(value, float):
+        return jnum(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder) -> None:
+    """Write everything the batch produced; the caller commits."""
+    readings = _telemetry_entries(batch, ledger, encode)
+    latest: dict[str, tuple[Alert, int]] = {}
+    for change in batch.sink.changes:
+        latest[change.alert.alert_id] = (change.alert, change.shipment_id)
+        if change.what != "repeated":
+            batch.append(ledger, _alert_entry(change))
+    if batch.events:
+        uow.events.add(batch.events)
+    if readings:
+        uow.telemetry.add(readings)
+    if batch.quarantined:
+        uow.events.quarantine(batch.quarantined)
+    if batch.dirty:
+        uow.shipments.save_states(
+            [(live.track.shipment_id, state_of(live)) for live in batch.dirty.values()])
+    if latest:
+        uow.alerts.save(list(latest.values()))
+    for note in batch.notes:
+        uow.alerts.add_note(note)
+    if batch.sealed:
+        uow.ledger.append(batch.sealed, batch.nodes)
+    if ledger.checkpoint_due(batch.now_us):
+        uow.ledger.add_checkpoint(ledger.checkpoint(batch.now_us))
+
+
+def _telemetry_entries(batch: Batch, ledger: LedgerWriter, encode: Encoder) -> list[StoredReading]:
+    """One ledger entry per device per batch, listing each reading's digest."""
+    rows: list[StoredReading] = []
+    for (tenant_id, device_id), group in batch.readings.items():
+        first = group[0]
+        digests = [(times.iso(p.cmd.reading.ts), ledger_entry.reading_digest(p.cmd.reading, encode))
+                   for p in group]
+        sealed = batch.append(ledger, ledger_entry.telemetry_recorded(
+            tenant_id, first.tracking_no, device_id, first.vehicle_id, digests))
+        rows.extend(StoredReading(tenant_id, p.cmd.reading, times.to_us(p.cmd.received_at),
+                                  p.shipment_id, p.vehicle_id, sealed.index) for p in group)
+    return rows

@@ -1,0 +1,96 @@
+"""The writer's memory of active shipments: each one's track, watch and active alerts.
+
+A shipment not in memory is rebuilt from the store by going through its stored events and
+sensor readings in the order they were first processed (their ledger order), with the rules
+running silently, so the rebuilt watch holds exactly the timers and open conditions the lost
+one held. Its active alerts come from the store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from parcelguard.domain.tracking import Track
+from parcelguard.rules.watch import MINUTE
+from parcelguard.services.alerting import ESCALATE, Alerting, Quiet, Watched
+from parcelguard.services.ports import ShipmentRecord, StoredEvent, StoredReading, UnitOfWork
+
+Key = tuple[str, str]
+MAX_READINGS = 50_000
+
+
+@dataclass(slots=True)
+class Live:
+    track: Track
+    spec_digest: str
+    watched: Watched
+
+
+class LiveShipments:
+    def __init__(self, alerting: Alerting, capacity: int) -> None:
+        self.alerting = alerting
+        self.capacity = capacity
+        self._items: OrderedDict[Key, Live] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._items)
+
+    def get(self, uow: UnitOfWork, key: Key) -> Live | None:
+        live = self._items.get(key)
+        if live is not None:
+            self._items.move_to_end(key)
+            return live
+        record = uow.shipments.get(*key)
+        if record is None:
+            return None
+        live = self._rebuild(uow, key, record)
+        self._items[key] = live
+        return live
+
+    def new(self, key: Key, track: Track, spec_digest: str, at_us: int) -> Live:
+        watched = Watched(key, track.shipment_id, self.alerting.watch_for(track))
+        live = Live(track, spec_digest, watched)
+        self._items[key] = live
+        self.alerting.register(watched, at_us)
+        return live
+
+    def evict(self, key: Key) -> None:
+        self._items.pop(key, None)
+
+    def trim(self) -> None:
+        """Forget the least recently used shipments; their deadlines stay in the heap."""
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def _rebuild(self, uow: UnitOfWork, key: Key, record: ShipmentRecord) -> Live:
+        track = Track(record.shipment, record.id)
+        watched = Watched(key, record.id, self.alerting.watch_for(track))
+        quiet = Quiet()
+        self.alerting.register(watched, record.created_at_us)
+        history: list[tuple[int, int, StoredEvent | StoredReading]] = [
+            (s.ledger_index, s.received_at_us, s) for s in uow.events.of(record.id)]
+        history += [(r.ledger_index, r.received_at_us, r)
+                    for r in uow.telemetry.of_shipment(record.id, None, None, MAX_READINGS)]
+        history.sort(key=lambda item: (item[0], item[1]))
+        for _, received_at, item in history:
+            self.alerting.fire(watched, received_at, quiet)
+            if isinstance(item, StoredEvent):
+                rec = track.record(item.event)
+                if rec is not None:
+                    self.alerting.event(watched, rec, track, quiet)
+            else:
+                self.alerting.reading(watched, item.reading, f"device:{item.reading.device_id}",
+                                      quiet)
+        for alert in uow.alerts.active_of(record.id):
+            watched.active[alert.rule] = alert
+            watched.watch.raised.setdefault(alert.rule, alert.opened_at_us)
+            if alert.escalated_at_us is None and alert.acknowledged_at_us is None:
+                watched.watch.arm(ESCALATE + alert.rule, alert.opened_at_us + int(
+                    watched.watch.profile.escalate_after_min * MINUTE))
+        self.alerting.schedule(watched)
+        return Live(track, record.spec_digest, watched)
