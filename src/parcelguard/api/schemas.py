@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert
 from parcelguard.domain.events import Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.shipment import Place, Recipient
@@ -15,7 +16,7 @@ from parcelguard.domain.status import TAXONOMY, Effect, Status
 from parcelguard.services import queries
 from parcelguard.services.ledger import describe
 from parcelguard.services.messages import Result
-from parcelguard.services.ports import CheckpointRecord, ShipmentRecord, StoredEvent
+from parcelguard.services.ports import AlertNote, CheckpointRecord, ShipmentRecord, StoredEvent
 
 
 class ErrorDetail(BaseModel):
@@ -330,3 +331,59 @@ def checkpoint(cp: CheckpointRecord | None) -> CheckpointOut | None:
 def entry(e: Sealed, proof: ProofOut | None) -> EntryOut:
     return EntryOut(index=e.index, kind=e.kind, recorded_at=times.iso_us(e.recorded_at_us),
                     leaf_hash=e.leaf.hex(), entry=json.loads(e.body), proof=proof)
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    tracking_no: str
+    rule: str
+    kind: str
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["open", "acknowledged", "resolved", "cleared"]
+    opened_at: str
+    updated_at: str
+    acknowledged_at: str | None
+    closed_at: str | None
+    escalated_at: str | None
+    assignee: str | None
+    repeats: int = Field(description="how often the condition was seen again while active")
+    evidence: dict[str, Any]
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+
+class NoteOut(BaseModel):
+    at: str
+    author: str
+    text: str
+
+
+class AlertDetail(AlertOut):
+    notes: list[NoteOut]
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    assignee: str | None = Field(default=None, max_length=100,
+                                 description="who takes it; null to unassign")
+
+
+def alert(a: Alert) -> AlertOut:
+    return AlertOut(
+        alert_id=a.alert_id, tracking_no=a.tracking_no, rule=a.rule, kind=a.kind.value,
+        severity=a.severity.value, state=a.state.value, opened_at=times.iso_us(a.opened_at_us),
+        updated_at=times.iso_us(a.updated_at_us), acknowledged_at=_iso(a.acknowledged_at_us),
+        closed_at=_iso(a.closed_at_us), escalated_at=_iso(a.escalated_at_us),
+        assignee=a.assignee, repeats=a.repeats, evidence=a.evidence,
+    )
+
+
+def alert_detail(a: Alert, notes: list[AlertNote]) -> AlertDetail:
+    return AlertDetail(**alert(a).model_dump(), notes=[
+        NoteOut(at=times.iso_us(n.at_us), author=n.author, text=n.text) for n in notes])

@@ -26,16 +26,21 @@ class Permission(StrEnum):
     WRITE_TELEMETRY = "telemetry:write"
     WRITE_DEVICES = "devices:write"
     READ_LEDGER = "ledger:read"
+    READ_ALERTS = "alerts:read"
+    WRITE_ALERTS = "alerts:write"
 
 
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.MERCHANT: frozenset(
-        {P.READ_SHIPMENTS, P.WRITE_SHIPMENTS, P.WRITE_EVENTS, P.WRITE_DEVICES, P.READ_LEDGER}
+        {P.READ_SHIPMENTS, P.WRITE_SHIPMENTS, P.WRITE_EVENTS, P.WRITE_DEVICES, P.READ_LEDGER,
+         P.READ_ALERTS, P.WRITE_ALERTS}
     ),
-    Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER}),
+    Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),
-    Role.OPERATOR: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER}),
+    Role.OPERATOR: frozenset(
+        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -19,7 +19,7 @@ import structlog
 
 from parcelguard.domain import alerts as al
 from parcelguard.domain import privacy, times
-from parcelguard.domain.errors import NotFound
+from parcelguard.domain.errors import Conflict
 from parcelguard.domain.events import is_future
 from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.domain.shipment import Recipient
@@ -290,12 +290,10 @@ class Ingestor:
 
     def _act(self, uow: UnitOfWork, cmd: ActOnAlert, batch: Batch) -> Outcome:
         alert = uow.alerts.get(cmd.tenant_id, cmd.alert_id)
-        if alert is None:
-            raise NotFound(f"no alert {cmd.alert_id!r}")
+        live = None if alert is None else self.live.get(uow, (alert.tenant_id, alert.tracking_no))
+        if alert is None or live is None:
+            return Outcome(Result.NOT_FOUND, cmd.alert_id, f"no alert {cmd.alert_id!r}", "alert_id")
         key = (alert.tenant_id, alert.tracking_no)
-        live = self.live.get(uow, key)
-        if live is None:
-            raise NotFound(f"no alert {cmd.alert_id!r}")
         current = live.watched.active.get(alert.rule)
         if current is not None and current.alert_id == alert.alert_id:
             alert = current  # the writer's copy is the freshest
@@ -310,7 +308,10 @@ class Ingestor:
             AlertAction.ASSIGN: ("assigned", lambda a: al.assign(a, cmd.text, at)),
         }
         what, action = actions[cmd.action]
-        self.alerting.act(live.watched, alert, action, what, batch.sink)
+        try:
+            self.alerting.act(live.watched, alert, action, what, batch.sink)
+        except Conflict as exc:
+            return Outcome(Result.CONFLICT, alert.alert_id, exc.message, "state")
         batch.dirty[key] = live
         return ACCEPTED
 

@@ -71,7 +71,8 @@ class Result(StrEnum):
     DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
     REJECTED = "rejected"
-    CONFLICT = "conflict"  # exists already with other content
+    CONFLICT = "conflict"  # exists already with other content, or not in a state for this
+    NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True, slots=True)

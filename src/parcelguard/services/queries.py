@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert
 from parcelguard.domain.custody import Window, vehicle_windows
 from parcelguard.domain.errors import InvalidInput, NotFound
 from parcelguard.domain.ledger.entry import Sealed
@@ -18,6 +19,8 @@ from parcelguard.domain.shipment import Recipient
 from parcelguard.domain.status import Derived, Effect, Step, derive
 from parcelguard.services.ledger import Proof, StoreReader, inclusion
 from parcelguard.services.ports import (
+    AlertFilter,
+    AlertNote,
     CheckpointRecord,
     QuarantinedEvent,
     ShipmentFilter,
@@ -137,3 +140,32 @@ def custody(
         CustodyEntry(e, inclusion(uow, e.index, cp, reader) if cp and e.index < cp.size else None)
         for e in entries
     ], cp
+
+
+MAX_ALERT_PAGE = 200
+
+
+def alerts(
+    uow: UnitOfWork, tenant_id: str, where: AlertFilter, cursor: str | None, limit: int
+) -> tuple[list[Alert], str | None]:
+    """Newest first; the cursor is the (opened_at, alert id) of the last alert of a page."""
+    if not 1 <= limit <= MAX_ALERT_PAGE:
+        raise InvalidInput("limit", f"expected 1 to {MAX_ALERT_PAGE}, got {limit}")
+    before = None
+    if cursor:
+        opened, _, alert_id = cursor.partition(":")
+        if not opened.isdigit() or not alert_id:
+            raise InvalidInput("cursor", "expected the next_cursor of a previous page")
+        before = (int(opened), alert_id)
+    rows = uow.alerts.page(tenant_id, where, before, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = f"{rows[-1].opened_at_us}:{rows[-1].alert_id}" if more and rows else None
+    return rows, nxt
+
+
+def alert(uow: UnitOfWork, tenant_id: str, alert_id: str) -> tuple[Alert, list[AlertNote]]:
+    found = uow.alerts.get(tenant_id, alert_id)
+    if found is None:
+        raise NotFound(f"no alert {alert_id!r}")
+    return found, uow.alerts.notes(alert_id)
