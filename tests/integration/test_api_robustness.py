@@ -61,3 +61,11 @@ def test_random_json_never_gets_a_server_error(admin: httpx.Client, route: str, 
 def test_random_bytes_never_get_a_server_error(admin: httpx.Client, route: str, raw: bytes) -> None:
     r = admin.post(route, content=raw, headers={"content-type": "application/json"})
     assert r.status_code in (400, 413, 422), r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("route", ROUTES)
+def test_deeply_nested_json_is_refused_not_a_crash(admin: httpx.Client, route: str) -> None:
+    for body in (b"[" * 5000, b'{"a":' * 5000, b"[" + b'{"raw":' * 3000):
+        r = admin.post(route, content=body, headers={"content-type": "application/json"})
+        assert r.status_code in (400, 422), r.text

@@ -72,6 +72,13 @@ class StatusLabel(BaseModel):
     en: str
 
 
+class EtaOut(BaseModel):
+    median: str
+    low: str = Field(description="10th percentile")
+    high: str = Field(description="90th percentile")
+    basis: str = Field(description="lane, band, distance or last_mile: what the estimate used")
+
+
 class ShipmentOut(BaseModel):
     tracking_no: str
     carrier: str
@@ -94,6 +101,7 @@ class ShipmentOut(BaseModel):
     vehicle_id: str | None
     location: LocationOut | None
     condition: str | None
+    eta: EtaOut | None
     created_at: str
 
 
@@ -271,7 +279,11 @@ def shipment(r: ShipmentRecord, clear: Recipient | None = None) -> ShipmentOut:
         holder=HolderOut(kind=st.holder_kind, id=st.holder_id)
         if st.holder_kind and st.holder_id else None,
         vehicle_id=st.vehicle_id, location=location(st.location),
-        condition=st.condition.value if st.condition else None, created_at=times.iso_us(r.created_at_us),
+        condition=st.condition.value if st.condition else None,
+        eta=None if st.eta_us is None or st.eta_low_us is None or st.eta_high_us is None
+        else EtaOut(median=times.iso_us(st.eta_us), low=times.iso_us(st.eta_low_us),
+                    high=times.iso_us(st.eta_high_us), basis=st.eta_basis or ""),
+        created_at=times.iso_us(r.created_at_us),
     )
 
 

@@ -214,6 +214,8 @@ def split(body: bytes, max_items: int = MAX_ITEMS) -> tuple[list[msgspec.Raw], b
             items = msgspec.json.decode(body, type=list[msgspec.Raw])
         except msgspec.MsgspecError as exc:
             raise Unparsable("body", f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise Unparsable("body", "JSON nested too deeply") from None
         if len(items) > max_items:
             raise TooLarge(f"a batch holds at most {max_items} items, this one {len(items)}")
         if not items:
@@ -234,6 +236,8 @@ def decode(raw: bytes | msgspec.Raw, kind: type[T]) -> T:
         raise InvalidInput(*explain(exc)) from None
     except msgspec.DecodeError as exc:
         raise Unparsable("", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Unparsable("", "JSON nested too deeply") from None
 
 
 # ---- wire → domain ----
@@ -348,7 +352,7 @@ def _whole(body: bytes, kind: type[T]) -> list[T] | None:
         return None
     try:
         items = msgspec.json.decode(body, type=list[kind])  # type: ignore[valid-type]
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None
     return items if 0 < len(items) <= MAX_ITEMS else None
 

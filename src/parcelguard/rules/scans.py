@@ -24,6 +24,7 @@ JOURNEY_TIMERS = ("dwell_exceeded", "no_update", "lost_suspected", "customs_dela
 
 def on_register(w: Watch, at_us: int) -> None:
     """A new shipment: lateness is watched from now, and so is a pickup that never happens."""
+    w.registered_us = at_us
     if w.promised_by_us is not None:
         w.arm("delivery_late", w.promised_by_us)
     _arm_silence(w, Status.INFO_RECEIVED, at_us)
@@ -102,6 +103,10 @@ def _progress(w: Watch, rec: Recorded, at: int, holder: Latest[Holder] | None) -
     out: list[Signal] = []
     w.last_event_us = max(w.last_event_us or at, at)
     w.status = rec.status_after
+    if w.pickup_us is None and rec.event.status not in (Status.INFO_RECEIVED, Status.UNKNOWN):
+        w.pickup_us = at  # the journey's clock starts at the first scan of the parcel itself
+    if w.status is Status.DELIVERED and w.delivered_us is None:
+        w.delivered_us = at
     out += w.clear(Kind.NO_UPDATE, Kind.NO_UPDATE, at)
     out += w.clear(Kind.LOST_SUSPECTED, Kind.LOST_SUSPECTED, at)
     if TAXONOMY[w.status].terminal:

@@ -8,6 +8,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity, Signal
 from parcelguard.domain.shipment import Category, Shipment
 from parcelguard.domain.status import Status
+from parcelguard.rules import eta
 from parcelguard.rules.profiles import Profile
 
 MINUTE = 60_000_000
@@ -43,12 +44,27 @@ class Watch:
     customs_since_us: int | None = None
     done: bool = False  # delivered or returned: journey rules stop
     devices: dict[str, DeviceWatch] = field(default_factory=dict)
+    # what the ETA needs: where from and to, and when the clock of the journey started
+    lane: str = ""
+    band: str = ""
+    km: float | None = None
+    registered_us: int | None = None
+    pickup_us: int | None = None
+    delivered_us: int | None = None
+    eta: tuple[int, int, int, str] | None = None  # (median, low, high, basis), UTC µs
 
     @classmethod
     def of(cls, shipment: Shipment, profile: Profile) -> Watch:
-        promised = times.to_us(shipment.promised_by) if shipment.promised_by else None
-        return cls(profile.with_thresholds(shipment.thresholds), shipment.category, promised,
-                   frozenset(shipment.route_plan))
+        s = shipment
+        promised = times.to_us(s.promised_by) if s.promised_by else None
+        o, d = s.origin, s.destination
+        km = None
+        if None not in (o.lat, o.lon, d.lat, d.lon):
+            km = eta.distance_km(o.lat, o.lon, d.lat, d.lon)  # type: ignore[arg-type]
+        crossing = o.country != d.country or s.category is Category.CROSS_BORDER
+        return cls(profile.with_thresholds(s.thresholds), s.category, promised,
+                   frozenset(s.route_plan), lane=f"{o.city}|{d.city}|{s.carrier}|{s.category}",
+                   band=eta.band_of(km, crossing), km=km)
 
     def next_due(self) -> int | None:
         return min(self.timers.values(), default=None)

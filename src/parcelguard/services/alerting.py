@@ -19,7 +19,8 @@ from parcelguard.domain.alerts import Alert, Signal, State
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Reading
 from parcelguard.domain.tracking import Recorded, Track
-from parcelguard.rules import scans, sensors
+from parcelguard.rules import risk, scans, sensors
+from parcelguard.rules.eta import LaneModel
 from parcelguard.rules.profiles import Profile
 from parcelguard.rules.watch import MINUTE, Watch
 
@@ -54,6 +55,7 @@ class Watched:
 class Alerting:
     def __init__(self, profiles: dict[Category, Profile]) -> None:
         self.profiles = profiles
+        self.lanes = LaneModel()
         self._heap: list[tuple[int, Key]] = []
         self._scheduled: dict[Key, int] = {}
 
@@ -92,13 +94,17 @@ class Alerting:
 
     # ---- rules to changes ----
 
-    def register(self, w: Watched, at_us: int) -> None:
+    def register(self, w: Watched, at_us: int, sink: Sink) -> None:
         scans.on_register(w.watch, at_us)
+        self.apply(w, risk.assess(w.watch, self.lanes, at_us), sink)
         self.schedule(w)
 
-    def event(self, w: Watched, rec: Recorded, track: Track, sink: Sink) -> None:
+    def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
+        was_done = w.watch.done
         signals = scans.on_event(w.watch, rec, track.holder)
-        self.apply(w, signals, sink)
+        if w.watch.done and not was_done and not sink.quiet:
+            risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
+        self.apply(w, signals + risk.assess(w.watch, self.lanes, now_us), sink)
         self.schedule(w)
 
     def reading(self, w: Watched, r: Reading, source: str, sink: Sink) -> None:
@@ -110,6 +116,8 @@ class Alerting:
         for due, name in w.watch.due(now_us):
             if name.startswith(ESCALATE):
                 self._escalate(w, name.removeprefix(ESCALATE), due, sink)
+            elif name == "eta":
+                self.apply(w, risk.assess(w.watch, self.lanes, due), sink)
             elif name.startswith("sensor_gap:"):
                 self.apply(w, sensors.on_silence(w.watch, name.removeprefix("sensor_gap:"), due),
                            sink)
@@ -165,6 +173,8 @@ class Alerting:
 class Sink:
     """Where the engine puts its changes while a batch runs; the writer persists them."""
 
+    quiet = False
+
     def __init__(self, seen: Callable[[str], bool]) -> None:
         self._seen = seen
         self.changes: list[Change] = []
@@ -181,6 +191,8 @@ class Sink:
 
 class Quiet(Sink):
     """Swallows changes: used while rebuilding a watch from stored history."""
+
+    quiet = True
 
     def __init__(self) -> None:
         super().__init__(lambda _: True)

@@ -61,8 +61,9 @@ class Batch:
 
 
 def state_of(live: Live) -> ShipmentState:
-    track = live.track
+    track, w = live.track, live.watched.watch
     holder = track.holder.value if track.holder else None
+    eta = w.eta or (None, None, None, None)
     return ShipmentState(
         status=track.status,
         status_changed_at_us=track.derived.changed_at,
@@ -73,7 +74,9 @@ def state_of(live: Live) -> ShipmentState:
         vehicle_id=track.vehicle_id,
         location=track.location.value if track.location else None,
         condition=track.condition.value if track.condition else None,
-        next_deadline_at_us=live.watched.watch.next_due(),
+        next_deadline_at_us=w.next_due(),
+        picked_up_at_us=w.pickup_us, delivered_at_us=w.delivered_us, lane=w.lane, band=w.band,
+        eta_us=eta[0], eta_low_us=eta[1], eta_high_us=eta[2], eta_basis=eta[3],
     )
 
 

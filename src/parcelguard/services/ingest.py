@@ -61,6 +61,7 @@ from parcelguard.services.stats import Stats
 log = structlog.get_logger(__name__)
 Key = tuple[str, str]  # (tenant_id, tracking_no) or (tenant_id, device_id)
 Listener = Callable[[list[Change]], None]
+TRANSIT_HISTORY = 200_000  # delivered shipments the ETA model learns from at start
 
 
 def seal_recipient(vault: Vault, recipient: Recipient) -> bytes:
@@ -94,6 +95,8 @@ class Ingestor:
                 self.alerting.remember((tenant_id, tracking_no), due)
             for tenant_id, tracking_no, vehicle_id in uow.shipments.aboard():
                 self.aboard.setdefault((tenant_id, vehicle_id), set()).add((tenant_id, tracking_no))
+            for lane, band, hours in uow.shipments.transit_history(TRANSIT_HISTORY):
+                self.alerting.lanes.learn(lane, band, hours)
         self.stats.ledger_size = self.ledger.size
 
     # ---- the batch ----
@@ -190,7 +193,8 @@ class Ingestor:
         batch.dirty[key] = live
         if rec.vehicle_change is not None:
             self._board(key, *rec.vehicle_change)
-        self.alerting.event(live.watched, rec, live.track, batch.sink)
+        self.alerting.event(live.watched, rec, live.track, times.to_us(cmd.received_at),
+                            batch.sink)
         if rec.effect is Effect.REGRESSION:
             self.stats.regressions += 1
         if event.status is Status.UNKNOWN:
@@ -261,7 +265,7 @@ class Ingestor:
             last4 = privacy.last4(cmd.recipient.phone)
             lookup = self.vault.digest(lookup_material(s.tenant_id, s.tracking_no, last4))
         shipment_id = uow.shipments.add(NewShipment(s, cmd.spec_digest, at, sealed, lookup))
-        live = self.live.new(key, Track(s, shipment_id), cmd.spec_digest, at)
+        live = self.live.new(key, Track(s, shipment_id), cmd.spec_digest, at, batch.sink)
         batch.dirty[key] = live
         batch.append(self.ledger, ledger_entry.shipment_registered(s, cmd.spec_digest))
         for device_id in s.devices:

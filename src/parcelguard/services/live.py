@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from parcelguard.domain.tracking import Track
 from parcelguard.rules.watch import MINUTE
-from parcelguard.services.alerting import ESCALATE, Alerting, Quiet, Watched
+from parcelguard.services.alerting import ESCALATE, Alerting, Quiet, Sink, Watched
 from parcelguard.services.ports import ShipmentRecord, StoredEvent, StoredReading, UnitOfWork
 
 Key = tuple[str, str]
@@ -52,11 +52,11 @@ class LiveShipments:
         self._items[key] = live
         return live
 
-    def new(self, key: Key, track: Track, spec_digest: str, at_us: int) -> Live:
+    def new(self, key: Key, track: Track, spec_digest: str, at_us: int, sink: Sink) -> Live:
         watched = Watched(key, track.shipment_id, self.alerting.watch_for(track))
         live = Live(track, spec_digest, watched)
         self._items[key] = live
-        self.alerting.register(watched, at_us)
+        self.alerting.register(watched, at_us, sink)
         return live
 
     def evict(self, key: Key) -> None:
@@ -71,7 +71,7 @@ class LiveShipments:
         track = Track(record.shipment, record.id)
         watched = Watched(key, record.id, self.alerting.watch_for(track))
         quiet = Quiet()
-        self.alerting.register(watched, record.created_at_us)
+        self.alerting.register(watched, record.created_at_us, quiet)
         history: list[tuple[int, int, StoredEvent | StoredReading]] = [
             (s.ledger_index, s.received_at_us, s) for s in uow.events.of(record.id)]
         history += [(r.ledger_index, r.received_at_us, r)
@@ -82,7 +82,7 @@ class LiveShipments:
             if isinstance(item, StoredEvent):
                 rec = track.record(item.event)
                 if rec is not None:
-                    self.alerting.event(watched, rec, track, quiet)
+                    self.alerting.event(watched, rec, track, received_at, quiet)
             else:
                 self.alerting.reading(watched, item.reading, f"device:{item.reading.device_id}",
                                       quiet)

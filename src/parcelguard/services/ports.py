@@ -38,6 +38,14 @@ class ShipmentState:
     location: Location | None = None
     condition: Condition | None = None
     next_deadline_at_us: int | None = None  # the earliest armed rule timer
+    picked_up_at_us: int | None = None
+    delivered_at_us: int | None = None
+    lane: str | None = None  # origin|destination|carrier|category, for the ETA model
+    band: str | None = None  # distance band|crosses border
+    eta_us: int | None = None  # median, 10th and 90th percentile of the arrival
+    eta_low_us: int | None = None
+    eta_high_us: int | None = None
+    eta_basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +166,10 @@ class Shipments(Protocol):
 
     def aboard(self) -> list[tuple[str, str, str]]:
         """(tenant, tracking number, vehicle) of every parcel on a vehicle now."""
+        ...
+
+    def transit_history(self, limit: int) -> list[tuple[str, str, float]]:
+        """(lane, band, hours from pickup to delivery) of the latest delivered shipments."""
         ...
 
 

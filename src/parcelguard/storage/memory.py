@@ -162,6 +162,14 @@ class MemoryShipments(_Repo):
         return [(r.shipment.tenant_id, r.shipment.tracking_no, r.state.next_deadline_at_us)
                 for r in self.data.shipments.values() if r.state.next_deadline_at_us is not None]
 
+    def transit_history(self, limit: int) -> list[tuple[str, str, float]]:
+        done = sorted((r.state for r in self.data.shipments.values()
+                       if r.state.delivered_at_us and r.state.picked_up_at_us and r.state.lane),
+                      key=lambda st: st.delivered_at_us or 0)
+        return [(st.lane or "", st.band or "",
+                 ((st.delivered_at_us or 0) - (st.picked_up_at_us or 0)) / 3.6e9)
+                for st in done[-limit:]]
+
     def aboard(self) -> list[tuple[str, str, str]]:
         return [(r.shipment.tenant_id, r.shipment.tracking_no, r.state.vehicle_id)
                 for r in self.data.shipments.values() if r.state.vehicle_id is not None]

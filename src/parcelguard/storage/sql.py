@@ -181,7 +181,8 @@ _SHIPMENT_COLUMNS = (
 _SHIPMENT_INSERT = _insert_sql(t.shipments, _SHIPMENT_COLUMNS) + " RETURNING id"
 _STATE_COLUMNS = (
     "status", "status_changed_at", "last_event_at", "event_count", "holder_kind", "holder_id",
-    "vehicle_id", "location", "condition", "next_deadline_at",
+    "vehicle_id", "location", "condition", "next_deadline_at", "picked_up_at", "delivered_at",
+    "lane", "band", "eta_at", "eta_low_at", "eta_high_at", "eta_basis",
 )
 _SHIPMENT_BY_NUMBER = (
     f"SELECT s.*, {', '.join('st.' + c for c in _STATE_COLUMNS)} FROM shipments s "
@@ -250,9 +251,18 @@ class SqlShipments(_Repo):
         self.bulk(_STATE_UPDATE, [
             (s.status.value, s.status_changed_at_us, s.last_event_at_us, s.event_count,
              s.holder_kind, s.holder_id, s.vehicle_id, _location_json(s.location),
-             s.condition.value if s.condition else None, s.next_deadline_at_us, sid)
+             s.condition.value if s.condition else None, s.next_deadline_at_us,
+             s.picked_up_at_us, s.delivered_at_us, s.lane, s.band, s.eta_us, s.eta_low_us,
+             s.eta_high_us, s.eta_basis, sid)
             for sid, s in states
         ])
+
+    def transit_history(self, limit: int) -> list[tuple[str, str, float]]:
+        rows = self.conn.exec_driver_sql(self.sql(
+            "SELECT lane, band, delivered_at - picked_up_at FROM shipment_states "
+            "WHERE delivered_at IS NOT NULL AND picked_up_at IS NOT NULL AND lane IS NOT NULL "
+            "ORDER BY delivered_at DESC LIMIT ?"), (limit,))
+        return [(r[0], r[1], r[2] / 3.6e9) for r in reversed(rows.all())]
 
     def deadlines(self) -> list[tuple[str, str, int]]:
         rows = self.conn.exec_driver_sql(
@@ -272,7 +282,8 @@ class SqlShipments(_Repo):
 _STATE_UPDATE = (
     "UPDATE shipment_states SET status = ?, status_changed_at = ?, last_event_at = ?, "
     "event_count = ?, holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, "
-    "condition = ?, next_deadline_at = ? WHERE shipment_id = ?"
+    "condition = ?, next_deadline_at = ?, picked_up_at = ?, delivered_at = ?, lane = ?, "
+    "band = ?, eta_at = ?, eta_low_at = ?, eta_high_at = ?, eta_basis = ? WHERE shipment_id = ?"
 )
 
 
@@ -306,7 +317,9 @@ def _shipment(r: Any) -> ShipmentRecord:
         last_event_at_us=r.last_event_at, event_count=r.event_count, holder_kind=r.holder_kind,
         holder_id=r.holder_id, vehicle_id=r.vehicle_id, location=_location(r.location),
         condition=Condition(r.condition) if r.condition else None,
-        next_deadline_at_us=r.next_deadline_at,
+        next_deadline_at_us=r.next_deadline_at, picked_up_at_us=r.picked_up_at,
+        delivered_at_us=r.delivered_at, lane=r.lane, band=r.band, eta_us=r.eta_at,
+        eta_low_us=r.eta_low_at, eta_high_us=r.eta_high_at, eta_basis=r.eta_basis,
     )
     return ShipmentRecord(r.id, shipment, r.spec_digest, r.created_at, state,
                           r.recipient_sealed, r.lookup_digest)

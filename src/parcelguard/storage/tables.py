@@ -87,9 +87,18 @@ shipment_states = sa.Table(
     sa.Column("location", sa.Text),  # JSON of the last known location
     sa.Column("condition", sa.String(16)),
     sa.Column("next_deadline_at", Micros),  # the earliest armed rule timer: swept on start
+    sa.Column("picked_up_at", Micros),
+    sa.Column("delivered_at", Micros),
+    sa.Column("lane", sa.String(200)),  # origin|destination|carrier|category: ETA history
+    sa.Column("band", sa.String(40)),
+    sa.Column("eta_at", Micros),
+    sa.Column("eta_low_at", Micros),
+    sa.Column("eta_high_at", Micros),
+    sa.Column("eta_basis", sa.String(16)),
     sa.Index(None, "tenant_id", "status"),
     sa.Index(None, "tenant_id", "vehicle_id"),
     sa.Index(None, "next_deadline_at"),
+    sa.Index(None, "delivered_at"),
 )
 
 events = sa.Table(

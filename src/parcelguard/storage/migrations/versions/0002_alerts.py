@@ -1,8 +1,8 @@
-"""alerts, alert notes, and each shipment's next rule deadline
+"""alerts, alert notes, each shipment's next rule deadline and its ETA
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 18:38:50.815274
+Create Date: 2026-11-25 18:54:17.659971
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ def upgrade() -> None:
 
     with op.batch_alter_table('shipment_states', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_deadline_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('picked_up_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('delivered_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('lane', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('band', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('eta_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('eta_low_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('eta_high_at', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('eta_basis', sa.String(length=16), nullable=True))
+        batch_op.create_index(batch_op.f('ix_shipment_states_delivered_at'), ['delivered_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_shipment_states_next_deadline_at'), ['next_deadline_at'], unique=False)
 
 
@@ -63,6 +72,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('shipment_states', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shipment_states_next_deadline_at'))
+        batch_op.drop_index(batch_op.f('ix_shipment_states_delivered_at'))
+        batch_op.drop_column('eta_basis')
+        batch_op.drop_column('eta_high_at')
+        batch_op.drop_column('eta_low_at')
+        batch_op.drop_column('eta_at')
+        batch_op.drop_column('band')
+        batch_op.drop_column('lane')
+        batch_op.drop_column('delivered_at')
+        batch_op.drop_column('picked_up_at')
         batch_op.drop_column('next_deadline_at')
 
     with op.batch_alter_table('alert_notes', schema=None) as batch_op:

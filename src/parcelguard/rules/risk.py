@@ -1,0 +1,67 @@
+"""delay_risk: warn while there is still time to act, when the ETA says the promise will slip.
+
+The estimate is re-made at every scan and every three hours of event time in between (a stuck
+parcel sends no scans), so the risk of a parcel that has gone quiet grows by itself.
+"""
+
+from __future__ import annotations
+
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Kind, Severity, Signal
+from parcelguard.domain.status import Status
+from parcelguard.rules.eta import Estimate, LaneModel
+from parcelguard.rules.watch import HOUR, Watch
+
+EVERY = 3 * HOUR
+HYSTERESIS = 0.2  # clear only well below the threshold, so a borderline parcel does not flap
+HELD_H = 48.0  # what a customs hold usually adds
+# hours still expected at the last mile: a round takes a few hours, a locker is usually emptied
+# the same day, and a failed attempt is tried again on the next morning's round
+LAST_MILE = {Status.OUT_FOR_DELIVERY: 4.0, Status.AVAILABLE_FOR_PICKUP: 6.0,
+             Status.FAILED_ATTEMPT: 16.0}
+
+
+def assess(w: Watch, model: LaneModel, now_us: int) -> list[Signal]:
+    """Re-estimate the arrival; raise or clear delay_risk; arm the next look."""
+    w.disarm("eta")
+    start = w.pickup_us or w.registered_us
+    if w.done or start is None:
+        return []
+    w.arm("eta", now_us + EVERY)
+    est = _estimate(w, model, start, now_us)
+    w.eta = (start + int(est.median_h * HOUR), start + int(est.low_h * HOUR),
+             start + int(est.high_h * HOUR), est.basis)
+    if w.promised_by_us is None or est.p_late is None:
+        return []
+    threshold = w.profile.delay_risk_probability
+    if est.p_late >= threshold and now_us < w.promised_by_us:
+        return [w.raise_(Kind.DELAY_RISK, Kind.DELAY_RISK, now_us, Severity.WARNING, {
+            "probability_late": round(est.p_late, 2), "promised_by": times.iso_us(w.promised_by_us),
+            "eta": times.iso_us(w.eta[0]), "eta_range": [times.iso_us(w.eta[1]),
+                                                         times.iso_us(w.eta[2])],
+            "basis": est.basis, "samples": est.samples, "status": w.status.value})]
+    if est.p_late < threshold - HYSTERESIS:
+        return w.clear(Kind.DELAY_RISK, Kind.DELAY_RISK, now_us)
+    return []
+
+
+def _estimate(w: Watch, model: LaneModel, start: int, now_us: int) -> Estimate:
+    elapsed = max(0.0, (now_us - start) / HOUR)
+    promise = None if w.promised_by_us is None else (w.promised_by_us - start) / HOUR
+    if Kind.CUSTOMS_HELD in w.raised:  # held: nothing moves until customs lets go
+        median = elapsed + HELD_H
+        p_held = None if promise is None else (0.9 if promise < median else 0.3)
+        return Estimate(median, elapsed + HELD_H / 2, elapsed + HELD_H * 3, p_held, "customs_hold", 0)
+    last_mile = LAST_MILE.get(w.status)
+    if last_mile is not None:  # at the door already: what is left is the last mile
+        median = elapsed + last_mile
+        p_late = None if promise is None else (1.0 if promise < elapsed + 1 else
+                                               (0.8 if promise < median else 0.0))
+        return Estimate(median, elapsed + 1, elapsed + last_mile * 3, p_late, "last_mile", 0)
+    return model.estimate(w.lane, w.band, w.km, elapsed, promise)
+
+
+def learn(w: Watch, model: LaneModel) -> None:
+    """A delivered parcel teaches its lane how long the journey takes."""
+    if w.pickup_us is not None and w.delivered_us is not None:
+        model.learn(w.lane, w.band, (w.delivered_us - w.pickup_us) / HOUR)
