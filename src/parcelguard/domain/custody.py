@@ -15,6 +15,7 @@ class HolderKind(StrEnum):
     VEHICLE = "vehicle"
     LOCKER = "locker"
     CUSTOMS = "customs"
+    LINEHAUL = "linehaul"  # left a facility on a vehicle the scan does not name
     RECIPIENT = "recipient"
     SENDER = "sender"
 
@@ -33,13 +34,15 @@ def holder_after(event: TrackingEvent) -> Holder | None:
     """Who holds the parcel right after ``event``; None when the scan does not say.
 
     A vehicle holds the parcel from its load (or departure) scan until a later scan puts the
-    parcel somewhere else: an unload or arrival at a facility, a courier, a locker.
+    parcel somewhere else: an unload or arrival at a facility, a courier, a locker. A departure
+    that names no vehicle leaves the parcel with the carrier's linehaul (the id is the facility
+    it left).
     """
     carrier = event.carrier
     if event.substatus in (LOADED, DEPARTED) and event.vehicle_id:
         return Holder(HolderKind.VEHICLE, event.vehicle_id, carrier)
     if event.substatus == DEPARTED:
-        return None  # left the facility, but on what is not said
+        return Holder(HolderKind.LINEHAUL, event.facility_id or "unknown", carrier)
     if event.status is Status.DELIVERED:
         return Holder(HolderKind.RECIPIENT, "recipient", None)
     if event.status is Status.RETURNED:

@@ -27,7 +27,8 @@ def assess(w: Watch, model: LaneModel, now_us: int) -> list[Signal]:
     start = w.pickup_us or w.registered_us
     if w.done or start is None:
         return []
-    w.arm("eta", now_us + EVERY)
+    if w.promised_by_us is None or now_us < w.promised_by_us:
+        w.arm("eta", now_us + EVERY)  # past the promise, delivery_late speaks instead
     est = _estimate(w, model, start, now_us)
     w.eta = (start + int(est.median_h * HOUR), start + int(est.low_h * HOUR),
              start + int(est.high_h * HOUR), est.basis)

@@ -54,7 +54,8 @@ def on_event(w: Watch, rec: Recorded, holder: Latest[Holder] | None) -> list[Sig
 def _facts(rec: Recorded) -> dict[str, object]:
     e = rec.event
     return {"event_id": e.event_id, "occurred_at": times.iso(e.occurred_at),
-            "status": e.status.value, "facility_id": e.facility_id, "operator_id": e.operator_id,
+            "status": e.status.value, "substatus": e.substatus, "facility_id": e.facility_id,
+            "operator_id": e.operator_id,
             "device_id": e.device_id, "vehicle_id": e.vehicle_id,
             "condition": e.condition.value if e.condition else None,
             "carrier_code": e.carrier_code, "description": e.description}

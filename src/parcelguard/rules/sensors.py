@@ -58,8 +58,10 @@ def _shock(w: Watch, r: Reading, at: int, source: str) -> list[Signal]:
     if limit is None or r.shock_g is None or r.shock_g <= limit:
         return []
     severity = Severity.CRITICAL if r.shock_g >= 2 * limit else Severity.WARNING
+    peak = max(w.peaks.get(Kind.SHOCK, 0.0), r.shock_g)  # a claim needs the worst knock
+    w.peaks[Kind.SHOCK] = peak
     return [w.raise_(Kind.SHOCK, Kind.SHOCK, at, severity,
-                     {**_where(r, source), "shock_g": r.shock_g, "limit_g": limit})]
+                     {**_where(r, source), "shock_g": r.shock_g, "peak_g": peak, "limit_g": limit})]
 
 
 def _tamper(w: Watch, r: Reading, at: int, source: str) -> list[Signal]:
@@ -74,29 +76,50 @@ def _temperature(w: Watch, dw: DeviceWatch, temp: float, at: int, source: str) -
     lo, hi = w.profile.temp_min_c, w.profile.temp_max_c
     if lo is None and hi is None:
         return []
+    rule = f"{Kind.TEMPERATURE_EXCURSION}:{source}"
+    budget = w.profile.excursion_budget_min * MINUTE
     out_of_range = (lo is not None and temp < lo) or (hi is not None and temp > hi)
-    if dw.last_temp_out and dw.last_ts_us is not None and at > dw.last_ts_us:
-        dw.temp_out_total_us += at - dw.last_ts_us  # the time since the last reading was out
-    dw.last_temp_out = out_of_range
+    spent_before = dw.temp_out_total_us
+    if dw.last_temp_out and dw.last_temp_ts_us is not None and at > dw.last_temp_ts_us:
+        dw.temp_out_total_us += at - dw.last_temp_ts_us  # out since the last temperature
+    crossed_at = (dw.last_temp_ts_us or at) + int(budget - spent_before)
+    dw.last_temp_out, dw.last_temp_ts_us = out_of_range, max(dw.last_temp_ts_us or at, at)
     signals = _trend(w, dw, temp, at, source, out_of_range)
-    rule = Kind.TEMPERATURE_EXCURSION
     if not out_of_range:
+        signals += _ended(w, dw, rule, at, crossed_at, spent_before, budget, lo, hi, source)
         dw.temp_out_since_us, dw.temp_peak = None, None
-        budget_spent = dw.temp_out_total_us >= w.profile.excursion_budget_min * MINUTE
-        return signals + ([] if budget_spent else w.clear(rule, rule, at))
+        return signals
     if dw.temp_out_since_us is None:
         dw.temp_out_since_us = at
     dw.temp_peak = temp if dw.temp_peak is None else (
         max(dw.temp_peak, temp) if hi is not None and temp > hi else min(dw.temp_peak, temp))
     continuous = at - dw.temp_out_since_us
-    if (continuous >= w.profile.excursion_continuous_min * MINUTE
-            or dw.temp_out_total_us >= w.profile.excursion_budget_min * MINUTE):
-        signals.append(w.raise_(rule, rule, at, Severity.CRITICAL, {
-            "source": source, "since": times.iso_us(dw.temp_out_since_us),
+    if continuous >= w.profile.excursion_continuous_min * MINUTE or dw.temp_out_total_us >= budget:
+        signals.append(w.raise_(rule, Kind.TEMPERATURE_EXCURSION, at, Severity.CRITICAL,
+                                _excursion(dw, source, lo, hi, continuous)))
+    return signals
+
+
+def _ended(w: Watch, dw: DeviceWatch, rule: str, at: int, crossed_at: int, spent_before: int,
+           budget: float, lo: float | None, hi: float | None, source: str) -> list[Signal]:
+    """Back in range: the excursion clears, unless it used up the trip's budget (even if it
+    was this very reading that told us so)."""
+    if dw.temp_out_total_us < budget:
+        if dw.temp_out_since_us is not None:
+            dw.trend.clear()  # the way back from an excursion is no trend to the other limit
+        return w.clear(rule, Kind.TEMPERATURE_EXCURSION, at)
+    if spent_before < budget and dw.temp_out_since_us is not None:
+        return [w.raise_(rule, Kind.TEMPERATURE_EXCURSION, crossed_at, Severity.CRITICAL,
+                         _excursion(dw, source, lo, hi, at - dw.temp_out_since_us))]
+    return []
+
+
+def _excursion(dw: DeviceWatch, source: str, lo: float | None, hi: float | None,
+               continuous: int) -> dict[str, object]:
+    return {"source": source, "since": times.iso_us(dw.temp_out_since_us or 0),
             "peak_c": dw.temp_peak, "range_c": [lo, hi],
             "minutes_out_now": round(continuous / MINUTE, 1),
-            "minutes_out_total": round(dw.temp_out_total_us / MINUTE, 1)}))
-    return signals
+            "minutes_out_total": round(dw.temp_out_total_us / MINUTE, 1)}
 
 
 def _trend(w: Watch, dw: DeviceWatch, temp: float, at: int, source: str,
@@ -104,20 +127,20 @@ def _trend(w: Watch, dw: DeviceWatch, temp: float, at: int, source: str,
     """Least-squares slope of the last readings; warn if it reaches a limit within the horizon."""
     dw.trend.append((at, temp))
     del dw.trend[:-TREND_POINTS]
-    rule = Kind.TEMPERATURE_TREND
+    rule = f"{Kind.TEMPERATURE_TREND}:{source}"
     hi, lo = w.profile.temp_max_c, w.profile.temp_min_c
     if not source.startswith(BOX):
         return []  # a reefer's air swings with its defrost cycles; the goods' own sensor tells
     if out_of_range or len(dw.trend) < 3 or dw.trend[-1][0] - dw.trend[0][0] < TREND_MIN_SPAN:
-        return w.clear(rule, rule, at)
+        return w.clear(rule, Kind.TEMPERATURE_TREND, at)
     slope = _slope(dw.trend)  # °C per microsecond
     ahead = temp + slope * w.profile.trend_horizon_min * MINUTE
     crosses = (hi is not None and slope > 0 and ahead > hi) or (lo is not None and slope < 0 and ahead < lo)
     if not crosses:
-        return w.clear(rule, rule, at)
+        return w.clear(rule, Kind.TEMPERATURE_TREND, at)
     limit = hi if slope > 0 else lo
     minutes = (limit - temp) / slope / MINUTE if limit is not None and slope else 0.0
-    return [w.raise_(rule, rule, at, Severity.WARNING, {
+    return [w.raise_(rule, Kind.TEMPERATURE_TREND, at, Severity.WARNING, {
         "source": source, "temperature_c": temp, "slope_c_per_hour": round(slope * 60 * MINUTE, 2),
         "limit_c": limit, "minutes_to_limit": round(minutes, 1)})]
 
@@ -132,17 +155,17 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 def _humidity(w: Watch, dw: DeviceWatch, humidity: float, at: int, source: str) -> list[Signal]:
     limit = w.profile.humidity_max_pct
-    rule = Kind.HUMIDITY_EXCURSION
+    rule = f"{Kind.HUMIDITY_EXCURSION}:{source}"
     if limit is None:
         return []
     if humidity <= limit:
         dw.humid_out_since_us = None
-        return w.clear(rule, rule, at)
+        return w.clear(rule, Kind.HUMIDITY_EXCURSION, at)
     if dw.humid_out_since_us is None:
         dw.humid_out_since_us = at
     if at - dw.humid_out_since_us < w.profile.excursion_continuous_min * MINUTE:
         return []
-    return [w.raise_(rule, rule, at, Severity.WARNING, {
+    return [w.raise_(rule, Kind.HUMIDITY_EXCURSION, at, Severity.WARNING, {
         "source": source, "humidity_pct": humidity, "limit_pct": limit,
         "since": times.iso_us(dw.humid_out_since_us)})]
 

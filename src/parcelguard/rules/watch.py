@@ -21,6 +21,7 @@ class DeviceWatch:
 
     last_seq: int | None = None
     last_ts_us: int | None = None
+    last_temp_ts_us: int | None = None  # readings without a temperature do not count
     temp_out_since_us: int | None = None  # start of the current temperature excursion
     temp_out_total_us: int = 0  # all minutes out of range so far (the trip's budget)
     temp_peak: float | None = None
@@ -38,6 +39,7 @@ class Watch:
     stations: set[str] = field(default_factory=set)  # delivery stations: no dwell limit there
     timers: dict[str, int] = field(default_factory=dict)  # timer name -> due (UTC µs)
     raised: dict[str, int] = field(default_factory=dict)  # rule -> since (the condition holds)
+    peaks: dict[str, float] = field(default_factory=dict)  # rule -> worst value seen while raised
     last_event_us: int | None = None
     status: Status = Status.INFO_RECEIVED
     dwell: tuple[str, int] | None = None  # (facility, since)
@@ -92,6 +94,7 @@ class Watch:
 
     def clear(self, rule: str, kind: Kind, at_us: int) -> list[Signal]:
         """A clearing signal, only if the condition was raised."""
+        self.peaks.pop(rule, None)
         if self.raised.pop(rule, None) is None:
             return []
         return [Signal(rule, kind, False, at_us)]

@@ -112,8 +112,10 @@ class Alerting:
         self.schedule(w)
 
     def fire(self, w: Watched, now_us: int, sink: Sink) -> None:
-        """Every deadline of this shipment due by ``now_us``, in time order."""
-        for due, name in w.watch.due(now_us):
+        """Every deadline of this shipment due by ``now_us``, in time order, including those
+        that firing arms (an alert opened at its deadline may be due to escalate already)."""
+        while (pending := w.watch.due(now_us)):
+            due, name = pending[0]
             if name.startswith(ESCALATE):
                 self._escalate(w, name.removeprefix(ESCALATE), due, sink)
             elif name == "eta":
@@ -130,6 +132,8 @@ class Alerting:
         for s in signals:
             current = w.active.get(s.rule)
             if s.raised:
+                if current is not None and s.at_us == current.opened_at_us:
+                    continue  # the same occurrence again (a deadline replayed after a restart)
                 if current is not None:
                     w.active[s.rule] = updated = al.repeat(current, s)
                     sink.change(Change(updated, w.shipment_id, "repeated", current.state))
@@ -144,8 +148,8 @@ class Alerting:
             elif current is not None:
                 del w.active[s.rule]
                 w.watch.disarm(ESCALATE + s.rule)
-                sink.change(Change(al.clear(current, s.at_us), w.shipment_id, "cleared",
-                                   current.state))
+                at = max(s.at_us, current.opened_at_us)  # late evidence clears it, not the past
+                sink.change(Change(al.clear(current, at), w.shipment_id, "cleared", current.state))
 
     def _escalate(self, w: Watched, rule: str, due: int, sink: Sink) -> None:
         w.watch.disarm(ESCALATE + rule)

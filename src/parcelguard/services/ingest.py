@@ -157,6 +157,7 @@ class Ingestor:
             self._fire(uow, times.to_us(cmd.at), batch)
             return ACCEPTED
         if isinstance(cmd, ActOnAlert):
+            self._fire(uow, batch.now_us, batch)  # an escalation due before the act happens first
             return self._act(uow, cmd, batch)
         return self._device(uow, cmd, batch)
 

@@ -12,6 +12,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from parcelguard.domain import times
+from parcelguard.domain.custody import vehicle_windows
 from parcelguard.domain.tracking import Track
 from parcelguard.rules.watch import MINUTE
 from parcelguard.services.alerting import ESCALATE, Alerting, Quiet, Sink, Watched
@@ -67,25 +69,39 @@ class LiveShipments:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
+    @staticmethod
+    def _vehicle_readings(
+        uow: UnitOfWork, tenant_id: str, events: list[StoredEvent]
+    ) -> list[tuple[int, int, str, StoredEvent | StoredReading]]:
+        """The readings of the vehicles that carried the parcel, while it was aboard."""
+        timed = sorted((times.to_us(s.event.occurred_at), s.event.event_id, s.event) for s in events)
+        out: list[tuple[int, int, str, StoredEvent | StoredReading]] = []
+        for w in vehicle_windows([(at, e) for at, _, e in timed]):
+            for r in uow.telemetry.of_vehicle(tenant_id, w.vehicle_id, w.start_us, w.end_us,
+                                              MAX_READINGS):
+                out.append((r.ledger_index, r.received_at_us, f"vehicle:{w.vehicle_id}", r))
+        return out
+
     def _rebuild(self, uow: UnitOfWork, key: Key, record: ShipmentRecord) -> Live:
         track = Track(record.shipment, record.id)
         watched = Watched(key, record.id, self.alerting.watch_for(track))
         quiet = Quiet()
         self.alerting.register(watched, record.created_at_us, quiet)
-        history: list[tuple[int, int, StoredEvent | StoredReading]] = [
-            (s.ledger_index, s.received_at_us, s) for s in uow.events.of(record.id)]
-        history += [(r.ledger_index, r.received_at_us, r)
+        events = uow.events.of(record.id)
+        history: list[tuple[int, int, str, StoredEvent | StoredReading]] = [
+            (s.ledger_index, s.received_at_us, "", s) for s in events]
+        history += [(r.ledger_index, r.received_at_us, f"device:{r.reading.device_id}", r)
                     for r in uow.telemetry.of_shipment(record.id, None, None, MAX_READINGS)]
+        history += self._vehicle_readings(uow, key[0], events)
         history.sort(key=lambda item: (item[0], item[1]))
-        for _, received_at, item in history:
+        for _, received_at, source, item in history:
             self.alerting.fire(watched, received_at, quiet)
             if isinstance(item, StoredEvent):
                 rec = track.record(item.event)
                 if rec is not None:
                     self.alerting.event(watched, rec, track, received_at, quiet)
             else:
-                self.alerting.reading(watched, item.reading, f"device:{item.reading.device_id}",
-                                      quiet)
+                self.alerting.reading(watched, item.reading, source, quiet)
         for alert in uow.alerts.active_of(record.id):
             watched.active[alert.rule] = alert
             watched.watch.raised.setdefault(alert.rule, alert.opened_at_us)

@@ -217,7 +217,7 @@ def _events(batch: common.Batch, no: str, carrier: str, info: TrackInfo, obj: An
 
 def _milestones(batch: common.Batch, no: str, carrier: str, info: TrackInfo, obj: Any,
                 zone: tzinfo, codes: Table) -> None:
-    raw = obj["data"]["track_info"]["milestone"]
+    raw = obj["data"]["track_info"].get("milestone") or []
     for j, stone in enumerate(info.milestone or []):
         if not (stone.time_iso or stone.time_utc):
             continue  # a stage not reached yet
