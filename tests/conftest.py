@@ -76,6 +76,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def settings_for(url: str, data_dir: Path, **extra: object) -> Settings:
+    """Test settings; the webhook deliverer is off unless a test turns it on (it would try to
+    reach the internet for example.com subscriptions)."""
+    extra.setdefault("webhooks_enabled", False)
     return Settings(database_url=url, data_dir=data_dir, ledger_key=KEY_A, data_key=KEY_B,
                     **extra)  # type: ignore[arg-type]
 

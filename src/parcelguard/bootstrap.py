@@ -20,6 +20,7 @@ from parcelguard.crypto.keys import (
 )
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.shipment import Category
+from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
 from parcelguard.services.alerting import Alerting
@@ -52,15 +53,22 @@ class System:
     ingestor: Ingestor
     pipeline: Pipeline
     auth: Authenticator
+    deliverer: Deliverer
 
-    def start(self) -> None:
+    def start(self, *, deliver: bool | None = None) -> None:
+        """Start the writer, and (unless told otherwise) the webhook deliverer."""
         # The writer keeps every active shipment's state in memory: collect the young
         # generation less often, or the collector rescans that state every few hundred
         # allocations (measured: a third of ingest time with the default threshold of 700).
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         self.pipeline.start()
+        self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
+        if self._delivering:
+            self.deliverer.start()
 
     def stop(self) -> None:
+        if getattr(self, "_delivering", False):
+            self.deliverer.stop()
         self.pipeline.stop()
         self.store.close()
 
@@ -111,4 +119,6 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=Pipeline(ingestor), auth=Authenticator(store),
+        deliverer=Deliverer(store, vault, clock, settings.webhooks_allow_private,
+                            settings.webhook_timeout_s),
     )

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = 300.0
 
     track_cache: int = 200_000
+    webhooks_enabled: bool = True  # run the delivery worker in this process
+    webhooks_allow_private: bool = Field(
+        default=False, description="deliver to loopback/private/link-local targets (tests, labs)")
+    webhook_timeout_s: float = 10.0
     profiles_file: Path | None = Field(
         default=None, description="alert profiles YAML; the shipped defaults when unset")
 

@@ -85,3 +85,39 @@ def test_a_deadline_opens_its_alert_when_the_clock_passes_it(server: Server) -> 
     server.system.pipeline.submit_sync([])
     late = client.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"]
     assert [(a["state"], a["opened_at"]) for a in late] == [("open", "2026-11-20T13:00:00Z")]
+
+
+def test_webhook_subscriptions_show_their_secret_once_and_refuse_private_targets(
+    server: Server,
+) -> None:
+    client = server.client(Role.MERCHANT)
+    refused = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x"})
+    assert (refused.status_code, refused.json()["error"]["field"]) == (422, "url")
+    made = client.post("/v1/webhooks", json={"url": "https://hooks.example.com/pg",
+                                             "events": ["alert.opened"], "kinds": ["damaged"]})
+    assert made.status_code == 201
+    body = made.json()
+    assert body["secret"].startswith("whsec_")
+    listed = client.get("/v1/webhooks").json()
+    assert [s["subscription_id"] for s in listed] == [body["subscription_id"]]
+    assert "secret" not in listed[0]
+    assert server.client(Role.CARRIER).get("/v1/webhooks").status_code == 403
+    paused = client.post(f"/v1/webhooks/{body['subscription_id']}/disable").json()
+    assert (paused["enabled"], paused["disabled_reason"]) == (False, "disabled by user")
+
+
+def test_messages_owed_to_a_subscription_are_listed_with_their_payload(
+    server: Server, damaged: tuple[httpx.Client, str],
+) -> None:
+    client, alert_id = damaged
+    made = client.post("/v1/webhooks", json={"url": "https://hooks.example.com/pg"}).json()
+    client.post(f"/v1/alerts/{alert_id}/acknowledge")
+    messages = client.get("/v1/webhooks/messages").json()
+    acked = [m for m in messages if m["event"] == "alert.acknowledged"]
+    assert [(m["state"], m["payload"]["data"]["alert_id"]) for m in acked] == [("pending", alert_id)]
+    assert all(m["state"] == "pending" for m in messages)  # nothing delivered to example.com here
+    detail = client.get(f"/v1/webhooks/messages/{acked[0]['message_id']}").json()
+    assert detail["payload"]["data"]["state"] == "acknowledged"
+    assert detail["subscription_id"] == made["subscription_id"]
+    other = server.client(Role.ADMIN, tenant="other")
+    assert other.get(f"/v1/webhooks/messages/{acked[0]['message_id']}").status_code == 404

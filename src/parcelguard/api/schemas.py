@@ -13,10 +13,18 @@ from parcelguard.domain.events import Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.shipment import Place, Recipient
 from parcelguard.domain.status import TAXONOMY, Effect, Status
+from parcelguard.domain.webhooks import Message
 from parcelguard.services import queries
 from parcelguard.services.ledger import describe
 from parcelguard.services.messages import Result
-from parcelguard.services.ports import AlertNote, CheckpointRecord, ShipmentRecord, StoredEvent
+from parcelguard.services.ports import (
+    AlertNote,
+    Attempt,
+    CheckpointRecord,
+    ShipmentRecord,
+    StoredEvent,
+    SubscriptionRow,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -399,3 +407,71 @@ def alert(a: Alert) -> AlertOut:
 def alert_detail(a: Alert, notes: list[AlertNote]) -> AlertDetail:
     return AlertDetail(**alert(a).model_dump(), notes=[
         NoteOut(at=times.iso_us(n.at_us), author=n.author, text=n.text) for n in notes])
+
+
+class SubscriptionIn(BaseModel):
+    url: str = Field(max_length=2000, description="https:// endpoint that receives the POSTs")
+    events: list[str] = Field(default_factory=list, description=(
+        "event types: alert.opened, alert.acknowledged, alert.resolved, alert.cleared, "
+        "alert.escalated, shipment.status_changed; empty for all"))
+    kinds: list[str] = Field(default_factory=list, description="alert kinds; empty for all")
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    url: str
+    events: list[str]
+    kinds: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    created_at: str
+
+
+class NewSubscription(SubscriptionOut):
+    secret: str = Field(description="whsec_...: verify our signatures with it; shown only now")
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class MessageOut(BaseModel):
+    message_id: str = Field(description="the webhook-id header: de-duplicate on it")
+    subscription_id: str
+    event: str
+    state: Literal["pending", "delivered", "dead"]
+    attempts: int
+    created_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+    last_error: str | None
+    payload: dict[str, Any]
+
+
+class MessageDetail(MessageOut):
+    history: list[AttemptOut]
+
+
+def subscription_out(r: SubscriptionRow) -> SubscriptionOut:
+    return SubscriptionOut(subscription_id=r.subscription_id, url=r.url, events=list(r.events),
+                           kinds=list(r.kinds), enabled=r.enabled,
+                           disabled_reason=r.disabled_reason,
+                           created_at=times.iso_us(r.created_at_us))
+
+
+def message_out(m: Message) -> MessageOut:
+    return MessageOut(
+        message_id=m.message_id, subscription_id=m.subscription_id, event=m.event.value,
+        state=m.state.value, attempts=m.attempts, created_at=times.iso_us(m.created_at_us),
+        next_attempt_at=times.iso_us(m.next_attempt_at_us) if m.state.value == "pending" else None,
+        delivered_at=_iso(m.delivered_at_us), last_error=m.last_error,
+        payload=json.loads(m.body))
+
+
+def attempt_out(a: Attempt) -> AttemptOut:
+    return AttemptOut(attempt=a.attempt, at=times.iso_us(a.at_us), status_code=a.status_code,
+                      error=a.error, duration_ms=a.duration_ms)

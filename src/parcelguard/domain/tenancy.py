@@ -28,13 +28,14 @@ class Permission(StrEnum):
     READ_LEDGER = "ledger:read"
     READ_ALERTS = "alerts:read"
     WRITE_ALERTS = "alerts:write"
+    MANAGE_WEBHOOKS = "webhooks:manage"
 
 
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.MERCHANT: frozenset(
         {P.READ_SHIPMENTS, P.WRITE_SHIPMENTS, P.WRITE_EVENTS, P.WRITE_DEVICES, P.READ_LEDGER,
-         P.READ_ALERTS, P.WRITE_ALERTS}
+         P.READ_ALERTS, P.WRITE_ALERTS, P.MANAGE_WEBHOOKS}
     ),
     Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),

@@ -11,9 +11,11 @@ from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.domain.ledger.canonical import jnum
 from parcelguard.domain.ledger.entry import Draft, Sealed
 from parcelguard.domain.ledger.merkle import Node
+from parcelguard.services import notify
 from parcelguard.services.alerting import Change, Sink
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.messages import RecordReading
+from parcelguard.services.notify import StatusChange
 from parcelguard.services.ports import (
     AlertNote,
     Encoder,
@@ -22,6 +24,7 @@ from parcelguard.services.ports import (
     StoredEvent,
     StoredReading,
     UnitOfWork,
+    Vault,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ class Batch:
     known_readings: set[tuple[str, str, int]] = field(default_factory=set)
     seen_readings: set[tuple[str, str, int]] = field(default_factory=set)
     held: set[tuple[str, str, str]] = field(default_factory=set)
+    statuses: list[StatusChange] = field(default_factory=list)
 
     def append(self, ledger: LedgerWriter, draft: Draft) -> Sealed:
         sealed = ledger.append(draft, self.now_us, self.nodes)
@@ -100,7 +104,8 @@ def _jsonable(value: object) -> object:
     return value
 
 
-def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder) -> None:
+def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
+          vault: Vault) -> None:
     """Write everything the batch produced; the caller commits."""
     readings = _telemetry_entries(batch, ledger, encode)
     latest: dict[str, tuple[Alert, int]] = {}
@@ -121,6 +126,9 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder) 
         uow.alerts.save(list(latest.values()))
     for note in batch.notes:
         uow.alerts.add_note(note)
+    messages = notify.outbox(uow, vault, batch.sink.changes, batch.statuses, batch.now_us)
+    if messages:
+        uow.webhooks.add_messages(messages)
     if batch.sealed:
         uow.ledger.append(batch.sealed, batch.nodes)
     if ledger.checkpoint_due(batch.now_us):

@@ -46,6 +46,7 @@ from parcelguard.services.messages import (
     duplicate,
     rejected,
 )
+from parcelguard.services.notify import StatusChange
 from parcelguard.services.ports import (
     AlertNote,
     Encoder,
@@ -112,7 +113,7 @@ class Ingestor:
                 if not any(submissions):  # a tick: the clock alone moves deadlines
                     self._fire(uow, batch.now_us, batch)
                 outcomes = [[self._handle(uow, cmd, batch) for cmd in sub] for sub in submissions]
-                flush(uow, batch, self.ledger, self.encode)
+                flush(uow, batch, self.ledger, self.encode, self.vault)
                 uow.commit()
             except BaseException:
                 self._forget(batch)
@@ -194,6 +195,10 @@ class Ingestor:
         batch.dirty[key] = live
         if rec.vehicle_change is not None:
             self._board(key, *rec.vehicle_change)
+        if rec.status_after is not rec.status_before:
+            batch.statuses.append(StatusChange(cmd.tenant_id, event.tracking_no, rec.status_before,
+                                               rec.status_after, times.to_us(event.occurred_at),
+                                               event.event_id, event.carrier))
         self.alerting.event(live.watched, rec, live.track, times.to_us(cmd.received_at),
                             batch.sink)
         if rec.effect is Effect.REGRESSION:

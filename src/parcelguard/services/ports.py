@@ -20,6 +20,7 @@ from parcelguard.domain.shipment import Category, Shipment
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, Reading
 from parcelguard.domain.tenancy import Role
+from parcelguard.domain.webhooks import Message, MessageState
 
 # ---- records: what storage keeps beyond the domain objects ----
 
@@ -215,6 +216,45 @@ class Alerts(Protocol):
     def notes(self, alert_id: str) -> list[AlertNote]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    subscription_id: str
+    tenant_id: str
+    url: str
+    secret_sealed: bytes
+    events: tuple[str, ...]
+    kinds: tuple[str, ...]
+    enabled: bool
+    disabled_reason: str | None
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    message_id: str
+    attempt: int
+    at_us: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class Webhooks(Protocol):
+    def add_subscription(self, row: SubscriptionRow) -> None: ...
+    def subscription(self, tenant_id: str, subscription_id: str) -> SubscriptionRow | None: ...
+    def subscriptions(self, tenant_id: str) -> list[SubscriptionRow]: ...
+    def set_enabled(self, subscription_id: str, enabled: bool, reason: str | None) -> None: ...
+    def add_messages(self, messages: Sequence[Message]) -> None: ...
+    def due(self, now_us: int, limit: int) -> list[Message]: ...
+    def message(self, message_id: str) -> Message | None: ...
+    def update_message(self, message: Message) -> None: ...
+    def add_attempt(self, attempt: Attempt) -> None: ...
+    def messages(
+        self, tenant_id: str, subscription_id: str | None, state: MessageState | None, limit: int
+    ) -> list[Message]: ...
+    def attempts(self, message_id: str) -> list[Attempt]: ...
+
+
 class Devices(Protocol):
     def put(self, device: Device) -> None: ...
     def get(self, tenant_id: str, device_id: str) -> Device | None: ...
@@ -250,6 +290,8 @@ class UnitOfWork(Protocol):
     def devices(self) -> Devices: ...
     @property
     def alerts(self) -> Alerts: ...
+    @property
+    def webhooks(self) -> Webhooks: ...
     @property
     def ledger(self) -> Ledger: ...
 

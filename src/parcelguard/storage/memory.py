@@ -19,10 +19,12 @@ from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.telemetry import Device
+from parcelguard.domain.webhooks import Message, MessageState
 from parcelguard.services.ports import (
     AlertFilter,
     AlertNote,
     ApiKeyRecord,
+    Attempt,
     CheckpointRecord,
     NewShipment,
     QuarantinedEvent,
@@ -31,6 +33,7 @@ from parcelguard.services.ports import (
     ShipmentState,
     StoredEvent,
     StoredReading,
+    SubscriptionRow,
 )
 
 
@@ -49,6 +52,9 @@ class _Data:
     nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     checkpoints: list[CheckpointRecord] = field(default_factory=list)
     alerts: dict[str, tuple[Alert, int]] = field(default_factory=dict)
+    subscriptions: dict[str, SubscriptionRow] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
     notes: list[AlertNote] = field(default_factory=list)
     next_id: int = 1
 
@@ -301,6 +307,56 @@ def _alert_matches(a: Alert, where: AlertFilter) -> bool:
             and (where.tracking_no is None or a.tracking_no == where.tracking_no))
 
 
+class MemoryWebhooks(_Repo):
+    def add_subscription(self, row: SubscriptionRow) -> None:
+        self.later(lambda: self.data.subscriptions.__setitem__(row.subscription_id, row))
+
+    def subscription(self, tenant_id: str, subscription_id: str) -> SubscriptionRow | None:
+        row = self.data.subscriptions.get(subscription_id)
+        return row if row is not None and row.tenant_id == tenant_id else None
+
+    def subscriptions(self, tenant_id: str) -> list[SubscriptionRow]:
+        return sorted((r for r in self.data.subscriptions.values() if r.tenant_id == tenant_id),
+                      key=lambda r: (r.created_at_us, r.subscription_id))
+
+    def set_enabled(self, subscription_id: str, enabled: bool, reason: str | None) -> None:
+        row = self.data.subscriptions[subscription_id]
+        self.later(lambda: self.data.subscriptions.__setitem__(
+            subscription_id, replace(row, enabled=enabled, disabled_reason=reason)))
+
+    def add_messages(self, messages: Sequence[Message]) -> None:
+        def apply() -> None:
+            for m in messages:
+                self.data.messages[m.message_id] = m
+
+        self.later(apply)
+
+    def due(self, now_us: int, limit: int) -> list[Message]:
+        rows = [m for m in self.data.messages.values()
+                if m.state is MessageState.PENDING and m.next_attempt_at_us <= now_us]
+        return sorted(rows, key=lambda m: (m.next_attempt_at_us, m.message_id))[:limit]
+
+    def message(self, message_id: str) -> Message | None:
+        return self.data.messages.get(message_id)
+
+    def update_message(self, message: Message) -> None:
+        self.later(lambda: self.data.messages.__setitem__(message.message_id, message))
+
+    def add_attempt(self, attempt: Attempt) -> None:
+        self.later(lambda: self.data.attempts.append(attempt))
+
+    def messages(
+        self, tenant_id: str, subscription_id: str | None, state: MessageState | None, limit: int
+    ) -> list[Message]:
+        rows = [m for m in self.data.messages.values() if m.tenant_id == tenant_id
+                and (subscription_id is None or m.subscription_id == subscription_id)
+                and (state is None or m.state is state)]
+        return sorted(rows, key=lambda m: (m.created_at_us, m.message_id), reverse=True)[:limit]
+
+    def attempts(self, message_id: str) -> list[Attempt]:
+        return [a for a in self.data.attempts if a.message_id == message_id]
+
+
 class MemoryLedger(_Repo):
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
         def apply() -> None:
@@ -356,6 +412,7 @@ class MemoryUnitOfWork:
         self.telemetry = MemoryTelemetry(self)
         self.devices = MemoryDevices(self)
         self.alerts = MemoryAlerts(self)
+        self.webhooks = MemoryWebhooks(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

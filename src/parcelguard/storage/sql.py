@@ -26,10 +26,12 @@ from parcelguard.domain.shipment import Category, MaskedRecipient, Place, Shipme
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, DeviceKind, Reading
 from parcelguard.domain.tenancy import Role
+from parcelguard.domain.webhooks import EventType, Message, MessageState
 from parcelguard.services.ports import (
     AlertFilter,
     AlertNote,
     ApiKeyRecord,
+    Attempt,
     CheckpointRecord,
     NewShipment,
     QuarantinedEvent,
@@ -38,6 +40,7 @@ from parcelguard.services.ports import (
     ShipmentState,
     StoredEvent,
     StoredReading,
+    SubscriptionRow,
 )
 from parcelguard.storage import engine as engines
 from parcelguard.storage import tables as t
@@ -609,6 +612,96 @@ class SqlAlerts(_Repo):
         return [AlertNote(r.alert_id, r.tenant_id, r.at, r.author, r.text) for r in rows]
 
 
+def _subscription(r: Any) -> SubscriptionRow:
+    return SubscriptionRow(r.subscription_id, r.tenant_id, r.url, bytes(r.secret_sealed),
+                           tuple(json.loads(r.events)), tuple(json.loads(r.kinds)),
+                           bool(r.enabled), r.disabled_reason, r.created_at)
+
+
+def _message(r: Any) -> Message:
+    return Message(r.message_id, r.tenant_id, r.subscription_id, EventType(r.event), bytes(r.body),
+                   r.created_at, r.next_attempt_at, r.attempts, MessageState(r.state),
+                   r.last_error, r.delivered_at)
+
+
+class SqlWebhooks(_Repo):
+    def add_subscription(self, row: SubscriptionRow) -> None:
+        self.conn.execute(t.webhook_subscriptions.insert().values(
+            subscription_id=row.subscription_id, tenant_id=row.tenant_id, url=row.url,
+            secret_sealed=row.secret_sealed, events=_dumps(list(row.events)),
+            kinds=_dumps(list(row.kinds)), enabled=row.enabled,
+            disabled_reason=row.disabled_reason, created_at=row.created_at_us))
+
+    def subscription(self, tenant_id: str, subscription_id: str) -> SubscriptionRow | None:
+        c = t.webhook_subscriptions.c
+        r = self.conn.execute(sa.select(t.webhook_subscriptions).where(
+            c.tenant_id == tenant_id, c.subscription_id == subscription_id)).first()
+        return None if r is None else _subscription(r)
+
+    def subscriptions(self, tenant_id: str) -> list[SubscriptionRow]:
+        c = t.webhook_subscriptions.c
+        rows = self.conn.execute(sa.select(t.webhook_subscriptions).where(
+            c.tenant_id == tenant_id).order_by(c.created_at, c.subscription_id))
+        return [_subscription(r) for r in rows]
+
+    def set_enabled(self, subscription_id: str, enabled: bool, reason: str | None) -> None:
+        c = t.webhook_subscriptions.c
+        self.conn.execute(t.webhook_subscriptions.update().where(
+            c.subscription_id == subscription_id).values(enabled=enabled, disabled_reason=reason))
+
+    def add_messages(self, messages: Sequence[Message]) -> None:
+        if messages:
+            self.conn.execute(t.webhook_messages.insert(), [{
+                "message_id": m.message_id, "tenant_id": m.tenant_id,
+                "subscription_id": m.subscription_id, "event": m.event.value, "body": m.body,
+                "created_at": m.created_at_us, "next_attempt_at": m.next_attempt_at_us,
+                "attempts": m.attempts, "state": m.state.value, "last_error": m.last_error,
+                "delivered_at": m.delivered_at_us} for m in messages])
+
+    def due(self, now_us: int, limit: int) -> list[Message]:
+        c = t.webhook_messages.c
+        rows = self.conn.execute(sa.select(t.webhook_messages).where(
+            c.state == MessageState.PENDING.value, c.next_attempt_at <= now_us,
+        ).order_by(c.next_attempt_at, c.message_id).limit(limit))
+        return [_message(r) for r in rows]
+
+    def message(self, message_id: str) -> Message | None:
+        c = t.webhook_messages.c
+        r = self.conn.execute(sa.select(t.webhook_messages).where(c.message_id == message_id)).first()
+        return None if r is None else _message(r)
+
+    def update_message(self, message: Message) -> None:
+        c = t.webhook_messages.c
+        self.conn.execute(t.webhook_messages.update().where(c.message_id == message.message_id).values(
+            next_attempt_at=message.next_attempt_at_us, attempts=message.attempts,
+            state=message.state.value, last_error=message.last_error,
+            delivered_at=message.delivered_at_us))
+
+    def add_attempt(self, attempt: Attempt) -> None:
+        self.conn.execute(t.webhook_attempts.insert().values(
+            message_id=attempt.message_id, attempt=attempt.attempt, at=attempt.at_us,
+            status_code=attempt.status_code, error=attempt.error, duration_ms=attempt.duration_ms))
+
+    def messages(
+        self, tenant_id: str, subscription_id: str | None, state: MessageState | None, limit: int
+    ) -> list[Message]:
+        c = t.webhook_messages.c
+        q = sa.select(t.webhook_messages).where(c.tenant_id == tenant_id)
+        if subscription_id is not None:
+            q = q.where(c.subscription_id == subscription_id)
+        if state is not None:
+            q = q.where(c.state == state.value)
+        rows = self.conn.execute(q.order_by(c.created_at.desc(), c.message_id.desc()).limit(limit))
+        return [_message(r) for r in rows]
+
+    def attempts(self, message_id: str) -> list[Attempt]:
+        c = t.webhook_attempts.c
+        rows = self.conn.execute(sa.select(t.webhook_attempts).where(
+            c.message_id == message_id).order_by(c.id))
+        return [Attempt(r.message_id, r.attempt, r.at, r.status_code, r.error, r.duration_ms)
+                for r in rows]
+
+
 _LEDGER_INSERT = _insert_sql(
     t.ledger_entries, ("idx", "kind", "tenant_id", "tracking_no", "recorded_at", "body", "leaf")
 )
@@ -703,6 +796,7 @@ class SqlUnitOfWork:
         self.telemetry = SqlTelemetry(self)
         self.devices = SqlDevices(self)
         self.alerts = SqlAlerts(self)
+        self.webhooks = SqlWebhooks(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

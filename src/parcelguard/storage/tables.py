@@ -210,6 +210,52 @@ alert_notes = sa.Table(
     sa.Index(None, "alert_id"),
 )
 
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions", metadata,
+    sa.Column("subscription_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret_sealed", sa.LargeBinary, nullable=False),  # AES-GCM: it signs, so not a hash
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of event types
+    sa.Column("kinds", sa.Text, nullable=False),  # JSON list of alert kinds; [] for all
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.String(200)),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Index(None, "tenant_id"),
+)
+
+# the outbox: written in the same commit as the change it announces
+webhook_messages = sa.Table(
+    "webhook_messages", metadata,
+    sa.Column("message_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("subscription_id", sa.String(40),
+              sa.ForeignKey("webhook_subscriptions.subscription_id"), nullable=False),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("next_attempt_at", Micros, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("delivered_at", Micros),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "subscription_id", "created_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    _id(),
+    sa.Column("message_id", sa.String(40), sa.ForeignKey("webhook_messages.message_id"),
+              nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.String(500)),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index(None, "message_id"),
+)
+
 ledger_entries = sa.Table(
     "ledger_entries", metadata,
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),

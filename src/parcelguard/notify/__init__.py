@@ -1,0 +1,1 @@
+"""Outbound notifications: the webhook delivery worker."""

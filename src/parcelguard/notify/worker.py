@@ -1,0 +1,156 @@
+"""Delivers the outbox: signed POSTs with retries, until delivered or out of time.
+
+Every second it takes the messages due, posts each one signed as the Standard Webhooks spec
+says (the message id is the ``webhook-id`` on every attempt, so receivers de-duplicate), and
+records the attempt. A 2xx delivers it. A 410 says the endpoint is gone: the message is dead
+and the subscription disabled. Anything else is retried with exponential backoff and jitter,
+no sooner than a ``Retry-After`` asks, for 72 hours; then the message is dead-lettered and
+stays visible through the API. Targets on loopback, private or link-local networks are refused
+(checked on every attempt, after resolving the name) unless settings allow them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import random
+import socket
+import threading
+import time
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from parcelguard.domain import times
+from parcelguard.domain.webhooks import (
+    RETRY_FOR_US,
+    Message,
+    MessageState,
+    Subscription,
+    backoff_s,
+    is_public,
+    sign,
+)
+from parcelguard.services import notify
+from parcelguard.services.clock import Clock
+from parcelguard.services.ports import Attempt, Store, Vault
+
+log = structlog.get_logger(__name__)
+BATCH = 50
+USER_AGENT = "ParcelGuard-Webhooks/1"
+
+
+class Blocked(Exception):
+    pass
+
+
+def _public(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        raise Blocked(f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not is_public(address):
+            raise Blocked(f"{host} resolves to {address}, not a public address")
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError):
+        return None
+
+
+class Deliverer:
+    def __init__(self, store: Store, vault: Vault, clock: Clock, allow_private: bool,
+                 timeout_s: float = 10.0, every_s: float = 1.0, seed: int | None = None) -> None:
+        self.store, self.vault, self.clock = store, vault, clock
+        self.allow_private, self.timeout_s, self.every_s = allow_private, timeout_s, every_s
+        self.rng = random.Random(seed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client = httpx.Client(timeout=timeout_s, headers={"user-agent": USER_AGENT},
+                                    follow_redirects=False)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.deliver_due()
+            except Exception:
+                log.exception("webhook delivery round failed")
+
+    def deliver_due(self) -> int:
+        """One round: every message due now. Returns how many were attempted."""
+        now_us = times.to_us(self.clock.now())
+        with self.store.unit_of_work(write=False) as uow:
+            due = uow.webhooks.due(now_us, BATCH)
+            subs = {m.subscription_id: uow.webhooks.subscription(m.tenant_id, m.subscription_id)
+                    for m in due}
+        for message in due:
+            row = subs.get(message.subscription_id)
+            if row is None:
+                continue
+            self._attempt(message, notify.subscription(row, self.vault))
+        return len(due)
+
+    def _attempt(self, message: Message, sub: Subscription) -> None:
+        started, now_us = time.perf_counter(), times.to_us(self.clock.now())
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        if not sub.enabled:
+            error = f"subscription disabled: {sub.disabled_reason}"
+        else:
+            try:
+                if not self.allow_private:
+                    _public(sub.url)
+                ts = int(now_us // 1_000_000)
+                r = self._client.post(sub.url, content=message.body, headers={
+                    "content-type": "application/json", "webhook-id": message.message_id,
+                    "webhook-timestamp": str(ts),
+                    "webhook-signature": sign(sub.secret, message.message_id, ts, message.body)})
+                status = r.status_code
+                retry_after = _retry_after(r.headers.get("retry-after"), time.time())
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except (httpx.HTTPError, Blocked) as exc:
+                error = str(exc)[:300] or type(exc).__name__
+        took = int((time.perf_counter() - started) * 1000)
+        self._record(message, sub, now_us, status, error, retry_after, took)
+
+    def _record(self, m: Message, sub: Subscription, now_us: int, status: int | None,
+                error: str | None, retry_after: float | None, took_ms: int) -> None:
+        attempts = m.attempts + 1
+        if error is None:
+            after = replace(m, attempts=attempts, state=MessageState.DELIVERED, last_error=None,
+                            delivered_at_us=now_us)
+        elif status == 410 or now_us - m.created_at_us >= RETRY_FOR_US:
+            after = replace(m, attempts=attempts, state=MessageState.DEAD, last_error=error)
+        else:
+            wait = max(backoff_s(attempts, self.rng), retry_after or 0.0)
+            after = replace(m, attempts=attempts, last_error=error,
+                            next_attempt_at_us=now_us + int(wait * 1_000_000))
+        with self.store.unit_of_work() as uow:
+            uow.webhooks.add_attempt(Attempt(m.message_id, attempts, now_us, status, error, took_ms))
+            uow.webhooks.update_message(after)
+            if status == 410:
+                uow.webhooks.set_enabled(sub.subscription_id, False, "the endpoint answered 410 Gone")
+            uow.commit()
