@@ -20,6 +20,7 @@ from parcelguard.crypto.keys import (
 )
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.shipment import Category
+from parcelguard.expressions.cel import CelExpressions
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
@@ -28,6 +29,7 @@ from parcelguard.services.auth import Authenticator
 from parcelguard.services.clock import Clock, SystemClock
 from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
+from parcelguard.services.merchant import MerchantRules
 from parcelguard.services.pipeline import Pipeline
 from parcelguard.services.ports import Encoder, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
@@ -113,12 +115,14 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         interval_us=int(settings.checkpoint_interval_s * 1_000_000),
     )
     alerting = Alerting(load_profiles(settings.profiles_file))
-    ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats, alerting,
+    rules = MerchantRules(CelExpressions())
+    ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats, alerting, rules,
                         capacity=settings.track_cache)
+    deliverer = Deliverer(store, vault, clock, settings.webhooks_allow_private,
+                          settings.webhook_timeout_s)
+    ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
-        pipeline=Pipeline(ingestor), auth=Authenticator(store),
-        deliverer=Deliverer(store, vault, clock, settings.webhooks_allow_private,
-                            settings.webhook_timeout_s),
+        pipeline=Pipeline(ingestor), auth=Authenticator(store), deliverer=deliverer,
     )

@@ -72,3 +72,28 @@ def test_replay_is_deterministic_and_reports_what_it_did(tmp_path: Path, store: 
         outs.append(((tmp_path / f"alerts{i}.ndjson").read_bytes(), done.stderr))
     assert outs[0] == outs[1]
     assert '"RegisterShipment": {"accepted": 30}' in outs[0][1]
+
+
+def test_rules_are_checked_added_listed_disabled_and_deleted(tmp_path: Path) -> None:
+    expression = 'event.condition == "wet" && shipment.category == "cold_chain"'
+    checked = run(tmp_path, "rules", "check", expression).stdout
+    assert "valid; reads event.condition, shipment.category" in checked
+    bad = run(tmp_path, "rules", "check", "event.condition ==", ok=False)
+    assert bad.returncode == 1
+    assert "line 1, column 19" in bad.stderr
+    run(tmp_path, "tenants", "create", "acme")
+    added = run(tmp_path, "rules", "add", "--tenant", "acme", "--name", "wet cold chain",
+                "--severity", "critical", expression).stdout
+    rule_id = added.split()[1]
+    assert rule_id.startswith("rule_")
+    assert f"custom:{rule_id}" in added
+    listed = run(tmp_path, "rules", "list", "--tenant", "acme").stdout
+    assert "wet cold chain" in listed
+    assert "critical" in listed
+    assert "yes" in listed
+    run(tmp_path, "rules", "disable", "--tenant", "acme", rule_id)
+    assert "no" in run(tmp_path, "rules", "list", "--tenant", "acme").stdout
+    run(tmp_path, "rules", "delete", "--tenant", "acme", rule_id)
+    assert rule_id not in run(tmp_path, "rules", "list", "--tenant", "acme").stdout
+    ghost = run(tmp_path, "rules", "add", "--tenant", "ghost", "--name", "x", "true", ok=False)
+    assert "no tenant 'ghost'" in ghost.stderr

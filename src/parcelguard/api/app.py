@@ -15,7 +15,16 @@ from prometheus_client import CollectorRegistry
 from parcelguard import __version__, bootstrap
 from parcelguard.api import errors, metrics, openapi
 from parcelguard.api.limits import BodyLimit
-from parcelguard.api.routers import alerts, devices, health, ingest, ledger, shipments, webhooks
+from parcelguard.api.routers import (
+    alerts,
+    devices,
+    health,
+    ingest,
+    ledger,
+    rules,
+    shipments,
+    webhooks,
+)
 from parcelguard.config import Settings
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
@@ -50,7 +59,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     errors.install(app)
     openapi.install(app)
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
-                   webhooks.router, ledger.router):
+                   webhooks.router, rules.router, ledger.router):
         app.include_router(router)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from parcelguard.domain import times
-from parcelguard.domain.alerts import Alert
+from parcelguard.domain.alerts import Alert, Severity
+from parcelguard.domain.custom import CustomRule, Trigger
 from parcelguard.domain.events import Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.shipment import Place, Recipient
@@ -475,3 +476,47 @@ def message_out(m: Message) -> MessageOut:
 def attempt_out(a: Attempt) -> AttemptOut:
     return AttemptOut(attempt=a.attempt, at=times.iso_us(a.at_us), status_code=a.status_code,
                       error=a.error, duration_ms=a.duration_ms)
+
+
+class RuleIn(BaseModel):
+    name: str = Field(max_length=80, description="unique within the tenant, e.g. 'damaged & valuable'")
+    expression: str = Field(max_length=4000, description=(
+        "a CEL condition over shipment, stats and event (rules on events) or reading (rules on "
+        "readings); the alert is open while it holds. See docs/rules.md for every field"))
+    on: Trigger = Field(default=Trigger.EVENT, description="event or reading")
+    severity: Severity = Severity.WARNING
+
+
+class RuleChange(BaseModel):
+    name: str | None = Field(default=None, max_length=80)
+    expression: str | None = Field(default=None, max_length=4000)
+    severity: Severity | None = None
+    enabled: bool | None = None
+
+
+class RuleCheck(BaseModel):
+    expression: str = Field(max_length=4000)
+    on: Trigger = Trigger.EVENT
+
+
+class RuleChecked(BaseModel):
+    valid: bool
+    reads: dict[str, list[str]] = Field(description="the fields the expression reads, by variable")
+
+
+class RuleOut(BaseModel):
+    rule_id: str
+    alert_rule: str = Field(description="the `rule` its alerts carry: custom:<rule_id>")
+    name: str
+    expression: str
+    on: Trigger
+    severity: Severity
+    enabled: bool
+    created_at: str
+    updated_at: str
+
+
+def rule_out(r: CustomRule) -> RuleOut:
+    return RuleOut(rule_id=r.rule_id, alert_rule=r.rule, name=r.name, expression=r.expression,
+                   on=r.on, severity=r.severity, enabled=r.enabled,
+                   created_at=times.iso_us(r.created_at_us), updated_at=times.iso_us(r.updated_at_us))

@@ -26,10 +26,13 @@ from parcelguard.bench import ingest as inproc
 SENDERS = 4
 
 
-def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    """``parcelguard serve`` in its own process on a fresh SQLite store, with an admin key
+    for tenant ``bench`` (as ``proc.key``); ``extra`` are more PARCELGUARD_ settings."""
     env = {**os.environ, "PARCELGUARD_DATA_DIR": str(data_dir), "PARCELGUARD_PORT": str(port),
            "PARCELGUARD_LEDGER_KEY": common.throwaway_key(),
-           "PARCELGUARD_DATA_KEY": common.throwaway_key(), "PARCELGUARD_LOG_LEVEL": "warning"}
+           "PARCELGUARD_DATA_KEY": common.throwaway_key(), "PARCELGUARD_LOG_LEVEL": "warning",
+           **{f"PARCELGUARD_{k.upper()}": v for k, v in extra.items()}}
     cli = [sys.executable, "-m", "parcelguard.cli"]
     subprocess.run([*cli, "tenants", "create", "bench"], env=env, check=True, capture_output=True)
     key = subprocess.run([*cli, "keys", "create", "--tenant", "bench", "--role", "admin"], env=env,
@@ -74,7 +77,7 @@ def run(events: int, port: int = 8765) -> tuple[float, float]:
     lines = list(common.simulated(events))
     shares = _share(lines, SENDERS)
     with tempfile.TemporaryDirectory(prefix="pg-http-") as tmp:
-        proc = _start_server(Path(tmp), port)
+        proc = start_server(Path(tmp), port)
         try:
             started = time.perf_counter()
             sent = asyncio.run(_gather(f"http://127.0.0.1:{port}", proc.key, shares))  # type: ignore[attr-defined]

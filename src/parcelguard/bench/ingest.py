@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,13 +82,17 @@ def _chunks(events: int) -> Iterator[list[dict[str, Any]]]:
         yield chunk
 
 
-def pipeline_run(backend: str, url: str, data_dir: Any, events: int, out: Figures) -> list[str]:
+def pipeline_run(backend: str, url: str, data_dir: Any, events: int, out: Figures,
+                 prepare: Callable[[bootstrap.System], None] | None = None) -> list[str]:
+    """Stream ``events`` through the pipeline; ``prepare`` adjusts the system first."""
     clock = ManualClock(common.AFTER_SIM)
     system = bootstrap.build(common.settings(url, data_dir), clock=clock)
     system.start()
     with system.store.unit_of_work() as uow:
         uow.tenants.add(TENANT, TENANT, 0)
         uow.commit()
+    if prepare is not None:
+        prepare(system)
     numbers: list[str] = []
     try:
         for chunk in _chunks(events):

@@ -1,12 +1,13 @@
 """Delivers the outbox: signed POSTs with retries, until delivered or out of time.
 
-Every second it takes the messages due, posts each one signed as the Standard Webhooks spec
-says (the message id is the ``webhook-id`` on every attempt, so receivers de-duplicate), and
-records the attempt. A 2xx delivers it. A 410 says the endpoint is gone: the message is dead
-and the subscription disabled. Anything else is retried with exponential backoff and jitter,
-no sooner than a ``Retry-After`` asks, for 72 hours; then the message is dead-lettered and
-stays visible through the API. Targets on loopback, private or link-local networks are refused
-(checked on every attempt, after resolving the name) unless settings allow them.
+Every second, and at once when the writer commits a batch, it takes the messages due, posts each
+one signed as the Standard Webhooks spec says (the message id is the ``webhook-id`` on every
+attempt, so receivers de-duplicate), and records the attempt. A 2xx delivers it. A 410 says the
+endpoint is gone: the message is dead and the subscription disabled. Anything else is retried
+with exponential backoff and jitter, no sooner than a ``Retry-After`` asks, for 72 hours; then
+the message is dead-lettered and stays visible through the API. Targets on loopback, private or
+link-local networks are refused (checked on every attempt, after resolving the name) unless
+settings allow them.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Deliverer:
         self.allow_private, self.timeout_s, self.every_s = allow_private, timeout_s, every_s
         self.rng = random.Random(seed)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=timeout_s, headers={"user-agent": USER_AGENT},
                                     follow_redirects=False)
@@ -84,16 +86,26 @@ class Deliverer:
         self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
         self._thread.start()
 
+    def nudge(self) -> None:
+        """New messages may be in the outbox: deliver now rather than at the next round."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
         self._client.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
+        while True:
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                self.deliver_due()
+                while self.deliver_due() == BATCH and not self._stop.is_set():
+                    pass  # a backlog: keep going
             except Exception:
                 log.exception("webhook delivery round failed")
 

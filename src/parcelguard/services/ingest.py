@@ -13,24 +13,28 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
 from parcelguard.domain import alerts as al
 from parcelguard.domain import privacy, times
+from parcelguard.domain.custom import Trigger
 from parcelguard.domain.errors import Conflict
-from parcelguard.domain.events import is_future
+from parcelguard.domain.events import TrackingEvent, is_future
 from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.domain.shipment import Recipient
 from parcelguard.domain.status import Effect, Status
-from parcelguard.domain.telemetry import Device, DeviceKind
+from parcelguard.domain.telemetry import Device, DeviceKind, Reading
 from parcelguard.domain.tracking import Track
+from parcelguard.rules.custom import Facts
+from parcelguard.services import merchant
 from parcelguard.services.alerting import Alerting, Change, Sink
 from parcelguard.services.batch import Batch, PendingReading, flush
 from parcelguard.services.clock import Clock
 from parcelguard.services.ledger import LedgerWriter
-from parcelguard.services.live import LiveShipments
+from parcelguard.services.live import Live, LiveShipments
+from parcelguard.services.merchant import MerchantRules
 from parcelguard.services.messages import (
     ACCEPTED,
     ActOnAlert,
@@ -80,10 +84,11 @@ def lookup_material(tenant_id: str, tracking_no: str, last4: str) -> str:
 class Ingestor:
     def __init__(
         self, store: Store, clock: Clock, encode: Encoder, ledger: LedgerWriter, vault: Vault,
-        stats: Stats, alerting: Alerting, capacity: int = 200_000,
+        stats: Stats, alerting: Alerting, rules: MerchantRules, capacity: int = 200_000,
     ) -> None:
         self.store, self.clock, self.encode = store, clock, encode
         self.ledger, self.vault, self.stats, self.alerting = ledger, vault, stats, alerting
+        self.rules = rules
         self.live = LiveShipments(alerting, capacity)
         self.devices: dict[Key, Device] = {}
         self.aboard: dict[Key, set[Key]] = {}  # (tenant, vehicle) -> parcels on it now
@@ -109,6 +114,7 @@ class Ingestor:
         with self.store.unit_of_work() as uow:
             batch = Batch(times.to_us(self.clock.now()), Sink(uow.alerts.exists))
             try:
+                self.rules.refresh(uow)
                 self._prefetch_readings(uow, submissions, batch)
                 if not any(submissions):  # a tick: the clock alone moves deadlines
                     self._fire(uow, batch.now_us, batch)
@@ -201,6 +207,10 @@ class Ingestor:
                                                event.event_id, event.carrier))
         self.alerting.event(live.watched, rec, live.track, times.to_us(cmd.received_at),
                             batch.sink)
+        plan = self.rules.plan(cmd.tenant_id, Trigger.EVENT)
+        if plan is not None:
+            self._custom(live, plan, times.to_us(event.occurred_at), {"event_id": event.event_id},
+                         batch, event=event)
         if rec.effect is Effect.REGRESSION:
             self.stats.regressions += 1
         if event.status is Status.UNKNOWN:
@@ -242,18 +252,35 @@ class Ingestor:
             live = self.live.get(uow, key)
             if live is not None:
                 shipment_id, tracking_no = live.track.shipment_id, device.tracking_no
-                self.alerting.reading(live.watched, r, f"device:{r.device_id}", batch.sink)
+                self._sensed(live, r, f"device:{r.device_id}", batch)
                 batch.dirty[key] = live
         elif device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
             vehicle_id = device.vehicle_id
             for key in sorted(self.aboard.get((cmd.tenant_id, vehicle_id), ())):
                 live = self.live.get(uow, key)
                 if live is not None:
-                    self.alerting.reading(live.watched, r, f"vehicle:{vehicle_id}", batch.sink)
+                    self._sensed(live, r, f"vehicle:{vehicle_id}", batch)
                     batch.dirty[key] = live
         batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
             PendingReading(cmd, shipment_id, vehicle_id, tracking_no))
         return ACCEPTED
+
+    def _sensed(self, live: Live, r: Reading, source: str, batch: Batch) -> None:
+        self.alerting.reading(live.watched, r, source, batch.sink)
+        plan = self.rules.plan(live.watched.key[0], Trigger.READING)
+        if plan is not None:
+            ref = {"device_id": r.device_id, "ts": times.iso(r.ts)}
+            self._custom(live, plan, times.to_us(r.ts), ref, batch, reading=r, source=source)
+
+    def _custom(self, live: Live, plan: merchant.Plan, at_us: int, ref: Mapping[str, object],
+                batch: Batch, *, event: TrackingEvent | None = None, reading: Reading | None = None,
+                source: str | None = None) -> None:
+        """The tenant's merchant rules on one event or reading."""
+        track, w = live.track, live.watched
+        facts = Facts(track.shipment, w.watch, track.status, len(track.steps), len(w.active),
+                      at_us, event, reading, source)
+        self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref), batch.sink)
+        self.alerting.schedule(w)
 
     def _register(self, uow: UnitOfWork, cmd: RegisterShipment, batch: Batch, at: int) -> Outcome:
         s = cmd.shipment

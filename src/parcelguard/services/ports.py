@@ -6,12 +6,13 @@ implementation (``parcelguard.storage.memory``) for unit tests and replay, and a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
 from parcelguard.domain.alerts import Alert, Kind, Severity, State
+from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.checkpoint import Signature
 from parcelguard.domain.ledger.entry import Sealed
@@ -255,6 +256,23 @@ class Webhooks(Protocol):
     def attempts(self, message_id: str) -> list[Attempt]: ...
 
 
+class Rules(Protocol):
+    """Merchant rules; deleted ones stay (their alerts name them) but are never loaded."""
+
+    def add(self, rule: CustomRule) -> None: ...
+    def get(self, tenant_id: str, rule_id: str) -> CustomRule | None: ...
+    def of_tenant(self, tenant_id: str) -> list[CustomRule]: ...
+    def enabled(self) -> list[CustomRule]:
+        """Every enabled rule of every tenant, oldest first."""
+        ...
+
+    def update(self, rule: CustomRule) -> None: ...
+    def delete(self, tenant_id: str, rule_id: str, at_us: int) -> None: ...
+    def version(self) -> tuple[int, int]:
+        """Different after any rule is added, changed or deleted."""
+        ...
+
+
 class Devices(Protocol):
     def put(self, device: Device) -> None: ...
     def get(self, tenant_id: str, device_id: str) -> Device | None: ...
@@ -292,6 +310,8 @@ class UnitOfWork(Protocol):
     def alerts(self) -> Alerts: ...
     @property
     def webhooks(self) -> Webhooks: ...
+    @property
+    def rules(self) -> Rules: ...
     @property
     def ledger(self) -> Ledger: ...
 
@@ -332,6 +352,23 @@ class Vault(Protocol):
     def seal(self, plaintext: bytes) -> bytes: ...
     def open(self, sealed: bytes) -> bytes: ...
     def digest(self, text: str) -> str: ...
+
+
+class Program(Protocol):
+    def matches(self, context: Mapping[str, object]) -> list[tuple[str, bool | None]]:
+        """(rule id, verdict) for each compiled rule; None: it could not be evaluated."""
+        ...
+
+
+class Expressions(Protocol):
+    """The merchant rules' expression language (CEL)."""
+
+    def check(self, expression: str, allowed: Mapping[str, Mapping[str, object]]) -> None:
+        """Refuse (InvalidInput) an expression that does not compile, reads a variable not in
+        ``allowed`` or does not give a boolean on those sample values."""
+        ...
+
+    def compile(self, rules: Sequence[tuple[str, str]]) -> Program: ...
 
 
 class Encoder(Protocol):

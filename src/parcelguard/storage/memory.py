@@ -15,6 +15,7 @@ from typing import Self
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert
+from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
@@ -56,6 +57,8 @@ class _Data:
     messages: dict[str, Message] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[AlertNote] = field(default_factory=list)
+    rules: dict[str, tuple[CustomRule, int | None]] = field(default_factory=dict)  # deleted at
+    rule_changes: int = 0
     next_id: int = 1
 
 
@@ -401,6 +404,41 @@ class MemoryLedger(_Repo):
         return list(self.data.checkpoints)
 
 
+class MemoryRules(_Repo):
+    def _put(self, rule: CustomRule, deleted_at: int | None) -> None:
+        def change() -> None:
+            self.data.rules[rule.rule_id] = (rule, deleted_at)
+            self.data.rule_changes += 1
+
+        self.later(change)
+
+    def add(self, rule: CustomRule) -> None:
+        self._put(rule, None)
+
+    def get(self, tenant_id: str, rule_id: str) -> CustomRule | None:
+        rule, deleted = self.data.rules.get(rule_id, (None, None))
+        return rule if rule is not None and rule.tenant_id == tenant_id and not deleted else None
+
+    def of_tenant(self, tenant_id: str) -> list[CustomRule]:
+        return [r for r, deleted in self._live() if r.tenant_id == tenant_id]
+
+    def enabled(self) -> list[CustomRule]:
+        return [r for r, _ in self._live() if r.enabled]
+
+    def _live(self) -> list[tuple[CustomRule, int | None]]:
+        return sorted((item for item in self.data.rules.values() if item[1] is None),
+                      key=lambda item: (item[0].created_at_us, item[0].rule_id))
+
+    def update(self, rule: CustomRule) -> None:
+        self._put(rule, None)
+
+    def delete(self, tenant_id: str, rule_id: str, at_us: int) -> None:
+        self._put(self.data.rules[rule_id][0], at_us)
+
+    def version(self) -> tuple[int, int]:
+        return len(self.data.rules), self.data.rule_changes
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -413,6 +451,7 @@ class MemoryUnitOfWork:
         self.devices = MemoryDevices(self)
         self.alerts = MemoryAlerts(self)
         self.webhooks = MemoryWebhooks(self)
+        self.rules = MemoryRules(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.alerts import State as AlertState
+from parcelguard.domain.custom import CustomRule, Trigger
 from parcelguard.domain.errors import Unavailable
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
@@ -787,6 +788,57 @@ def _checkpoint(r: sa.Row[Any]) -> CheckpointRecord:
     return CheckpointRecord(int(r.size), bytes(r.root), r.created_at, r.note)
 
 
+class SqlRules(_Repo):
+    def add(self, rule: CustomRule) -> None:
+        self.conn.execute(t.merchant_rules.insert().values(
+            rule_id=rule.rule_id, tenant_id=rule.tenant_id, **_rule_values(rule),
+            created_at=rule.created_at_us, revision=1))
+
+    def get(self, tenant_id: str, rule_id: str) -> CustomRule | None:
+        c = t.merchant_rules.c
+        r = self.conn.execute(sa.select(t.merchant_rules).where(
+            c.tenant_id == tenant_id, c.rule_id == rule_id, c.deleted_at.is_(None))).first()
+        return None if r is None else _rule(r)
+
+    def of_tenant(self, tenant_id: str) -> list[CustomRule]:
+        c = t.merchant_rules.c
+        return [_rule(r) for r in self.conn.execute(sa.select(t.merchant_rules).where(
+            c.tenant_id == tenant_id, c.deleted_at.is_(None)).order_by(c.created_at, c.rule_id))]
+
+    def enabled(self) -> list[CustomRule]:
+        c = t.merchant_rules.c
+        return [_rule(r) for r in self.conn.execute(sa.select(t.merchant_rules).where(
+            c.enabled.is_(True), c.deleted_at.is_(None)).order_by(c.created_at, c.rule_id))]
+
+    def update(self, rule: CustomRule) -> None:
+        c = t.merchant_rules.c
+        self.conn.execute(t.merchant_rules.update().where(c.rule_id == rule.rule_id)
+                          .values(**_rule_values(rule), revision=c.revision + 1))
+
+    def delete(self, tenant_id: str, rule_id: str, at_us: int) -> None:
+        c = t.merchant_rules.c
+        self.conn.execute(t.merchant_rules.update().where(
+            c.tenant_id == tenant_id, c.rule_id == rule_id).values(
+                deleted_at=at_us, updated_at=at_us, revision=c.revision + 1))
+
+    def version(self) -> tuple[int, int]:
+        c = t.merchant_rules.c
+        rows, revisions = self.conn.execute(
+            sa.select(sa.func.count(), sa.func.sum(c.revision))).one()
+        return int(rows), int(revisions or 0)
+
+
+def _rule_values(rule: CustomRule) -> dict[str, object]:
+    return {"name": rule.name, "expression": rule.expression, "on_input": rule.on.value,
+            "severity": rule.severity.value, "enabled": rule.enabled,
+            "updated_at": rule.updated_at_us}
+
+
+def _rule(r: sa.Row[Any]) -> CustomRule:
+    return CustomRule(r.rule_id, r.tenant_id, r.name, r.expression, Trigger(r.on_input),
+                      Severity(r.severity), bool(r.enabled), r.created_at, r.updated_at)
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine, self.write = engine, write
@@ -797,6 +849,7 @@ class SqlUnitOfWork:
         self.devices = SqlDevices(self)
         self.alerts = SqlAlerts(self)
         self.webhooks = SqlWebhooks(self)
+        self.rules = SqlRules(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

@@ -210,6 +210,23 @@ alert_notes = sa.Table(
     sa.Index(None, "alert_id"),
 )
 
+# merchant rules: deleted ones keep their row (their alerts name them) with deleted_at set
+merchant_rules = sa.Table(
+    "merchant_rules", metadata,
+    sa.Column("rule_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("expression", sa.Text, nullable=False),
+    sa.Column("on_input", sa.String(16), nullable=False),  # event | reading
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+    sa.Column("deleted_at", Micros),
+    sa.Column("revision", sa.Integer, nullable=False),  # +1 per change: writers notice changes
+    sa.Index(None, "tenant_id"),
+)
+
 webhook_subscriptions = sa.Table(
     "webhook_subscriptions", metadata,
     sa.Column("subscription_id", sa.String(40), primary_key=True),

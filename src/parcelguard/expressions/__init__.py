@@ -1,0 +1,1 @@
+"""Expression engines: CEL for merchant rules."""

@@ -1,0 +1,175 @@
+"""Merchant rules: managing them, and running them in the writer.
+
+A rule is validated when saved (syntax with line and column, known variables and fields, a
+boolean result on sample values). The writer keeps every tenant's enabled rules compiled and
+notices changes, whoever made them (the API in this process, ``parcelguard rules`` in another),
+by comparing the rules' version at most once a second; the API also tells it at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import structlog
+
+from parcelguard.domain.alerts import Kind, Severity, Signal
+from parcelguard.domain.custom import VARIABLES, CustomRule, Trigger, check_name, check_variables
+from parcelguard.domain.errors import Conflict, InvalidInput, NotFound
+from parcelguard.rules import custom
+from parcelguard.rules.custom import Facts, Fields
+from parcelguard.services.ports import Expressions, Program, Store, UnitOfWork
+
+log = structlog.get_logger(__name__)
+MAX_RULES = 200  # per tenant: every rule runs on every event of the tenant
+POLL_SECONDS = 1.0
+
+
+def validate(expressions: Expressions, expression: str, on: Trigger) -> Fields:
+    """The fields the expression reads, or InvalidInput saying what is wrong with it."""
+    fields = custom.references(expression)
+    check_variables(set(fields), on)
+    expressions.check(expression, {name: custom.SAMPLE[name] for name in VARIABLES[on.value]})
+    return fields
+
+
+def create(store: Store, expressions: Expressions, tenant_id: str, name: str, expression: str,
+           on: Trigger, severity: Severity, now_us: int) -> CustomRule:
+    name = check_name(name)
+    validate(expressions, expression, on)
+    rule = CustomRule("rule_" + secrets.token_hex(8), tenant_id, name, expression, on, severity,
+                      True, now_us, now_us)
+    with store.unit_of_work() as uow:
+        if not uow.tenants.exists(tenant_id):
+            raise NotFound(f"no tenant {tenant_id!r}")
+        existing = uow.rules.of_tenant(tenant_id)
+        if any(r.name == name for r in existing):
+            raise Conflict(f"a rule named {name!r} exists already")
+        if len(existing) >= MAX_RULES:
+            raise Conflict(f"a tenant can have at most {MAX_RULES} rules; delete one first")
+        uow.rules.add(rule)
+        uow.commit()
+    return rule
+
+
+def change(store: Store, expressions: Expressions, tenant_id: str, rule_id: str, now_us: int, *,
+           name: str | None = None, expression: str | None = None,
+           severity: Severity | None = None, enabled: bool | None = None) -> CustomRule:
+    with store.unit_of_work() as uow:
+        rule = _get(uow, tenant_id, rule_id)
+        if name is not None:
+            name = check_name(name)
+            if any(r.name == name and r.rule_id != rule_id for r in uow.rules.of_tenant(tenant_id)):
+                raise Conflict(f"a rule named {name!r} exists already")
+        if expression is not None:
+            validate(expressions, expression, rule.on)
+        after = replace(rule, name=name or rule.name, expression=expression or rule.expression,
+                        severity=severity or rule.severity,
+                        enabled=rule.enabled if enabled is None else enabled,
+                        updated_at_us=now_us)
+        uow.rules.update(after)
+        uow.commit()
+    return after
+
+
+def delete(store: Store, tenant_id: str, rule_id: str, now_us: int) -> None:
+    """The rule stops; its alerts stay, still naming it."""
+    with store.unit_of_work() as uow:
+        _get(uow, tenant_id, rule_id)
+        uow.rules.delete(tenant_id, rule_id, now_us)
+        uow.commit()
+
+
+def get(store: Store, tenant_id: str, rule_id: str) -> CustomRule:
+    with store.unit_of_work(write=False) as uow:
+        return _get(uow, tenant_id, rule_id)
+
+
+def _get(uow: UnitOfWork, tenant_id: str, rule_id: str) -> CustomRule:
+    rule = uow.rules.get(tenant_id, rule_id)
+    if rule is None:
+        raise NotFound(f"no rule {rule_id!r}")
+    return rule
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One tenant's enabled rules on one trigger, compiled together."""
+
+    rules: dict[str, CustomRule]
+    fields: dict[str, Fields]  # rule id -> the fields it reads
+    wanted: Fields  # every field any of them reads: the only ones built per input
+    program: Program
+
+
+class MerchantRules:
+    def __init__(self, expressions: Expressions, poll_seconds: float = POLL_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.expressions = expressions
+        self.poll_seconds, self.monotonic = poll_seconds, monotonic
+        self._plans: dict[tuple[str, Trigger], Plan] = {}
+        self._version: tuple[int, int] | None = None
+        self._checked = float("-inf")
+
+    def invalidate(self) -> None:
+        """Rules changed in this process: look at the store before the next batch."""
+        self._checked = float("-inf")
+
+    def refresh(self, uow: UnitOfWork) -> None:
+        now = self.monotonic()
+        if now - self._checked < self.poll_seconds:
+            return
+        self._checked = now
+        version = uow.rules.version()
+        if version != self._version:
+            self.load(uow.rules.enabled())
+            self._version = version
+
+    def load(self, rules: list[CustomRule]) -> None:
+        grouped: dict[tuple[str, Trigger], list[CustomRule]] = {}
+        for rule in rules:
+            grouped.setdefault((rule.tenant_id, rule.on), []).append(rule)
+        plans = {}
+        for key, group in grouped.items():
+            usable: dict[str, CustomRule] = {}
+            fields: dict[str, Fields] = {}
+            wanted: Fields = {}
+            for rule in group:
+                try:
+                    fields[rule.rule_id] = validate(self.expressions, rule.expression, rule.on)
+                except InvalidInput as exc:  # saved by an older version with other checks
+                    log.warning("rule.skipped", rule_id=rule.rule_id, reason=exc.message)
+                    continue
+                usable[rule.rule_id] = rule
+                custom.merge(wanted, fields[rule.rule_id])
+            program = self.expressions.compile([(r.rule_id, r.expression)
+                                                for r in usable.values()])
+            plans[key] = Plan(usable, fields, wanted, program)
+        self._plans = plans
+        log.info("rules.loaded", rules=sum(len(p.rules) for p in plans.values()))
+
+    def plan(self, tenant_id: str, on: Trigger) -> Plan | None:
+        return self._plans.get((tenant_id, on))
+
+    def __len__(self) -> int:
+        return sum(len(p.rules) for p in self._plans.values())
+
+
+def signals(plan: Plan, facts: Facts, at_us: int, ref: Mapping[str, object]) -> list[Signal]:
+    """Each rule's verdict on one input: raise while it holds, clear when it stops holding;
+    a rule that cannot be evaluated on this input (a null field) says nothing."""
+    ctx = custom.context(facts, plan.wanted)
+    out = []
+    for rule_id, verdict in plan.program.matches(ctx):
+        if verdict is None:
+            continue
+        rule = plan.rules[rule_id]
+        if not verdict:
+            out.append(Signal(rule.rule, Kind.CUSTOM, False, at_us))
+            continue
+        evidence = {"rule_id": rule.rule_id, "name": rule.name, "expression": rule.expression,
+                    **ref, "values": custom.evidence(ctx, plan.fields[rule_id])}
+        out.append(Signal(rule.rule, Kind.CUSTOM, True, at_us, rule.severity, evidence))
+    return out
