@@ -413,11 +413,12 @@ def bench_latency(
     rate: Annotated[int, typer.Option(help="events per second to send")] = 1000,
     seconds: Annotated[float, typer.Option(help="how long to send")] = 30.0,
     port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8766,
+    webhook: Annotated[bool, typer.Option(help="subscribe a loopback receiver")] = True,
 ) -> None:
     """Event -> alert latency over HTTP at a steady rate (server in its own process)."""
     from parcelguard.bench import latency
 
-    for line in latency.report(latency.run(rate, seconds, port), rate):
+    for line in latency.report(latency.run(rate, seconds, port, webhook), rate):
         out.print(line, highlight=False, markup=False)
 
 

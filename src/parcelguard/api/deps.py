@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,8 +10,12 @@ from fastapi import Depends, Request
 from parcelguard.bootstrap import System
 from parcelguard.domain.tenancy import Permission, Principal
 
+# Dependencies are async so FastAPI runs them on the event loop instead of hopping to the thread
+# pool for each one. None blocks for long: a key is read from the database at most once per
+# cache lifetime, and then only by primary key.
 
-def system(request: Request) -> System:
+
+async def system(request: Request) -> System:
     sys: System = request.app.state.system
     return sys
 
@@ -23,14 +27,14 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def principal(request: Request, sys: Annotated[System, Depends(system)]) -> Principal:
+async def principal(request: Request, sys: Annotated[System, Depends(system)]) -> Principal:
     return sys.auth.authenticate(_token(request))
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that authenticates the caller and requires ``permission``."""
 
-    def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
         p.require(permission)
         return p
 

@@ -1,9 +1,10 @@
 """Event → alert latency through the HTTP API at a steady 1,000 events/s.
 
 A real server (its own process, SQLite) gets scans of 3,000 registered parcels in requests of
-10 events, sent open-loop on a fixed schedule (a slow answer does not slow the sending, so
-queueing shows in the figures). One event in 50 finds its parcel damaged, which opens a
-``damaged`` alert. Two latencies are measured from the moment the request left:
+10 events, sent open-loop on a fixed schedule over 16 keep-alive connections: each request
+is timed from the moment it was due, so a slow answer or a busy sender shows as latency.
+One event in 50 finds its parcel damaged, which opens a ``damaged`` alert. Two latencies are
+measured from the moment the request was due:
 
 - alert committed: the answer to the request (the writer commits the alert with the event,
   before it answers), for requests that carried a damaging scan;
@@ -12,8 +13,9 @@ queueing shows in the figures). One event in 50 finds its parcel damaged, which 
 
 from __future__ import annotations
 
-import asyncio
+import http.client
 import json
+import queue
 import tempfile
 import threading
 import time
@@ -30,6 +32,7 @@ from parcelguard.bench.http import start_server
 
 SHIPMENTS = 3000
 PER_REQUEST = 10
+SENDERS = 16  # connections, each a thread with the standard library's HTTP client
 DAMAGE_EVERY = 50
 
 
@@ -93,44 +96,63 @@ def _shipments() -> list[dict[str, Any]]:
             for n in range(SHIPMENTS)]
 
 
-async def _drive(client: httpx.AsyncClient, rate: int, seconds: float, out: Figures,
-                 sent_at: dict[str, float]) -> None:
+def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
+           sent_at: dict[str, float]) -> None:
+    """Open-loop: each request is due at a fixed time and timed from then, so a slow answer
+    (or a busy sender) shows as latency instead of slowing the sending down."""
+    due: queue.SimpleQueue[tuple[float, bytes, list[str]] | None] = queue.SimpleQueue()
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    lock = threading.Lock()
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while (item := due.get()) is not None:
+            at, body, damaged = item
+            try:
+                conn.request("POST", "/v1/events", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status in (200, 202)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                ok = False
+            took = (time.perf_counter() - at) * 1000
+            with lock:
+                if not ok:
+                    out.errors += 1
+                    continue
+                out.request_ms.append(took)
+                if damaged:
+                    out.alert_ms.append(took)
+                    out.damaged_sent += len(damaged)
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
+    for t in threads:
+        t.start()
     requests = int(rate * seconds / PER_REQUEST)
     interval = PER_REQUEST / rate
-    tasks = []
-
-    async def one(n: int) -> None:
-        events = [_event(n * PER_REQUEST + k) for k in range(PER_REQUEST)]
-        damaged = [e["event_id"] for e in events if "condition" in e]
-        started = time.perf_counter()
-        for event_id in damaged:
-            sent_at[event_id] = started
-        try:
-            r = await client.post("/v1/events", json=events)
-            ok = r.status_code in (200, 202)
-        except httpx.HTTPError:
-            ok = False
-        took = (time.perf_counter() - started) * 1000
-        if not ok:
-            out.errors += 1
-            return
-        out.request_ms.append(took)
-        if damaged:
-            out.alert_ms.append(took)
-            out.damaged_sent += len(damaged)
-
     begin = time.perf_counter()
     for n in range(requests):
-        delay = begin + n * interval - time.perf_counter()
+        events = [_event(n * PER_REQUEST + k) for k in range(PER_REQUEST)]
+        damaged = [e["event_id"] for e in events if "condition" in e]
+        body = json.dumps(events).encode()
+        at = begin + n * interval
+        delay = at - time.perf_counter()
         if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
-    await asyncio.gather(*tasks)
+            time.sleep(delay)
+        for event_id in damaged:
+            sent_at[event_id] = at
+        due.put((at, body, damaged))
+    for _ in threads:
+        due.put(None)
+    for t in threads:
+        t.join()
     out.seconds = time.perf_counter() - begin
     out.events = requests * PER_REQUEST
 
 
-def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766) -> Figures:
+def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool = True) -> Figures:
     out = Figures()
     receiver = Receiver()
     with tempfile.TemporaryDirectory(prefix="pg-latency-") as tmp:
@@ -143,19 +165,13 @@ def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766) -> Figures:
                 all_shipments = _shipments()
                 for i in range(0, SHIPMENTS, 1000):
                     c.post("/v1/shipments", json=all_shipments[i:i + 1000]).raise_for_status()
-                c.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.opened"],
-                                             "kinds": ["damaged"]}).raise_for_status()
+                if webhook:
+                    c.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.opened"],
+                                                 "kinds": ["damaged"]}).raise_for_status()
             sent_at: dict[str, float] = {}
-
-            async def main() -> None:
-                limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-                async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
-                                             headers={"Authorization": f"Bearer {key}"}) as ac:
-                    await _drive(ac, rate, seconds, out, sent_at)
-
-            asyncio.run(main())
+            _drive(port, key, rate, seconds, out, sent_at)
             deadline = time.monotonic() + 15
-            while len(receiver.arrived) < len(sent_at) and time.monotonic() < deadline:
+            while webhook and len(receiver.arrived) < len(sent_at) and time.monotonic() < deadline:
                 time.sleep(0.1)
             out.webhook_ms = [(receiver.arrived[e] - t) * 1000 for e, t in sent_at.items()
                               if e in receiver.arrived]
@@ -171,7 +187,7 @@ def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766) -> Figures:
 def _count_alerts(client: httpx.Client) -> int:
     count, cursor = 0, None
     while True:
-        params: dict[str, Any] = {"kind": "damaged", "limit": 500}
+        params: dict[str, Any] = {"kind": "damaged", "limit": 200}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/v1/alerts", params=params).json()
