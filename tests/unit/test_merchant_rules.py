@@ -7,7 +7,7 @@ import pytest
 from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.custom import CustomRule, Trigger
 from parcelguard.domain.errors import InvalidInput
-from parcelguard.domain.events import Location, TrackingEvent
+from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Reading
 from parcelguard.expressions.cel import CelExpressions
@@ -78,8 +78,9 @@ def test_verdicts_raise_clear_or_say_nothing() -> None:
         "custom:r0", Kind.CUSTOM, True, AT, Severity.CRITICAL)
     assert hot.evidence["values"] == {"reading.temperature_c": 9.5}
     cool = Reading("LOG-1", at(6), temperature_c=4.0, speed_kmh=0.0)
-    verdicts = merchant.signals(plan, _facts(reading=cool), AT, {})
-    assert [(s.rule, s.raised) for s in verdicts] == [("custom:r0", False), ("custom:r1", False)]
+    verdicts = merchant.signals(plan, _facts(reading=cool), AT, {}, active={"custom:r0"})
+    assert [(s.rule, s.raised) for s in verdicts] == [("custom:r0", False)]  # r1 had no alert
+    assert merchant.signals(plan, _facts(reading=cool), AT, {}) == []
 
 
 def test_timestamps_in_evidence_are_iso_8601() -> None:
@@ -154,3 +155,63 @@ def test_every_documented_example_is_a_valid_rule() -> None:
     assert len(examples) == 7
     for on, expression in examples:
         merchant.validate(CelExpressions(), expression, Trigger(on))
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("event.status == 'exception' && shipment.declared_value > 1.0",
+     [("event", "status", {"exception"})]),
+    ("shipment.declared_value > 1.0 && event.condition in ['damaged', \"wet\"]",
+     [("event", "condition", {"damaged", "wet"})]),
+    ("'上海' == event.city && event.description == 'a && b || c'",
+     [("event", "city", {"上海"}), ("event", "description", {"a && b || c"})]),
+    ("event.city == 'x' && (stats.open_alerts > 0 || true)", [("event", "city", {"x"})]),
+])
+def test_guards_are_top_level_conjuncts_on_string_fields(
+        expression: str, expected: list[tuple[str, str, set[str]]]) -> None:
+    assert [(n, f, set(v)) for n, f, v in custom.guards(expression)] == expected
+
+
+@pytest.mark.parametrize("expression", [
+    "event.city == 'x' || stats.open_alerts > 0",  # either side decides
+    "event.city == 'x' && stats.open_alerts > 0 ? true : false",
+    "(event.city == 'x' && stats.open_alerts > 0)",
+    "!(event.city == 'x') && true",
+    "event.city != 'x' && true",
+    "event.city == 'it\\'s' && true",  # escapes: left to CEL
+    "reading.seq == '1' && true",  # not a string field
+    "stats.event_count == 1",
+])
+def test_no_guard_where_one_operand_does_not_decide_the_whole(expression: str) -> None:
+    assert custom.guards(expression) == []
+
+
+def test_guards_skip_rules_without_changing_a_verdict() -> None:
+    """Over a grid of inputs, the guarded plan gives exactly the verdicts of every rule run."""
+    expressions = [
+        "event.status == 'exception' && stats.open_alerts >= 0",
+        "event.condition in ['damaged', 'wet'] && shipment.declared_value > 100.0",
+        "'上海' == event.city",
+        "event.city == '上海' || event.status == 'delivered'",
+        "event.facility_id == 'HUB-SHA' && event.city == '上海' && stats.dwell_minutes > 5.0",
+        "shipment.category == 'general' && event.status in ['in_transit', 'exception']",
+    ]
+    plan = _plan(*((f"n{i}", e, Trigger.EVENT) for i, e in enumerate(expressions)))
+    everything = list(plan.rules)
+    assert plan.unguarded == ("r3",)
+    for status in (Status.IN_TRANSIT, Status.EXCEPTION, Status.DELIVERED):
+        for city, facility in (("上海", "HUB-SHA"), ("北京", None), (None, None)):
+            for condition in (None, Condition.DAMAGED, Condition.INTACT):
+                event = TrackingEvent(
+                    "e1", "SF1400000001", "sf", at(5), status, condition=condition,
+                    location=Location(facility_id=facility, city=city) if city else None)
+                facts = _facts(event=event)
+                ctx = custom.context(facts, plan.wanted)
+                full = dict(plan.program.matches(ctx, everything))
+                picked = plan.candidates(facts, ())
+                assert all(full[r] is not True for r in everything if r not in picked), ctx
+                assert dict(plan.program.matches(ctx, picked)) == {r: full[r] for r in picked}
+    # a rule with an active alert runs whatever its guard says, so that it can clear
+    facts = _facts(event=TrackingEvent("e2", "SF1400000001", "sf", at(6), Status.IN_TRANSIT))
+    assert "r0" not in plan.candidates(facts, ())
+    assert plan.candidates(facts, {"custom:r0", "delivery_late"})[0] == "r0"
+    assert plan.wanted_by(("r0", "r2")) == {"event": {"status", "city"}, "stats": {"open_alerts"}}

@@ -22,7 +22,6 @@ from parcelguard.simulator.scenario import SimConfig, Simulation
 
 EVENTS_PER_SHIPMENT = 21.6  # what the simulator produces on average with telemetry off
 SIM_START = datetime(2026, 11, 1, tzinfo=UTC)
-AFTER_SIM = SIM_START + timedelta(days=60)  # a clock later than every simulated event
 
 
 def throwaway_key() -> str:

@@ -57,7 +57,7 @@ def _share(lines: list[dict[str, Any]], senders: int) -> list[list[tuple[str, by
     parts: list[list[dict[str, Any]]] = [[] for _ in range(senders)]
     for line in lines:
         parts[zlib.crc32(str(line["tracking_no"]).encode()) % senders].append(line)
-    return [list(inproc._bodies(part)) for part in parts]
+    return [[(kind, body, n) for kind, body, n, _ in inproc._bodies(part)] for part in parts]
 
 
 async def _send(base: str, key: str, bodies: list[tuple[str, bytes, int]]) -> int:

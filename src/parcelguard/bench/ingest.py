@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from parcelguard import bootstrap
@@ -49,18 +50,19 @@ class Figures:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def _bodies(lines: list[dict[str, Any]]) -> Iterator[tuple[str, bytes, int]]:
+def _bodies(lines: list[dict[str, Any]]) -> Iterator[tuple[str, bytes, int, datetime]]:
     """Request bodies of BATCH events, each preceded by the shipments registered before it
-    (a shipment's line always comes before its events, so order per parcel is kept)."""
+    (a shipment's line always comes before its events, so order per parcel is kept), with
+    when the body arrives: the last line's simulated arrival."""
     shipments: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
 
-    def flush() -> Iterator[tuple[str, bytes, int]]:
+    def flush() -> Iterator[tuple[str, bytes, int, datetime]]:
         for i in range(0, len(shipments), BATCH):
             part = shipments[i : i + BATCH]
-            yield "shipment", common.body(part), len(part)
+            yield "shipment", common.body(part), len(part), _arrival(part[-1])
         if events:
-            yield "event", common.body(events), len(events)
+            yield "event", common.body(events), len(events), _arrival(events[-1])
         shipments.clear()
         events.clear()
 
@@ -69,6 +71,10 @@ def _bodies(lines: list[dict[str, Any]]) -> Iterator[tuple[str, bytes, int]]:
         if len(events) == BATCH:
             yield from flush()
     yield from flush()
+
+
+def _arrival(line: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(line["received_at"]))
 
 
 def _chunks(events: int) -> Iterator[list[dict[str, Any]]]:
@@ -85,7 +91,9 @@ def _chunks(events: int) -> Iterator[list[dict[str, Any]]]:
 def pipeline_run(backend: str, url: str, data_dir: Any, events: int, out: Figures,
                  prepare: Callable[[bootstrap.System], None] | None = None) -> list[str]:
     """Stream ``events`` through the pipeline; ``prepare`` adjusts the system first."""
-    clock = ManualClock(common.AFTER_SIM)
+    # the server's clock follows the simulated arrivals, as it would with live traffic, so rule
+    # deadlines fall due as they would in production and not all at once
+    clock = ManualClock(common.SIM_START)
     system = bootstrap.build(common.settings(url, data_dir), clock=clock)
     system.start()
     with system.store.unit_of_work() as uow:
@@ -98,7 +106,8 @@ def pipeline_run(backend: str, url: str, data_dir: Any, events: int, out: Figure
         for chunk in _chunks(events):
             numbers.extend(str(line["tracking_no"]) for line in chunk if line["type"] == "shipment")
             prepared = list(_bodies(chunk))  # serialising is the sender's work: not timed
-            for kind, payload, n in prepared:
+            for kind, payload, n, arrival in prepared:
+                clock.advance_to(arrival)
                 started = time.perf_counter()
                 if kind == "shipment":
                     items, _ = wire.split(payload)

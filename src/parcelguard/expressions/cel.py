@@ -30,18 +30,21 @@ def _explain(exc: Exception) -> InvalidInput:
 
 class Compiled:
     def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
-        self.programs = [(rule_id, cel.compile(expr)) for rule_id, expr in rules]
+        self.programs = {rule_id: cel.compile(expr) for rule_id, expr in rules}
 
-    def matches(self, context: Mapping[str, object]) -> list[tuple[str, bool | None]]:
+    def matches(self, context: Mapping[str, object],
+                rule_ids: Sequence[str]) -> list[tuple[str, bool | None]]:
         """Each rule's verdict; None when the expression could not be evaluated on this input
         (a null field compared with a number, say): the rule says nothing about it."""
+        if not rule_ids:
+            return []
         ctx = cel.Context()
         for name, value in context.items():
             ctx.add_variable(name, value)
         out: list[tuple[str, bool | None]] = []
-        for rule_id, program in self.programs:
+        for rule_id in rule_ids:
             try:
-                result = program.execute(ctx)
+                result = self.programs[rule_id].execute(ctx)
             except (KeyError, TypeError, ValueError, RuntimeError):
                 out.append((rule_id, None))
                 continue

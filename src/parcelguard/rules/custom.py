@@ -230,3 +230,62 @@ def evidence(ctx: Mapping[str, object], fields: Fields) -> dict[str, object]:
             v = values.get(k)
             out[f"{name}.{k}"] = times.iso_us(times.to_us(v)) if isinstance(v, datetime) else v
     return out
+
+
+# ---- guards: which rules can hold at all, before CEL runs ----
+
+Guard = tuple[str, str, frozenset[str]]  # variable, field, the strings it must equal one of
+
+_LITERAL = r"""'[^'\\\n]*'|"[^"\\\n]*\""""
+_FIELD = r"(shipment|event|reading)\s*\.\s*([A-Za-z_]\w*)"
+_EQUALS = re.compile(rf"\s*(?:{_FIELD}\s*==\s*({_LITERAL})|({_LITERAL})\s*==\s*{_FIELD})\s*", re.S)
+_IN = re.compile(rf"\s*{_FIELD}\s+in\s*\[\s*((?:{_LITERAL})(?:\s*,\s*(?:{_LITERAL}))*)\s*,?\s*\]\s*",
+                 re.S)
+_ONE_LITERAL = re.compile(_LITERAL)
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _conjuncts(expression: str) -> list[str] | None:
+    """The expression's top-level ``&&`` operands, or None when its top level has ``||`` or
+    ``?:`` (then no single operand decides it)."""
+    blanked = _STRING.sub(lambda m: "_" * len(m.group(0)), expression)
+    depth, start, out = 0, 0, []
+    i = 0
+    while i < len(blanked):
+        ch = blanked[i]
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif depth == 0 and blanked.startswith("&&", i):
+            out.append(expression[start:i])
+            start = i + 2
+            i += 1
+        elif depth == 0 and (blanked.startswith("||", i) or ch == "?"):
+            return None
+        i += 1
+    out.append(expression[start:])
+    return out
+
+
+def guards(expression: str) -> list[Guard]:
+    """Conditions of the form ``event.status == 'exception'`` or ``event.condition in
+    ['damaged', 'wet']`` that the whole expression ANDs with the rest, on string fields.
+
+    When a guard's field holds none of its strings (null included), the expression is false
+    whatever the rest says (CEL's ``false && error`` is false too), so the rule need not run.
+    """
+    parts = _conjuncts(expression)
+    out: list[Guard] = []
+    for part in parts or ():
+        if m := _EQUALS.fullmatch(part):
+            name, field_name = (m.group(1), m.group(2)) if m.group(1) else (m.group(5), m.group(6))
+            values = frozenset({(m.group(3) or m.group(4))[1:-1]})
+        elif m := _IN.fullmatch(part):
+            name, field_name = m.group(1), m.group(2)
+            values = frozenset(lit[1:-1] for lit in _ONE_LITERAL.findall(m.group(3)))
+        else:
+            continue
+        if isinstance(SAMPLE.get(name, {}).get(field_name), str):
+            out.append((name, field_name, values))
+    return out

@@ -50,6 +50,9 @@ class Watched:
     shipment_id: int
     watch: Watch
     active: dict[str, Alert] = field(default_factory=dict)  # rule -> its active alert
+    # every alert id this shipment has had (stored ones loaded at rebuild): a deadline replayed
+    # after a restart must not open an alert that was opened, and perhaps closed, before
+    known: set[str] = field(default_factory=set)
 
 
 class Alerting:
@@ -139,8 +142,9 @@ class Alerting:
                     sink.change(Change(updated, w.shipment_id, "repeated", current.state))
                     continue
                 alert = al.open_alert(tenant, tracking_no, s)
-                if sink.seen(alert.alert_id):
+                if alert.alert_id in w.known:
                     continue  # opened before (a deadline replayed after a restart)
+                w.known.add(alert.alert_id)
                 w.active[s.rule] = alert
                 w.watch.arm(ESCALATE + s.rule,
                             s.at_us + int(w.watch.profile.escalate_after_min * MINUTE))
@@ -179,17 +183,10 @@ class Sink:
 
     quiet = False
 
-    def __init__(self, seen: Callable[[str], bool]) -> None:
-        self._seen = seen
+    def __init__(self) -> None:
         self.changes: list[Change] = []
-        self._opened: set[str] = set()
-
-    def seen(self, alert_id: str) -> bool:
-        return alert_id in self._opened or self._seen(alert_id)
 
     def change(self, c: Change) -> None:
-        if c.what == "opened":
-            self._opened.add(c.alert.alert_id)
         self.changes.append(c)
 
 
@@ -197,9 +194,6 @@ class Quiet(Sink):
     """Swallows changes: used while rebuilding a watch from stored history."""
 
     quiet = True
-
-    def __init__(self) -> None:
-        super().__init__(lambda _: True)
 
     def change(self, c: Change) -> None:
         pass

@@ -112,7 +112,7 @@ class Ingestor:
         started = time.perf_counter()
         snapshot = self.ledger.snapshot()
         with self.store.unit_of_work() as uow:
-            batch = Batch(times.to_us(self.clock.now()), Sink(uow.alerts.exists))
+            batch = Batch(times.to_us(self.clock.now()), Sink())
             try:
                 self.rules.refresh(uow)
                 self._prefetch_readings(uow, submissions, batch)
@@ -279,7 +279,7 @@ class Ingestor:
         track, w = live.track, live.watched
         facts = Facts(track.shipment, w.watch, track.status, len(track.steps), len(w.active),
                       at_us, event, reading, source)
-        self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref), batch.sink)
+        self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref, w.active), batch.sink)
         self.alerting.schedule(w)
 
     def _register(self, uow: UnitOfWork, cmd: RegisterShipment, batch: Batch, at: int) -> Outcome:

@@ -102,7 +102,10 @@ class LiveShipments:
                     self.alerting.event(watched, rec, track, received_at, quiet)
             else:
                 self.alerting.reading(watched, item.reading, source, quiet)
-        for alert in uow.alerts.active_of(record.id):
+        for alert in uow.alerts.of_shipment(record.id):
+            watched.known.add(alert.alert_id)
+            if not alert.active:
+                continue
             watched.active[alert.rule] = alert
             watched.watch.raised.setdefault(alert.rule, alert.opened_at_us)
             if alert.escalated_at_us is None and alert.acknowledged_at_us is None:

@@ -205,8 +205,10 @@ class Alerts(Protocol):
         ...
 
     def get(self, tenant_id: str, alert_id: str) -> Alert | None: ...
-    def exists(self, alert_id: str) -> bool: ...
-    def active_of(self, shipment_id: int) -> list[Alert]: ...
+    def of_shipment(self, shipment_id: int) -> list[Alert]:
+        """Every alert the shipment has had, active or closed."""
+        ...
+
     def page(
         self, tenant_id: str, where: AlertFilter, before: tuple[int, str] | None, limit: int
     ) -> list[Alert]:
@@ -355,8 +357,9 @@ class Vault(Protocol):
 
 
 class Program(Protocol):
-    def matches(self, context: Mapping[str, object]) -> list[tuple[str, bool | None]]:
-        """(rule id, verdict) for each compiled rule; None: it could not be evaluated."""
+    def matches(self, context: Mapping[str, object],
+                rule_ids: Sequence[str]) -> list[tuple[str, bool | None]]:
+        """(rule id, verdict) for each of ``rule_ids``; None: it could not be evaluated."""
         ...
 
 

@@ -280,11 +280,8 @@ class MemoryAlerts(_Repo):
         found = self.data.alerts.get(alert_id)
         return found[0] if found and found[0].tenant_id == tenant_id else None
 
-    def exists(self, alert_id: str) -> bool:
-        return alert_id in self.data.alerts
-
-    def active_of(self, shipment_id: int) -> list[Alert]:
-        return [a for a, sid in self.data.alerts.values() if sid == shipment_id and a.active]
+    def of_shipment(self, shipment_id: int) -> list[Alert]:
+        return [a for a, sid in self.data.alerts.values() if sid == shipment_id]
 
     def page(
         self, tenant_id: str, where: AlertFilter, before: tuple[int, str] | None, limit: int

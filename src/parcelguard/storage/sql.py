@@ -572,14 +572,8 @@ class SqlAlerts(_Repo):
         ).first()
         return None if r is None else _alert(r)
 
-    def exists(self, alert_id: str) -> bool:
-        c = t.alerts.c
-        return self.conn.execute(sa.select(c.alert_id).where(c.alert_id == alert_id)).first() is not None
-
-    def active_of(self, shipment_id: int) -> list[Alert]:
-        c = t.alerts.c
-        rows = self.conn.execute(sa.select(t.alerts).where(
-            c.shipment_id == shipment_id, c.state.in_((AlertState.OPEN, AlertState.ACKNOWLEDGED))))
+    def of_shipment(self, shipment_id: int) -> list[Alert]:
+        rows = self.conn.execute(sa.select(t.alerts).where(t.alerts.c.shipment_id == shipment_id))
         return [_alert(r) for r in rows]
 
     def page(
