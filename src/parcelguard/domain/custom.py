@@ -26,6 +26,11 @@ class Trigger(StrEnum):
     READING = "reading"
 
 
+def alert_rule(rule_id: str) -> str:
+    """The rule id its alerts carry: one open alert per shipment and merchant rule."""
+    return f"custom:{rule_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class CustomRule:
     rule_id: str
@@ -41,7 +46,7 @@ class CustomRule:
     @property
     def rule(self) -> str:
         """The alert rule id: one open alert per shipment and merchant rule."""
-        return f"custom:{self.rule_id}"
+        return alert_rule(self.rule_id)
 
 
 def check_name(name: str) -> str:

@@ -41,10 +41,11 @@ class Compiled:
         ctx = cel.Context()
         for name, value in context.items():
             ctx.add_variable(name, value)
+        programs = self.programs
         out: list[tuple[str, bool | None]] = []
         for rule_id in rule_ids:
             try:
-                result = self.programs[rule_id].execute(ctx)
+                result = programs[rule_id].execute(ctx)
             except (KeyError, TypeError, ValueError, RuntimeError):
                 out.append((rule_id, None))
                 continue

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from parcelguard.domain.alerts import Kind, Severity, Signal
-from parcelguard.domain.custom import VARIABLES, CustomRule, Trigger, check_name, check_variables
+from parcelguard.domain.custom import (
+    VARIABLES,
+    CustomRule,
+    Trigger,
+    alert_rule,
+    check_name,
+    check_variables,
+)
 from parcelguard.domain.errors import Conflict, InvalidInput, NotFound
 from parcelguard.rules import custom
 from parcelguard.rules.custom import Facts, Fields
@@ -114,6 +121,7 @@ class Plan:
     guarded: dict[tuple[str, str], dict[str, list[str]]]  # (variable, field) -> value -> ids
     by_alert_rule: dict[str, str]  # the alerts' rule key -> rule id
     _wanted_by: dict[tuple[str, ...], Fields] = field(default_factory=dict)
+    _picked_by: dict[tuple[object, ...], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rules: dict[str, CustomRule], fields: dict[str, Fields],
@@ -136,13 +144,21 @@ class Plan:
 
     def candidates(self, facts: Facts, active: Collection[str]) -> tuple[str, ...]:
         """The rules that can hold on this input or must see it to clear, in rule order."""
-        picked = set(self.unguarded)
-        for (name, field_name), by_value in self.guarded.items():
-            value = custom.FIELDS[name][field_name][1](facts)
-            if isinstance(value, str):
-                picked.update(by_value.get(value, ()))
-        picked.update(rule_id for key in active if (rule_id := self.by_alert_rule.get(key)))
-        return tuple(sorted(picked, key=self.position.__getitem__))
+        values = tuple(custom.FIELDS[name][field_name][1](facts) for name, field_name in self.guarded)
+        picked = self._picked_by.get(values)
+        if picked is None:  # a few combinations of statuses, cities, categories recur
+            found = set(self.unguarded)
+            for value, by_value in zip(values, self.guarded.values(), strict=True):
+                if isinstance(value, str):
+                    found.update(by_value.get(value, ()))
+            picked = tuple(sorted(found, key=self.position.__getitem__))
+            if len(self._picked_by) > 4096:
+                self._picked_by.clear()
+            self._picked_by[values] = picked
+        alerting = [rule_id for key in active if (rule_id := self.by_alert_rule.get(key))]
+        if alerting:
+            picked = tuple(sorted({*picked, *alerting}, key=self.position.__getitem__))
+        return picked
 
     def wanted_by(self, rule_ids: tuple[str, ...]) -> Fields:
         """The fields these rules read (the same few sets recur, so they are remembered)."""
@@ -221,11 +237,11 @@ def signals(plan: Plan, facts: Facts, at_us: int, ref: Mapping[str, object],
     for rule_id, verdict in plan.program.matches(ctx, picked):
         if verdict is None:
             continue
-        rule = plan.rules[rule_id]
         if not verdict:
-            if rule.rule in active:
-                out.append(Signal(rule.rule, Kind.CUSTOM, False, at_us))
+            if active and (key := alert_rule(rule_id)) in active:
+                out.append(Signal(key, Kind.CUSTOM, False, at_us))
             continue
+        rule = plan.rules[rule_id]
         evidence = {"rule_id": rule.rule_id, "name": rule.name, "expression": rule.expression,
                     **ref, "values": custom.evidence(ctx, plan.fields[rule_id])}
         out.append(Signal(rule.rule, Kind.CUSTOM, True, at_us, rule.severity, evidence))
