@@ -10,6 +10,7 @@ import pytest
 
 from parcelguard import bootstrap
 from parcelguard.domain.alerts import Kind, Severity, State
+from parcelguard.rules import route
 from parcelguard.services.clock import ManualClock
 from tests.unit.test_rules import TN, Rig, iso, us
 
@@ -307,3 +308,57 @@ def test_a_vehicle_units_silence_is_not_a_sensor_gap(rig: Rig) -> None:
     rig.reading("GPS-1", 5, seq=9, lat=31.3, lon=121.4)
     rig.advance(6 * 60)
     assert rig.alerts(Kind.SENSOR_GAP) == []
+
+
+# ---- route_deviation ----
+
+
+def _at(rig: Rig, minute: float, facility: str, lat: float, lon: float, tracking_no: str = TN,
+        **kw: object) -> None:
+    rig.scan(minute, tracking_no=tracking_no,
+             location={"facility_id": facility, "lat": lat, "lon": lon}, **kw)
+
+
+def test_off_corridor_distance_is_to_the_nearest_leg() -> None:
+    corridor = (("A", (0.0, 0.0)), ("B", (0.0, 2.0)), ("C", (2.0, 2.0)))
+    assert route.off_corridor_km((0.0, 1.0), corridor) == (0.0, 0)
+    assert route.off_corridor_km((1.0, 1.0), corridor)[0] == pytest.approx(111.2, abs=0.1)
+    assert route.off_corridor_km((1.0, 2.5), corridor) == (pytest.approx(55.6, abs=0.1), 1)
+    assert route.off_corridor_km((-1.0, -1.0), corridor)[0] == pytest.approx(157.2, abs=0.2)
+
+
+def test_route_deviation_opens_at_the_fix_off_the_corridor_and_clears_well_inside_it(
+    rig: Rig,
+) -> None:
+    rig.register(route_plan=["HUB-A", "HUB-B"])
+    rig.vehicle_unit("CAB-1", "沪A12345")
+    _at(rig, 0, "HUB-A", 30.0, 120.0, substatus="loaded", vehicle_id="沪A12345")
+    rig.reading("CAB-1", 10, lat=31.0, lon=121.0)  # HUB-B's position is not known yet
+    assert rig.alerts(Kind.ROUTE_DEVIATION) == []
+    rig.register("SF1400000002", route_plan=["HUB-B"])
+    _at(rig, 12, "HUB-B", 30.0, 122.0, tracking_no="SF1400000002")  # another parcel tells it
+    rig.reading("CAB-1", 20, lat=30.1, lon=121.0)  # 11 km off: on the corridor
+    assert rig.alerts(Kind.ROUTE_DEVIATION) == []
+    rig.reading("CAB-1", 30, lat=30.6, lon=121.0)  # 66.3 km off; the leg allows 50 + 5% of 192
+    opened = rig.only(Kind.ROUTE_DEVIATION)
+    assert (opened.opened_at_us, opened.severity, opened.state) == (
+        us(30), Severity.WARNING, State.OPEN)
+    assert (opened.evidence["km_off_route"], opened.evidence["allowed_km"]) == (66.3, 59.6)
+    assert opened.evidence["nearest_leg"] == ["HUB-A", "HUB-B"]
+    assert opened.evidence["source"] == "vehicle:沪A12345"
+    rig.reading("CAB-1", 35, lat=30.65, lon=121.0)
+    rig.reading("CAB-1", 40, lat=30.5, lon=121.0)  # 55.2 km: inside the allowance, not well inside
+    assert (rig.only(Kind.ROUTE_DEVIATION).state, rig.only(Kind.ROUTE_DEVIATION).repeats) == (
+        State.OPEN, 1)
+    rig.reading("CAB-1", 50, lat=30.3, lon=121.0)  # 32.9 km: back within 80% of it
+    cleared = rig.only(Kind.ROUTE_DEVIATION)
+    assert (cleared.state, cleared.closed_at_us) == (State.CLEARED, us(50))
+    assert rig.alerts(Kind.ROUTE_DEVIATION, tracking_no="SF1400000002") == []  # not aboard
+
+
+def test_no_route_deviation_without_a_route_plan(rig: Rig) -> None:
+    rig.register()
+    rig.vehicle_unit("CAB-1", "沪A12345")
+    _at(rig, 0, "HUB-A", 30.0, 120.0, substatus="loaded", vehicle_id="沪A12345")
+    rig.reading("CAB-1", 10, lat=40.0, lon=100.0)
+    assert rig.alerts(Kind.ROUTE_DEVIATION) == []

@@ -36,6 +36,9 @@ class Watch:
     category: Category
     promised_by_us: int | None
     route_plan: frozenset[str]
+    plan: tuple[str, ...] = ()  # route_plan in order
+    # the planned facilities with their positions, once every one is known (rules/route.py)
+    corridor: tuple[tuple[str, tuple[float, float]], ...] | None = None
     stations: set[str] = field(default_factory=set)  # delivery stations: no dwell limit there
     timers: dict[str, int] = field(default_factory=dict)  # timer name -> due (UTC µs)
     raised: dict[str, int] = field(default_factory=dict)  # rule -> since (the condition holds)
@@ -65,7 +68,8 @@ class Watch:
             km = eta.distance_km(o.lat, o.lon, d.lat, d.lon)  # type: ignore[arg-type]
         crossing = o.country != d.country or s.category is Category.CROSS_BORDER
         return cls(profile.with_thresholds(s.thresholds), s.category, promised,
-                   frozenset(s.route_plan), lane=f"{o.city}|{d.city}|{s.carrier}|{s.category}",
+                   frozenset(s.route_plan), tuple(s.route_plan),
+                   lane=f"{o.city}|{d.city}|{s.carrier}|{s.category}",
                    band=eta.band_of(km, crossing), km=km)
 
     def next_due(self) -> int | None:

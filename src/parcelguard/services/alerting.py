@@ -19,7 +19,7 @@ from parcelguard.domain.alerts import Alert, Signal, State
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Reading
 from parcelguard.domain.tracking import Recorded, Track
-from parcelguard.rules import risk, scans, sensors
+from parcelguard.rules import risk, route, scans, sensors
 from parcelguard.rules.eta import LaneModel
 from parcelguard.rules.profiles import Profile
 from parcelguard.rules.watch import MINUTE, Watch
@@ -59,6 +59,7 @@ class Alerting:
     def __init__(self, profiles: dict[Category, Profile]) -> None:
         self.profiles = profiles
         self.lanes = LaneModel()
+        self.places: dict[str, dict[str, tuple[float, float]]] = {}  # tenant -> facility -> pos
         self._heap: list[tuple[int, Key]] = []
         self._scheduled: dict[Key, int] = {}
 
@@ -104,6 +105,9 @@ class Alerting:
 
     def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
         was_done = w.watch.done
+        loc = rec.event.location
+        if loc is not None and loc.facility_id and loc.lat is not None and loc.lon is not None:
+            self.learn_place(w.key[0], loc.facility_id, loc.lat, loc.lon)
         signals = scans.on_event(w.watch, rec, track.holder)
         if w.watch.done and not was_done and not sink.quiet:
             risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
@@ -111,8 +115,17 @@ class Alerting:
         self.schedule(w)
 
     def reading(self, w: Watched, r: Reading, source: str, sink: Sink) -> None:
-        self.apply(w, sensors.on_reading(w.watch, r, source), sink)
+        signals = sensors.on_reading(w.watch, r, source)
+        if r.lat is not None and w.watch.plan:
+            if w.watch.corridor is None:
+                w.watch.corridor = route.corridor_of(w.watch.plan, self.places.get(w.key[0], {}))
+            signals += route.on_fix(w.watch, r, source)
+        self.apply(w, signals, sink)
         self.schedule(w)
+
+    def learn_place(self, tenant_id: str, facility_id: str, lat: float, lon: float) -> None:
+        """Where a facility is, from a scan that said so: route corridors are drawn with it."""
+        self.places.setdefault(tenant_id, {})[facility_id] = (lat, lon)
 
     def fire(self, w: Watched, now_us: int, sink: Sink) -> None:
         """Every deadline of this shipment due by ``now_us``, in time order, including those

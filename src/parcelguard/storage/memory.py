@@ -224,6 +224,18 @@ class MemoryEvents(_Repo):
     def count(self) -> int:
         return sum(len(v) for v in self.data.events.values())
 
+    def facility_positions(self) -> list[tuple[str, str, float, float]]:
+        tenant_of = {r.id: r.shipment.tenant_id for r in self.data.shipments.values()}
+        found: dict[tuple[str, str], tuple[float, float]] = {}
+        for shipment_id, rows in self.data.events.items():
+            for row in rows:
+                loc = row.event.location
+                if loc and loc.facility_id and loc.lat is not None and loc.lon is not None:
+                    key = (tenant_of[shipment_id], loc.facility_id)
+                    lat, lon = found.get(key, (loc.lat, loc.lon))
+                    found[key] = (max(lat, loc.lat), max(lon, loc.lon))  # as SQL's max()
+        return sorted((t, f, lat, lon) for (t, f), (lat, lon) in found.items())
+
 
 class MemoryTelemetry(_Repo):
     def add(self, rows: Sequence[StoredReading]) -> None:
