@@ -21,6 +21,7 @@ from parcelguard.crypto.keys import (
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.shipment import Category
 from parcelguard.expressions.cel import CelExpressions
+from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
@@ -56,6 +57,7 @@ class System:
     pipeline: Pipeline
     auth: Authenticator
     deliverer: Deliverer
+    hooks: HookReceiver
 
     def start(self, *, deliver: bool | None = None) -> None:
         """Start the writer, and (unless told otherwise) the webhook deliverer."""
@@ -101,6 +103,11 @@ def _secret(value: str | None, path: Path, what: str, settings: Settings) -> byt
     return load_or_create(path, 32, create=settings.env == "development")
 
 
+def open_vault(settings: Settings) -> Vault:
+    """The data key's vault, for commands that seal or open personal data and secrets."""
+    return AesGcmVault(_secret(settings.data_key, settings.data_key_path, "data key", settings))
+
+
 def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> System:
     clock = clock or SystemClock()
     store = store or open_store(settings)
@@ -108,7 +115,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         settings.ledger_origin,
         _secret(settings.ledger_key, settings.ledger_key_path, "ledger key", settings),
     )
-    vault = AesGcmVault(_secret(settings.data_key, settings.data_key_path, "data key", settings))
+    vault = open_vault(settings)
     stats = Stats()
     ledger = LedgerWriter(
         canonical.encode, signer, settings.ledger_origin, every=settings.checkpoint_every,
@@ -121,8 +128,10 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
     deliverer = Deliverer(store, vault, clock, settings.webhooks_allow_private,
                           settings.webhook_timeout_s)
     ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
+    pipeline = Pipeline(ingestor)
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
-        pipeline=Pipeline(ingestor), auth=Authenticator(store), deliverer=deliverer,
+        pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
+        hooks=HookReceiver(store, vault, pipeline, clock),
     )

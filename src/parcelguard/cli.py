@@ -37,6 +37,10 @@ app.add_typer(db_app, name="db")
 rules_app = typer.Typer(help="Merchant rules: CEL conditions that open alerts (docs/rules.md).",
                         no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+endpoints_app = typer.Typer(help="Carrier push endpoints: where Kdniao, Kuaidi100, AfterShip, "
+                            "17TRACK or a generic sender push a tenant's scans.",
+                            no_args_is_help=True)
+app.add_typer(endpoints_app, name="endpoints")
 bench_app = typer.Typer(help="Benchmarks: figures and ratios against a same-process baseline.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -196,6 +200,63 @@ def rules_list(tenant: TenantOpt) -> None:
         table.add_row(r.rule_id, r.name, r.on.value, r.severity.value,
                       "yes" if r.enabled else "no", r.expression)
     out.print(table)
+
+
+@endpoints_app.command("add")
+def endpoints_add(
+    tenant: TenantOpt,
+    fmt: Annotated[str, typer.Option("--format", help="kdniao, kuaidi100, aftership, "
+                                        "track17 or generic")],
+    secret: Annotated[str | None, typer.Option(
+        envvar="PARCELGUARD_ENDPOINT_SECRET",
+        help="the key the carrier signs with (better from the environment than the command "
+             "line); generic: leave it out and one is made")] = None,
+    name: Annotated[str | None, typer.Option(help="e.g. the carrier account")] = None,
+    zone: Annotated[str | None, typer.Option(help="IANA zone of times without an offset")] = None,
+) -> None:
+    """Create an endpoint and print the URL path to give the carrier."""
+    from parcelguard.ingest.carriers import FORMATS
+    from parcelguard.services import integrations
+
+    with _store() as store:
+        row, made = integrations.create(store, bootstrap.open_vault(Settings()), FORMATS, tenant,
+                                        fmt, name, secret, zone, _now_us())
+    out.print(f"endpoint {row.endpoint_id}: POST /v1/hooks/{row.format}/{row.endpoint_id}",
+              highlight=False, soft_wrap=True)
+    if made:
+        out.print(f"signing secret (shown once): {made}", highlight=False, soft_wrap=True)
+
+
+@endpoints_app.command("list")
+def endpoints_list(tenant: TenantOpt) -> None:
+    """A tenant's carrier endpoints."""
+    with _store() as store, store.unit_of_work(write=False) as uow:
+        rows = uow.integrations.endpoints(tenant)
+    table = Table("endpoint id", "format", "name", "zone", "enabled", "path")
+    for r in rows:
+        table.add_row(r.endpoint_id, r.format, r.name, r.zone, "yes" if r.enabled else "no",
+                      f"/v1/hooks/{r.format}/{r.endpoint_id}")
+    out.print(table)
+
+
+@endpoints_app.command("disable")
+def endpoints_disable(tenant: TenantOpt, endpoint_id: str) -> None:
+    """Refuse the endpoint's pushes (servers notice within 30 seconds)."""
+    from parcelguard.services import integrations
+
+    with _store() as store:
+        integrations.set_enabled(store, tenant, endpoint_id, False)
+    out.print(f"endpoint {endpoint_id} disabled")
+
+
+@endpoints_app.command("enable")
+def endpoints_enable(tenant: TenantOpt, endpoint_id: str) -> None:
+    """Accept the endpoint's pushes again."""
+    from parcelguard.services import integrations
+
+    with _store() as store:
+        integrations.set_enabled(store, tenant, endpoint_id, True)
+    out.print(f"endpoint {endpoint_id} enabled")
 
 
 def _set_enabled(tenant: str, rule_id: str, enabled: bool) -> None:
@@ -406,6 +467,18 @@ def bench_rules(
 
     for line in rules.report(rules.run(events, cel_rules)):
         out.print(line, highlight=False, markup=False)
+
+
+@bench_app.command("hooks")
+def bench_hooks(
+    parcels: Annotated[int, typer.Option(help="parcels, each pushed twice")] = 3000,
+    port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8767,
+) -> None:
+    """Kdniao pushes (10 traces each) over HTTP against our own events API (own process)."""
+    from parcelguard.bench import hooks
+
+    for line in hooks.report(hooks.run(parcels, port), parcels):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @bench_app.command("latency")

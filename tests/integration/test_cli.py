@@ -97,3 +97,26 @@ def test_rules_are_checked_added_listed_disabled_and_deleted(tmp_path: Path) -> 
     assert rule_id not in run(tmp_path, "rules", "list", "--tenant", "acme").stdout
     ghost = run(tmp_path, "rules", "add", "--tenant", "ghost", "--name", "x", "true", ok=False)
     assert "no tenant 'ghost'" in ghost.stderr
+
+
+def test_carrier_endpoints_are_added_listed_and_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table in full
+    run(tmp_path, "tenants", "create", "acme")
+    added = run(tmp_path, "endpoints", "add", "--tenant", "acme", "--format", "kdniao",
+                "--secret", "appkey-1", "--name", "kdniao main").stdout
+    endpoint_id = added.split()[1].rstrip(":")
+    assert endpoint_id.startswith("ep_")
+    assert f"POST /v1/hooks/kdniao/{endpoint_id}" in added
+    assert "appkey-1" not in added
+    generic = run(tmp_path, "endpoints", "add", "--tenant", "acme", "--format", "generic").stdout
+    assert "signing secret (shown once): whsec_" in generic
+    listed = run(tmp_path, "endpoints", "list", "--tenant", "acme").stdout
+    assert "kdniao main" in listed
+    assert "Asia/Shanghai" in listed
+    run(tmp_path, "endpoints", "disable", "--tenant", "acme", endpoint_id)
+    assert "no" in run(tmp_path, "endpoints", "list", "--tenant", "acme").stdout
+    missing = run(tmp_path, "endpoints", "add", "--tenant", "acme", "--format", "aftership",
+                  ok=False)
+    assert "secret: required" in missing.stderr

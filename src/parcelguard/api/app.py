@@ -19,6 +19,7 @@ from parcelguard.api.routers import (
     alerts,
     devices,
     health,
+    hooks,
     ingest,
     ledger,
     rules,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
         sys = system or bootstrap.build(settings)
         app.state.system = sys
         registry.register(metrics.StatsCollector(sys.stats))
+        registry.register(metrics.HooksCollector(sys.hooks))
         if owned:
             sys.start()
         try:
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     errors.install(app)
     openapi.install(app)
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
-                   webhooks.router, rules.router, ledger.router):
+                   webhooks.router, rules.router, hooks.router, ledger.router):
         app.include_router(router)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.services.stats import Stats
 
 
@@ -48,6 +49,25 @@ class StatsCollector(Collector):
                                 value=s.ledger_size)
         yield GaugeMetricFamily("parcelguard_tracked_shipments", "Shipments held in memory",
                                 value=s.tracked_shipments)
+
+
+class HooksCollector(Collector):
+    """Carrier pushes by format and result, and what became of their items."""
+
+    def __init__(self, hooks: HookReceiver) -> None:
+        self.hooks = hooks
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        pushes = CounterMetricFamily("parcelguard_carrier_pushes", "Carrier pushes received",
+                                     labels=["format", "result"])
+        for (fmt, result), n in sorted(self.hooks.pushes.items()):
+            pushes.add_metric([fmt, result], n)
+        yield pushes
+        items = CounterMetricFamily("parcelguard_carrier_items", "Scans in carrier pushes, by "
+                                    "what the pipeline did with them", labels=["format", "result"])
+        for (fmt, result), n in sorted(self.hooks.items.items()):
+            items.add_metric([fmt, result], n)
+        yield items
 
 
 class HttpMetrics:

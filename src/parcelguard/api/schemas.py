@@ -22,6 +22,7 @@ from parcelguard.services.ports import (
     AlertNote,
     Attempt,
     CheckpointRecord,
+    EndpointRow,
     ShipmentRecord,
     StoredEvent,
     SubscriptionRow,
@@ -520,3 +521,50 @@ def rule_out(r: CustomRule) -> RuleOut:
     return RuleOut(rule_id=r.rule_id, alert_rule=r.rule, name=r.name, expression=r.expression,
                    on=r.on, severity=r.severity, enabled=r.enabled,
                    created_at=times.iso_us(r.created_at_us), updated_at=times.iso_us(r.updated_at_us))
+
+
+class EndpointIn(BaseModel):
+    format: str = Field(description="kdniao, kuaidi100, aftership, track17 or generic")
+    name: str | None = Field(default=None, max_length=80, description="e.g. the carrier account")
+    secret: str | None = Field(default=None, max_length=200, description=(
+        "the key the carrier signs with (Kdniao AppKey, Kuaidi100 salt, AfterShip webhook "
+        "secret, 17TRACK API key); for generic, leave it out and one is made for you"))
+    zone: str | None = Field(default=None, max_length=64, description=(
+        "IANA zone of the carrier's times without an offset (default Asia/Shanghai)"))
+
+
+class EndpointOut(BaseModel):
+    endpoint_id: str
+    format: str
+    name: str
+    path: str = Field(description="where the carrier must POST: give it this URL")
+    zone: str
+    enabled: bool
+    created_at: str
+
+
+class NewEndpoint(EndpointOut):
+    secret: str | None = Field(description="the generic format's signing key, shown only now")
+
+
+def endpoint_out(row: EndpointRow) -> EndpointOut:
+    return EndpointOut(endpoint_id=row.endpoint_id, format=row.format, name=row.name,
+                       path=f"/v1/hooks/{row.format}/{row.endpoint_id}", zone=row.zone,
+                       enabled=row.enabled, created_at=times.iso_us(row.created_at_us))
+
+
+class RejectedOut(BaseModel):
+    rejected_id: int
+    source: str
+    ref: str | None
+    received_at: str
+    field: str | None
+    reason: str
+    content_type: str | None
+    size: int = Field(description="bytes received; the body below keeps at most 256 KiB")
+    body: str = Field(description="as text (undecodable bytes replaced)")
+
+
+class RejectedPage(BaseModel):
+    items: list[RejectedOut]
+    next_cursor: str | None

@@ -30,13 +30,15 @@ class Permission(StrEnum):
     WRITE_ALERTS = "alerts:write"
     MANAGE_WEBHOOKS = "webhooks:manage"
     MANAGE_RULES = "rules:manage"
+    MANAGE_INTEGRATIONS = "integrations:manage"
 
 
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.MERCHANT: frozenset(
         {P.READ_SHIPMENTS, P.WRITE_SHIPMENTS, P.WRITE_EVENTS, P.WRITE_DEVICES, P.READ_LEDGER,
-         P.READ_ALERTS, P.WRITE_ALERTS, P.MANAGE_WEBHOOKS, P.MANAGE_RULES}
+         P.READ_ALERTS, P.WRITE_ALERTS, P.MANAGE_WEBHOOKS, P.MANAGE_RULES,
+         P.MANAGE_INTEGRATIONS}
     ),
     Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),

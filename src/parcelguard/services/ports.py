@@ -261,6 +261,47 @@ class Webhooks(Protocol):
     def attempts(self, message_id: str) -> list[Attempt]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """Where one carrier format pushes one tenant's parcels: /v1/hooks/<format>/<endpoint_id>."""
+
+    endpoint_id: str
+    tenant_id: str
+    format: str
+    name: str
+    secret_sealed: bytes  # AES-GCM: every scheme needs the secret itself to check a signature
+    zone: str  # IANA zone for carrier times without an offset
+    enabled: bool
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedPayload:
+    """Input that could not be read, kept for a person to look at (the body sealed)."""
+
+    tenant_id: str | None
+    source: str  # hooks/<format>, mqtt, import
+    ref: str | None  # endpoint id, MQTT topic, file and line
+    received_at_us: int
+    field: str | None
+    reason: str
+    content_type: str | None
+    body_sealed: bytes
+    size: int
+    rejected_id: int | None = None
+
+
+class Integrations(Protocol):
+    def add_endpoint(self, row: EndpointRow) -> None: ...
+    def endpoint(self, endpoint_id: str) -> EndpointRow | None: ...
+    def endpoints(self, tenant_id: str) -> list[EndpointRow]: ...
+    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> None: ...
+    def add_rejected(self, row: RejectedPayload) -> int: ...
+    def rejected(self, tenant_id: str, before_id: int | None, limit: int) -> list[RejectedPayload]:
+        """Newest first."""
+        ...
+
+
 class Rules(Protocol):
     """Merchant rules; deleted ones stay (their alerts name them) but are never loaded."""
 
@@ -317,6 +358,8 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> Webhooks: ...
     @property
     def rules(self) -> Rules: ...
+    @property
+    def integrations(self) -> Integrations: ...
     @property
     def ledger(self) -> Ledger: ...
 

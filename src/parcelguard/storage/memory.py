@@ -27,8 +27,10 @@ from parcelguard.services.ports import (
     ApiKeyRecord,
     Attempt,
     CheckpointRecord,
+    EndpointRow,
     NewShipment,
     QuarantinedEvent,
+    RejectedPayload,
     ShipmentFilter,
     ShipmentRecord,
     ShipmentState,
@@ -59,6 +61,8 @@ class _Data:
     notes: list[AlertNote] = field(default_factory=list)
     rules: dict[str, tuple[CustomRule, int | None]] = field(default_factory=dict)  # deleted at
     rule_changes: int = 0
+    endpoints: dict[str, EndpointRow] = field(default_factory=dict)
+    rejected: list[RejectedPayload] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -448,6 +452,34 @@ class MemoryRules(_Repo):
         return len(self.data.rules), self.data.rule_changes
 
 
+class MemoryIntegrations(_Repo):
+    def add_endpoint(self, row: EndpointRow) -> None:
+        self.later(lambda: self.data.endpoints.__setitem__(row.endpoint_id, row))
+
+    def endpoint(self, endpoint_id: str) -> EndpointRow | None:
+        return self.data.endpoints.get(endpoint_id)
+
+    def endpoints(self, tenant_id: str) -> list[EndpointRow]:
+        return sorted((r for r in self.data.endpoints.values() if r.tenant_id == tenant_id),
+                      key=lambda r: (r.created_at_us, r.endpoint_id))
+
+    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> None:
+        row = self.data.endpoints[endpoint_id]
+        self.later(lambda: self.data.endpoints.__setitem__(endpoint_id,
+                                                           replace(row, enabled=enabled)))
+
+    def add_rejected(self, row: RejectedPayload) -> int:
+        rejected_id = self.data.next_id
+        self.data.next_id += 1
+        self.later(lambda: self.data.rejected.append(replace(row, rejected_id=rejected_id)))
+        return rejected_id
+
+    def rejected(self, tenant_id: str, before_id: int | None, limit: int) -> list[RejectedPayload]:
+        rows = [r for r in self.data.rejected if r.tenant_id == tenant_id
+                and (before_id is None or (r.rejected_id or 0) < before_id)]
+        return sorted(rows, key=lambda r: -(r.rejected_id or 0))[:limit]
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -461,6 +493,7 @@ class MemoryUnitOfWork:
         self.alerts = MemoryAlerts(self)
         self.webhooks = MemoryWebhooks(self)
         self.rules = MemoryRules(self)
+        self.integrations = MemoryIntegrations(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

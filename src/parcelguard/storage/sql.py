@@ -34,8 +34,10 @@ from parcelguard.services.ports import (
     ApiKeyRecord,
     Attempt,
     CheckpointRecord,
+    EndpointRow,
     NewShipment,
     QuarantinedEvent,
+    RejectedPayload,
     ShipmentFilter,
     ShipmentRecord,
     ShipmentState,
@@ -841,6 +843,50 @@ def _rule(r: sa.Row[Any]) -> CustomRule:
                       Severity(r.severity), bool(r.enabled), r.created_at, r.updated_at)
 
 
+class SqlIntegrations(_Repo):
+    def add_endpoint(self, row: EndpointRow) -> None:
+        self.conn.execute(t.carrier_endpoints.insert().values(
+            endpoint_id=row.endpoint_id, tenant_id=row.tenant_id, format=row.format, name=row.name,
+            secret_sealed=row.secret_sealed, zone=row.zone, enabled=row.enabled,
+            created_at=row.created_at_us))
+
+    def endpoint(self, endpoint_id: str) -> EndpointRow | None:
+        r = self.conn.execute(sa.select(t.carrier_endpoints).where(
+            t.carrier_endpoints.c.endpoint_id == endpoint_id)).first()
+        return None if r is None else _endpoint(r)
+
+    def endpoints(self, tenant_id: str) -> list[EndpointRow]:
+        c = t.carrier_endpoints.c
+        rows = self.conn.execute(sa.select(t.carrier_endpoints).where(c.tenant_id == tenant_id)
+                                 .order_by(c.created_at, c.endpoint_id))
+        return [_endpoint(r) for r in rows]
+
+    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> None:
+        self.conn.execute(t.carrier_endpoints.update().where(
+            t.carrier_endpoints.c.endpoint_id == endpoint_id).values(enabled=enabled))
+
+    def add_rejected(self, row: RejectedPayload) -> int:
+        result = self.conn.execute(t.rejected_payloads.insert().values(
+            tenant_id=row.tenant_id, source=row.source, ref=row.ref, received_at=row.received_at_us,
+            field=row.field, reason=row.reason, content_type=row.content_type,
+            body_sealed=row.body_sealed, size=row.size))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def rejected(self, tenant_id: str, before_id: int | None, limit: int) -> list[RejectedPayload]:
+        c = t.rejected_payloads.c
+        q = sa.select(t.rejected_payloads).where(c.tenant_id == tenant_id)
+        if before_id is not None:
+            q = q.where(c.id < before_id)
+        return [RejectedPayload(r.tenant_id, r.source, r.ref, r.received_at, r.field, r.reason,
+                                r.content_type, _blob(r.body_sealed), r.size, int(r.id))
+                for r in self.conn.execute(q.order_by(c.id.desc()).limit(limit))]
+
+
+def _endpoint(r: sa.Row[Any]) -> EndpointRow:
+    return EndpointRow(r.endpoint_id, r.tenant_id, r.format, r.name, _blob(r.secret_sealed), r.zone,
+                       bool(r.enabled), r.created_at)
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine, self.write = engine, write
@@ -852,6 +898,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlerts(self)
         self.webhooks = SqlWebhooks(self)
         self.rules = SqlRules(self)
+        self.integrations = SqlIntegrations(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

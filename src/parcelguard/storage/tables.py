@@ -301,3 +301,33 @@ ledger_checkpoints = sa.Table(
 )
 
 APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
+
+# where carriers push: one row per tenant and format (and per account, if a tenant has several)
+carrier_endpoints = sa.Table(
+    "carrier_endpoints", metadata,
+    sa.Column("endpoint_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("secret_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Index(None, "tenant_id"),
+)
+
+# input that could not be read; the body is sealed (carrier payloads carry phone numbers)
+rejected_payloads = sa.Table(
+    "rejected_payloads", metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40)),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("ref", sa.String(300)),
+    sa.Column("received_at", Micros, nullable=False),
+    sa.Column("field", sa.String(200)),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("content_type", sa.String(200)),
+    sa.Column("body_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Index(None, "tenant_id", "id"),
+)

@@ -1,0 +1,139 @@
+"""Carrier pushes over HTTP: Kdniao pushes of 10-trace parcels to ``/v1/hooks/kdniao/<id>``.
+
+A real server (its own process, SQLite) gets signed Kdniao pushes, each one parcel with its
+whole 10-item trace, from 16 keep-alive connections as fast as it answers. Every parcel is
+pushed twice, as Kdniao does when a trace grows (the second push brings nothing new: its scans
+are recognised by content). The baseline, against the same server in the same run, is our
+own ``POST /v1/events`` with the same 10 scans of other parcels: the ratio is what the carrier
+format (form decoding, MD5 signature, Kdniao JSON, code mapping, local times) costs on top.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from parcelguard.bench.http import start_server
+from parcelguard.ingest.carriers import bench as kdniao_bench
+from parcelguard.ingest.carriers import kdniao
+
+SENDERS = 16
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Figures:
+    name: str
+    requests: int = 0
+    seconds: float = 0.0
+    failed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _numbers(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i:010d}" for i in range(n)]
+
+
+def _register(base: str, key: str, numbers: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    for i in range(0, len(numbers), 1000):
+        body = [{"tracking_no": tn, "carrier": "sf", "category": "general",
+                 "origin": {"city": "深圳"}, "destination": {"city": "上海"}}
+                for tn in numbers[i:i + 1000]]
+        httpx.post(f"{base}/v1/shipments", json=body, headers=headers,
+                   timeout=120).raise_for_status()
+
+
+def _own_format(body: bytes) -> bytes:
+    """The same 10 scans as our own API takes them."""
+    push = kdniao.handle(body, {}, kdniao_bench.APP_KEY, now=kdniao_bench.NOW)
+    return json.dumps([{"tracking_no": e.tracking_no, "carrier": e.carrier,
+                        "occurred_at": e.occurred_at.isoformat(), "status": e.status.value,
+                        "description": e.description} for e in push.events],
+                      ensure_ascii=False).encode()
+
+
+def _send(port: int, requests: list[tuple[str, bytes, dict[str, str]]], figures: Figures) -> None:
+    todo: queue.SimpleQueue[tuple[str, bytes, dict[str, str]]] = queue.SimpleQueue()
+    for r in requests:
+        todo.put(r)
+    failed = [0]
+    lock = threading.Lock()
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            try:
+                path, body, headers = todo.get_nowait()
+            except queue.Empty:
+                break
+            conn.request("POST", path, body=body, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status != 200:
+                with lock:
+                    failed[0] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    figures.seconds = time.perf_counter() - started
+    figures.requests = len(requests)
+    figures.failed = failed[0]
+
+
+def run(parcels: int, port: int) -> list[Figures]:
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_server(Path(tmp), port)
+        key: str = proc.key  # type: ignore[attr-defined]
+        base = f"http://127.0.0.1:{port}"
+        try:
+            made = httpx.post(f"{base}/v1/carrier-endpoints", headers={
+                "Authorization": f"Bearer {key}"}, json={
+                "format": "kdniao", "secret": kdniao_bench.APP_KEY}, timeout=30)
+            made.raise_for_status()
+            path = made.json()["path"]
+            pushed, own = _numbers("SF", parcels), _numbers("JT", parcels)
+            _register(base, key, pushed + own)
+            bodies = [kdniao_bench.build(10, tn) for tn in pushed]
+            form = {"Content-Type": FORM}
+            pushes = [(path, b, form) for b in bodies] * 2  # the second round: all known scans
+            api = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+            ours = [("/v1/events", _own_format(kdniao_bench.build(10, tn)), api) for tn in own] * 2
+            out = []
+            for name, requests in (("POST /v1/events (our format)", ours),
+                                   ("Kdniao pushes to /v1/hooks", pushes)):
+                figures = Figures(name)
+                _send(port, requests, figures)
+                out.append(figures)
+            return out
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def report(runs: list[Figures], parcels: int) -> list[str]:
+    base, hooks = runs
+    lines = [f"[carrier pushes] {parcels:,} parcels x 10 traces, each pushed twice, "
+             f"{SENDERS} connections, server on SQLite in its own process"]
+    for f in runs:
+        lines.append(f"  {f.name:<30} {f.rate:8,.0f} requests/s  {f.rate * 10:9,.0f} scans/s  "
+                     f"({f.requests:,} requests, {f.failed} failed)")
+    lines.append(f"  pushes / own API = {hooks.rate / base.rate:.2f}")
+    return lines
+

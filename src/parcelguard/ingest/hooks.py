@@ -1,0 +1,99 @@
+"""Carrier push receivers: ``POST /v1/hooks/<format>/<endpoint_id>``.
+
+One path for every format: find the endpoint, let its adapter verify the raw bytes (failing
+closed: a missing or wrong signature writes nothing), decode, and put the scans through the same
+pipeline as our own API, answering only after they are committed. What cannot be read is kept
+in the rejected-payload table and answered 400 (or 422 for a readable push with a bad field);
+the receiver itself never stops. Items for parcels nobody registered are counted, not stored: a
+carrier pushes every parcel of the account, and sends the whole trace again next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from parcelguard.domain import times
+from parcelguard.domain.errors import InvalidInput, NotFound, TooLarge, Unauthorized
+from parcelguard.ingest.carriers import FORMATS, Adapter
+from parcelguard.services import integrations
+from parcelguard.services.clock import Clock
+from parcelguard.services.integrations import Endpoint
+from parcelguard.services.messages import Command, RecordScan
+from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.ports import Store, Vault
+
+log = structlog.get_logger(__name__)
+CACHE_SECONDS = 30.0  # a disabled endpoint stops answering within this
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: bytes
+    media_type: str
+
+
+class HookReceiver:
+    def __init__(self, store: Store, vault: Vault, pipeline: Pipeline, clock: Clock,
+                 formats: Mapping[str, Adapter] = FORMATS) -> None:
+        self.store, self.vault, self.pipeline, self.clock = store, vault, pipeline, clock
+        self.formats = formats
+        self.pushes: Counter[tuple[str, str]] = Counter()  # (format, result), for /metrics
+        self.items: Counter[tuple[str, str]] = Counter()  # (format, pipeline result)
+        self._cache: dict[str, tuple[Endpoint | None, float]] = {}
+
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        now = time.monotonic()
+        hit = self._cache.get(endpoint_id)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        with self.store.unit_of_work(write=False) as uow:
+            row = uow.integrations.endpoint(endpoint_id)
+        found = None if row is None else integrations.opened(row, self.vault)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[endpoint_id] = (found, now + CACHE_SECONDS)
+        return found
+
+    def forget(self, endpoint_id: str) -> None:
+        """The endpoint changed in this process: read it again on the next push."""
+        self._cache.pop(endpoint_id, None)
+
+    async def receive(self, fmt: str, endpoint_id: str, body: bytes,
+                      headers: Mapping[str, str]) -> Reply:
+        adapter = self.formats.get(fmt)
+        ep = self.endpoint(endpoint_id) if adapter is not None else None
+        if adapter is None or ep is None or ep.format != fmt or not ep.enabled:
+            self.pushes[(fmt if adapter else "?", "no_endpoint")] += 1
+            raise NotFound(f"no enabled {fmt} endpoint {endpoint_id!r}: create one with "
+                           "POST /v1/carrier-endpoints and give its URL to the carrier")
+        now = self.clock.now()
+        try:
+            push = adapter.handle(body, headers, ep.secret, now=now, zone=ep.zone)
+        except Unauthorized:
+            self.pushes[(fmt, "unauthorized")] += 1
+            raise
+        except (InvalidInput, TooLarge) as exc:  # Unparsable is an InvalidInput
+            self.pushes[(fmt, "rejected")] += 1
+            field = exc.field if isinstance(exc, InvalidInput) else None
+            rejected_id = await asyncio.to_thread(  # a write: off the event loop
+                integrations.reject, self.store, self.vault, ep.tenant_id, f"hooks/{fmt}",
+                endpoint_id, times.to_us(now), field, exc.message, headers.get("content-type"),
+                body)
+            log.warning("hooks.rejected", format=fmt, endpoint_id=endpoint_id,
+                        rejected_id=rejected_id, reason=exc.message)
+            raise
+        commands: list[Command] = [RecordScan(ep.tenant_id, e, now) for e in push.events]
+        outcomes = await self.pipeline.submit(commands) if commands else []
+        for out in outcomes:
+            self.items[(fmt, out.result.value)] += 1
+        self.pushes[(fmt, "accepted")] += 1
+        if push.problems or push.stopped:
+            log.info("hooks.carrier_notes", format=fmt, endpoint_id=endpoint_id,
+                     problems=push.problems, stopped=push.stopped)
+        return Reply(push.reply, push.reply_type)

@@ -1,0 +1,212 @@
+"""Carrier push receivers over real HTTP, on SQLite and PostgreSQL, with the golden cases.
+
+Each format's documented example goes to ``/v1/hooks/<format>/<endpoint>`` signed with the
+endpoint's secret: it is answered as the carrier expects and its scans land on the timeline;
+the same push again adds nothing; a bad or missing signature is 401 and writes nothing; an
+unreadable push is 400 and kept for inspection; an unknown code is stored as ``unknown`` and
+counted on /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from parcelguard.domain.tenancy import Role
+from parcelguard.ingest.carriers import FORMATS
+from parcelguard.services.clock import ManualClock
+from tests.conftest import Server
+from tests.factories import shipment_json
+from tests.unit.carriers.helpers import DATA, Case, load_case, signed
+
+ALL = sorted(FORMATS)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 1, tzinfo=UTC))  # before every case's own clock
+
+
+def case(fmt: str, name: str) -> Case:
+    return load_case(DATA / fmt / f"{name}.http")
+
+
+def expected(c: Case) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(c.expected_path.read_text())
+    return loaded
+
+
+def endpoint(server: Server, fmt: str, secret: str, **extra: Any) -> str:
+    r = server.client().post("/v1/carrier-endpoints",
+                             json={"format": fmt, "secret": secret, "name": f"{fmt} account",
+                                   **extra})
+    assert r.status_code == 201, r.text
+    path: str = r.json()["path"]
+    assert path == f"/v1/hooks/{fmt}/{r.json()['endpoint_id']}"
+    return path
+
+
+def register(server: Server, c: Case) -> list[str]:
+    """The shipments the case's scans belong to (a carrier pushes for registered parcels)."""
+    numbers = {e["tracking_no"]: e["carrier"] for e in expected(c)["events"]}
+    for tn, carrier in numbers.items():
+        r = server.client().post("/v1/shipments", json=shipment_json(tn, carrier=carrier))
+        assert r.status_code == 201, r.text
+    return sorted(numbers)
+
+
+def send(server: Server, path: str, c: Case, clock: ManualClock) -> httpx.Response:
+    """Post the case when the server's clock is at the case's own, or after its last scan (a
+    golden case's clock only stamps the reply; its scans may be later)."""
+    clock.advance_to(c.now)
+    if expected(c).get("events"):
+        clock.advance_to(max(datetime.fromisoformat(e["occurred_at"])
+                             for e in expected(c)["events"]))
+    return server.anonymous().post(path, content=c.body, headers=c.headers)
+
+
+def stored(server: Server, numbers: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tn in numbers:
+        r = server.client().get(f"/v1/shipments/{tn}/timeline")
+        assert r.status_code == 200, r.text
+        out += r.json()["events"]
+    return out
+
+
+def rejected(server: Server) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = server.client().get("/v1/rejected-payloads").json()["items"]
+    return items
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_a_signed_push_is_answered_as_the_carrier_expects_and_its_scans_are_stored(
+    server: Server, clock: ManualClock, fmt: str,
+) -> None:
+    happy = case(fmt, "happy")
+    path = endpoint(server, fmt, happy.secret, zone=str(happy.zone))
+    numbers = register(server, happy)
+    r = send(server, path, happy, clock)
+    assert r.status_code == 200, r.text
+    assert r.content.decode() == expected(happy)["reply"]
+    events = stored(server, numbers)
+    assert sorted(e["event_id"] for e in events) == sorted(
+        e["event_id"] for e in expected(happy)["events"])
+    assert {e["source"] for e in events} == {fmt}
+
+    again = send(server, path, case(fmt, "replay"), clock)  # the same scans pushed again
+    assert again.status_code == 200, again.text
+    assert len(stored(server, numbers)) == len(events)
+    assert rejected(server) == []
+
+
+@pytest.mark.parametrize("fmt", ALL)
+@pytest.mark.parametrize("name", ["bad_signature", "missing_signature"])
+def test_a_push_without_the_right_signature_is_401_and_writes_nothing(
+    server: Server, clock: ManualClock, fmt: str, name: str,
+) -> None:
+    happy = case(fmt, "happy")
+    path = endpoint(server, fmt, happy.secret, zone=str(happy.zone))
+    numbers = register(server, happy)
+    r = send(server, path, case(fmt, name), clock)
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "unauthorized"
+    assert stored(server, numbers) == []
+    assert rejected(server) == []
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_an_unreadable_push_is_400_and_kept_for_inspection(
+    server: Server, clock: ManualClock, fmt: str,
+) -> None:
+    happy = case(fmt, "happy")
+    path = endpoint(server, fmt, happy.secret, zone=str(happy.zone))
+    body, headers = signed(fmt, 'this is not json {', happy.secret, happy.now)
+    clock.advance_to(happy.now)
+    r = server.anonymous().post(path, content=body, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "unparsable"
+    [kept] = rejected(server)
+    assert kept["source"] == f"hooks/{fmt}"
+    assert kept["ref"] == path.rsplit("/", 1)[1]
+    assert kept["reason"] == r.json()["error"]["message"]
+    assert kept["body"] == body.decode()
+    assert kept["size"] == len(body)
+    other = server.client(tenant="other").get("/v1/rejected-payloads").json()["items"]
+    assert other == []  # another tenant does not see it
+
+
+@pytest.mark.parametrize("fmt", sorted(set(FORMATS) - {"generic"}))
+def test_an_unknown_code_is_stored_as_unknown_and_counted_on_metrics(
+    server: Server, clock: ManualClock, fmt: str,
+) -> None:
+    c = case(fmt, "unknown_code")
+    path = endpoint(server, fmt, c.secret, zone=str(c.zone))
+    numbers = register(server, c)
+    r = send(server, path, c, clock)
+    assert r.status_code == 200, r.text
+    unknown = [e for e in stored(server, numbers) if e["status"] == "unknown"]
+    assert unknown
+    assert all(e["carrier_code"] for e in unknown)
+    metrics = server.anonymous().get("/metrics").text
+    assert f'parcelguard_unknown_status_total{{source="{fmt}"}} {len(unknown)}.0' in metrics
+    assert f'parcelguard_carrier_pushes_total{{format="{fmt}",result="accepted"}} 1.0' in metrics
+
+
+def test_scans_of_parcels_nobody_registered_are_counted_not_stored(
+    server: Server, clock: ManualClock,
+) -> None:
+    happy = case("kdniao", "happy")
+    path = endpoint(server, "kdniao", happy.secret)
+    r = send(server, path, happy, clock)
+    assert r.status_code == 200, r.text  # the carrier cannot do anything about it
+    n = len(expected(happy)["events"])
+    assert f'parcelguard_carrier_items_total{{format="kdniao",result="rejected"}} {n}.0' in (
+        server.anonymous().get("/metrics").text)
+
+
+def test_an_unknown_disabled_or_other_format_endpoint_is_404(
+    server: Server, clock: ManualClock,
+) -> None:
+    happy = case("kdniao", "happy")
+    path = endpoint(server, "kdniao", happy.secret)
+    register(server, happy)
+    anyone = server.anonymous()
+    assert anyone.post("/v1/hooks/kdniao/ep_nope", content=happy.body,
+                       headers=happy.headers).status_code == 404
+    assert anyone.post(path.replace("kdniao", "aftership"), content=happy.body,
+                       headers=happy.headers).status_code == 404
+    assert anyone.post("/v1/hooks/nope/x", content=b"").status_code == 404
+    endpoint_id = path.rsplit("/", 1)[1]
+    off = server.client().post(f"/v1/carrier-endpoints/{endpoint_id}/disable")
+    assert off.json()["enabled"] is False
+    assert send(server, path, happy, clock).status_code == 404
+    server.client().post(f"/v1/carrier-endpoints/{endpoint_id}/enable")
+    assert send(server, path, happy, clock).status_code == 200
+
+
+def test_endpoints_are_managed_per_tenant_with_their_secrets_checked(server: Server) -> None:
+    merchant = server.client(Role.MERCHANT)
+    missing = merchant.post("/v1/carrier-endpoints", json={"format": "kdniao"})
+    assert (missing.status_code, missing.json()["error"]["field"]) == (422, "secret")
+    wrong = merchant.post("/v1/carrier-endpoints", json={"format": "fedex", "secret": "k"})
+    assert (wrong.status_code, wrong.json()["error"]["field"]) == (422, "format")
+    zone = merchant.post("/v1/carrier-endpoints",
+                         json={"format": "kuaidi100", "secret": "s", "zone": "Mars/Olympus"})
+    assert (zone.status_code, zone.json()["error"]["field"]) == (422, "zone")
+    made = merchant.post("/v1/carrier-endpoints", json={"format": "generic"})
+    assert made.status_code == 201
+    assert made.json()["secret"].startswith("whsec_")
+    assert made.json()["zone"] == "Asia/Shanghai"
+    listed = merchant.get("/v1/carrier-endpoints").json()
+    assert [e["endpoint_id"] for e in listed] == [made.json()["endpoint_id"]]
+    assert "secret" not in listed[0]
+    other = server.client(tenant="other")
+    assert other.get("/v1/carrier-endpoints").json() == []
+    endpoint_id = made.json()["endpoint_id"]
+    assert other.post(f"/v1/carrier-endpoints/{endpoint_id}/disable").status_code == 404
+    assert server.client(Role.CARRIER).get("/v1/carrier-endpoints").status_code == 403
