@@ -35,6 +35,8 @@ class Figures:
     requests: int = 0
     seconds: float = 0.0
     failed: int = 0
+    writer_seconds: float = 0.0  # the server's writer: processing and committing batches
+    batches: int = 0
 
     @property
     def rate(self) -> float:
@@ -97,6 +99,19 @@ def _send(port: int, requests: list[tuple[str, bytes, dict[str, str]]], figures:
     figures.failed = failed[0]
 
 
+def _writer(base: str) -> tuple[float, int]:
+    """The server's writer so far: seconds spent on batches, and how many."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(("parcelguard_batch_commit_seconds_sum ",
+                            "parcelguard_batch_commit_seconds_count ")):
+            name, value = line.split()
+            found[name] = float(value)
+    return (found.get("parcelguard_batch_commit_seconds_sum", 0.0),
+            int(found.get("parcelguard_batch_commit_seconds_count", 0)))
+
+
 def run(parcels: int, port: int) -> list[Figures]:
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_server(Path(tmp), port)
@@ -119,7 +134,10 @@ def run(parcels: int, port: int) -> list[Figures]:
             for name, requests in (("POST /v1/events (our format)", ours),
                                    ("Kdniao pushes to /v1/hooks", pushes)):
                 figures = Figures(name)
+                seconds, batches = _writer(base)
                 _send(port, requests, figures)
+                after = _writer(base)
+                figures.writer_seconds, figures.batches = after[0] - seconds, after[1] - batches
                 out.append(figures)
             return out
         finally:
@@ -134,6 +152,10 @@ def report(runs: list[Figures], parcels: int) -> list[str]:
     for f in runs:
         lines.append(f"  {f.name:<30} {f.rate:8,.0f} requests/s  {f.rate * 10:9,.0f} scans/s  "
                      f"({f.requests:,} requests, {f.failed} failed)")
+        busy = f.writer_seconds / f.seconds * 100 if f.seconds else 0.0
+        per = f.writer_seconds / f.batches * 1000 if f.batches else 0.0
+        lines.append(f"    writer busy {busy:.0f}% of the run: {f.batches:,} batches of "
+                     f"{f.requests / max(f.batches, 1):.1f} requests, {per:.1f} ms each")
     lines.append(f"  pushes / own API = {hooks.rate / base.rate:.2f}")
     return lines
 
