@@ -97,6 +97,11 @@ def test_a_signed_push_is_answered_as_the_carrier_expects_and_its_scans_are_stor
     assert sorted(e["event_id"] for e in events) == sorted(
         e["event_id"] for e in expected(happy)["events"])
     assert {e["source"] for e in events} == {fmt}
+    for tn in numbers:  # the carrier's own estimate, beside ours
+        shown = server.client().get(f"/v1/shipments/{tn}").json()["carrier_etas"]
+        estimate = expected(happy)["estimated_delivery"].get(tn)
+        assert [(e["source"], e["estimate"]) for e in shown] == (
+            [(fmt, estimate)] if estimate else [])
 
     again = send(server, path, case(fmt, "replay"), clock)  # the same scans pushed again
     assert again.status_code == 200, again.text
@@ -210,3 +215,20 @@ def test_endpoints_are_managed_per_tenant_with_their_secrets_checked(server: Ser
     endpoint_id = made.json()["endpoint_id"]
     assert other.post(f"/v1/carrier-endpoints/{endpoint_id}/disable").status_code == 404
     assert server.client(Role.CARRIER).get("/v1/carrier-endpoints").status_code == 403
+
+
+@pytest.mark.parametrize("fmt", sorted(set(FORMATS) - {"generic"}))
+def test_a_carriers_error_push_is_acknowledged_and_its_notices_counted(
+    server: Server, clock: ManualClock, fmt: str,
+) -> None:
+    c = case(fmt, "error")
+    path = endpoint(server, fmt, c.secret, zone=str(c.zone))
+    r = send(server, path, c, clock)
+    assert r.status_code == 200, r.text
+    assert r.content.decode() == expected(c)["reply"]
+    metrics = server.anonymous().get("/metrics").text
+    for notice, key in (("stopped", "stopped"), ("problem", "problems")):
+        n = len(expected(c)[key])
+        line = f'parcelguard_carrier_notices_total{{format="{fmt}",notice="{notice}"}} {n}.0'
+        assert (line in metrics) is (n > 0), line
+    assert rejected(server) == []

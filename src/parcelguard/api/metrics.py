@@ -68,6 +68,14 @@ class HooksCollector(Collector):
         for (fmt, result), n in sorted(self.hooks.items.items()):
             items.add_metric([fmt, result], n)
         yield items
+        notices = CounterMetricFamily(
+            "parcelguard_carrier_notices", "Parcels a carrier stopped tracking (Kuaidi100 "
+            "abort/shutdown, 17TRACK TRACKING_STOPPED, AfterShip Expired) or failed to track "
+            "(Kdniao Success=false)", labels=["format", "notice"])
+        for (fmt, notice), n in sorted(self.hooks.notices.items()):
+            if n:
+                notices.add_metric([fmt, notice], n)
+        yield notices
 
 
 class HttpMetrics:

@@ -89,6 +89,12 @@ class EtaOut(BaseModel):
     basis: str = Field(description="lane, band, distance or last_mile: what the estimate used")
 
 
+class CarrierEtaOut(BaseModel):
+    source: str = Field(description="the carrier push it came in (kdniao, aftership, track17)")
+    estimate: str = Field(description="the carrier's estimated delivery, in its own offset")
+    updated_at: str
+
+
 class ShipmentOut(BaseModel):
     tracking_no: str
     carrier: str
@@ -112,6 +118,8 @@ class ShipmentOut(BaseModel):
     location: LocationOut | None
     condition: str | None
     eta: EtaOut | None
+    carrier_etas: list[CarrierEtaOut] = Field(
+        default_factory=list, description="the carriers' own estimates (on GET of one shipment)")
     created_at: str
 
 

@@ -2,7 +2,8 @@
 
 One path for every format: find the endpoint, let its adapter verify the raw bytes (failing
 closed: a missing or wrong signature writes nothing), decode, and put the scans through the same
-pipeline as our own API, answering only after they are committed. What cannot be read is kept
+pipeline as our own API, answering only after they are committed. A carrier's own delivery
+estimate is kept beside ours for the parcels it pushed scans of. What cannot be read is kept
 in the rejected-payload table and answered 400 (or 422 for a readable push with a bad field);
 the receiver itself never stops. Items for parcels nobody registered are counted, not stored: a
 carrier pushes every parcel of the account, and sends the whole trace again next time.
@@ -24,9 +25,9 @@ from parcelguard.ingest.carriers import FORMATS, Adapter
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
-from parcelguard.services.messages import Command, RecordScan
+from parcelguard.services.messages import Command, RecordScan, Result
 from parcelguard.services.pipeline import Pipeline
-from parcelguard.services.ports import Store, Vault
+from parcelguard.services.ports import CarrierEstimate, Store, Vault
 
 log = structlog.get_logger(__name__)
 CACHE_SECONDS = 30.0  # a disabled endpoint stops answering within this
@@ -45,6 +46,7 @@ class HookReceiver:
         self.formats = formats
         self.pushes: Counter[tuple[str, str]] = Counter()  # (format, result), for /metrics
         self.items: Counter[tuple[str, str]] = Counter()  # (format, pipeline result)
+        self.notices: Counter[tuple[str, str]] = Counter()  # (format, stopped | problem)
         self._cache: dict[str, tuple[Endpoint | None, float]] = {}
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
@@ -90,10 +92,19 @@ class HookReceiver:
             raise
         commands: list[Command] = [RecordScan(ep.tenant_id, e, now) for e in push.events]
         outcomes = await self.pipeline.submit(commands) if commands else []
-        for out in outcomes:
+        known = set()
+        for event, out in zip(push.events, outcomes, strict=True):
             self.items[(fmt, out.result.value)] += 1
+            if out.result is not Result.REJECTED:
+                known.add(event.tracking_no)
+        estimates = [CarrierEstimate(ep.tenant_id, tn, fmt, times.iso(at), times.to_us(now))
+                     for tn, at in sorted(push.estimated_delivery.items()) if tn in known]
+        if estimates:
+            await asyncio.to_thread(integrations.note_estimates, self.store, estimates)
         self.pushes[(fmt, "accepted")] += 1
-        if push.problems or push.stopped:
-            log.info("hooks.carrier_notes", format=fmt, endpoint_id=endpoint_id,
+        self.notices[(fmt, "stopped")] += len(push.stopped)
+        self.notices[(fmt, "problem")] += len(push.problems)
+        if push.problems or push.stopped:  # the carrier stopped or failed tracking a parcel
+            log.warning("hooks.carrier_notes", format=fmt, endpoint_id=endpoint_id,
                      problems=push.problems, stopped=push.stopped)
         return Reply(push.reply, push.reply_type)

@@ -291,6 +291,17 @@ class RejectedPayload:
     rejected_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CarrierEstimate:
+    """A carrier's own estimate of the delivery, shown beside ours."""
+
+    tenant_id: str
+    tracking_no: str
+    source: str  # the push format
+    estimate: str  # as the carrier meant it: RFC 3339 with the carrier's offset
+    updated_at_us: int
+
+
 class Integrations(Protocol):
     def add_endpoint(self, row: EndpointRow) -> None: ...
     def endpoint(self, endpoint_id: str) -> EndpointRow | None: ...
@@ -300,6 +311,12 @@ class Integrations(Protocol):
     def rejected(self, tenant_id: str, before_id: int | None, limit: int) -> list[RejectedPayload]:
         """Newest first."""
         ...
+
+    def set_estimates(self, rows: Sequence[CarrierEstimate]) -> None:
+        """Insert or replace, one per (tenant, tracking number, source)."""
+        ...
+
+    def estimates(self, tenant_id: str, tracking_no: str) -> list[CarrierEstimate]: ...
 
 
 class Rules(Protocol):

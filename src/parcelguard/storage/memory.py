@@ -26,6 +26,7 @@ from parcelguard.services.ports import (
     AlertNote,
     ApiKeyRecord,
     Attempt,
+    CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
     NewShipment,
@@ -63,6 +64,7 @@ class _Data:
     rule_changes: int = 0
     endpoints: dict[str, EndpointRow] = field(default_factory=dict)
     rejected: list[RejectedPayload] = field(default_factory=list)
+    estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -478,6 +480,17 @@ class MemoryIntegrations(_Repo):
         rows = [r for r in self.data.rejected if r.tenant_id == tenant_id
                 and (before_id is None or (r.rejected_id or 0) < before_id)]
         return sorted(rows, key=lambda r: -(r.rejected_id or 0))[:limit]
+
+    def set_estimates(self, rows: Sequence[CarrierEstimate]) -> None:
+        def apply() -> None:
+            for e in rows:
+                self.data.estimates[(e.tenant_id, e.tracking_no, e.source)] = e
+
+        self.later(apply)
+
+    def estimates(self, tenant_id: str, tracking_no: str) -> list[CarrierEstimate]:
+        return sorted((e for (t, n, _), e in self.data.estimates.items()
+                       if t == tenant_id and n == tracking_no), key=lambda e: e.source)
 
 
 class MemoryUnitOfWork:

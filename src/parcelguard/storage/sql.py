@@ -33,6 +33,7 @@ from parcelguard.services.ports import (
     AlertNote,
     ApiKeyRecord,
     Attempt,
+    CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
     NewShipment,
@@ -880,6 +881,25 @@ class SqlIntegrations(_Repo):
         return [RejectedPayload(r.tenant_id, r.source, r.ref, r.received_at, r.field, r.reason,
                                 r.content_type, _blob(r.body_sealed), r.size, int(r.id))
                 for r in self.conn.execute(q.order_by(c.id.desc()).limit(limit))]
+
+    def set_estimates(self, rows: Sequence[CarrierEstimate]) -> None:
+        self.bulk(_ESTIMATE_UPSERT, [(e.tenant_id, e.tracking_no, e.source, e.estimate,
+                                      e.updated_at_us) for e in rows])
+
+    def estimates(self, tenant_id: str, tracking_no: str) -> list[CarrierEstimate]:
+        c = t.carrier_estimates.c
+        rows = self.conn.execute(sa.select(t.carrier_estimates).where(
+            c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.source))
+        return [CarrierEstimate(r.tenant_id, r.tracking_no, r.source, r.estimate, r.updated_at)
+                for r in rows]
+
+
+_ESTIMATE_UPSERT = (
+    _insert_sql(t.carrier_estimates, ["tenant_id", "tracking_no", "source", "estimate",
+                                      "updated_at"])
+    + " ON CONFLICT (tenant_id, tracking_no, source) DO UPDATE SET estimate = excluded.estimate,"
+    " updated_at = excluded.updated_at"
+)
 
 
 def _endpoint(r: sa.Row[Any]) -> EndpointRow:

@@ -331,3 +331,13 @@ rejected_payloads = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Index(None, "tenant_id", "id"),
 )
+
+# the carriers' own delivery estimates (Kdniao EstimatedDeliveryTime, AfterShip, 17TRACK)
+carrier_estimates = sa.Table(
+    "carrier_estimates", metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("tracking_no", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("estimate", sa.String(40), nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)

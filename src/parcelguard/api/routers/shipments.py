@@ -90,12 +90,17 @@ def get_shipment(
 ) -> schemas.ShipmentOut:
     with sys.store.unit_of_work(write=False) as uow:
         record = queries.shipment(uow, caller.tenant_id, tracking_no)
+        estimates = uow.integrations.estimates(caller.tenant_id, tracking_no)
     clear = None
     if include == "recipient":
         if caller.role not in (Role.MERCHANT, Role.ADMIN):
             caller.require(Permission.WRITE_SHIPMENTS)
         clear = queries.recipient(sys.vault, record)
-    return schemas.shipment(record, clear)
+    out = schemas.shipment(record, clear)
+    out.carrier_etas = [schemas.CarrierEtaOut(source=e.source, estimate=e.estimate,
+                                              updated_at=times.iso_us(e.updated_at_us))
+                        for e in estimates]
+    return out
 
 
 @router.get("/{tracking_no}/timeline", response_model=schemas.TimelineOut,

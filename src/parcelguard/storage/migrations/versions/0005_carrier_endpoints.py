@@ -1,4 +1,4 @@
-"""carrier push endpoints (sealed secrets) and rejected payloads (sealed bodies)
+"""carrier push endpoints (sealed secrets), rejected payloads (sealed bodies), carrier ETAs
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('carrier_estimates',
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('tracking_no', sa.String(length=64), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('estimate', sa.String(length=40), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'tracking_no', 'source', name=op.f('pk_carrier_estimates'))
+    )
     op.create_table('rejected_payloads',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('tenant_id', sa.String(length=40), nullable=True),
@@ -59,3 +67,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_rejected_payloads_tenant_id_id'))
 
     op.drop_table('rejected_payloads')
+    op.drop_table('carrier_estimates')
