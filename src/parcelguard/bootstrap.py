@@ -22,6 +22,7 @@ from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.shipment import Category
 from parcelguard.expressions.cel import CelExpressions
 from parcelguard.ingest.hooks import HookReceiver
+from parcelguard.ingest.mqtt import MqttSubscriber
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
@@ -58,6 +59,7 @@ class System:
     auth: Authenticator
     deliverer: Deliverer
     hooks: HookReceiver
+    mqtt: MqttSubscriber | None = None
 
     def start(self, *, deliver: bool | None = None) -> None:
         """Start the writer, and (unless told otherwise) the webhook deliverer."""
@@ -69,8 +71,12 @@ class System:
         self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
         if self._delivering:
             self.deliverer.start()
+        if self.mqtt is not None:
+            self.mqtt.start()  # connects in the background, and keeps trying
 
     def stop(self) -> None:
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if getattr(self, "_delivering", False):
             self.deliverer.stop()
         self.pipeline.stop()
@@ -134,4 +140,6 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock),
+        mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
+                            clock) if settings.mqtt_enabled else None,
     )

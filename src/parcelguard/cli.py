@@ -481,6 +481,18 @@ def bench_hooks(
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+@bench_app.command("mqtt")
+def bench_mqtt(
+    readings: Annotated[int, typer.Option(help="readings to publish (500 devices)")] = 50_000,
+    port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8768,
+) -> None:
+    """MQTT telemetry publish -> committed, against POST /v1/telemetry (own process)."""
+    from parcelguard.bench import mqtt
+
+    for line in mqtt.report(mqtt.run(readings, port)):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 @bench_app.command("latency")
 def bench_latency(
     rate: Annotated[int, typer.Option(help="events per second to send")] = 1000,

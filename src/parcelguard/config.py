@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = Field(
         default=False, description="deliver to loopback/private/link-local targets (tests, labs)")
     webhook_timeout_s: float = 10.0
+    mqtt_enabled: bool = Field(
+        default=True, description="subscribe to device telemetry and sorter scans over MQTT")
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str = Field(
+        default="parcelguard", description="stable across restarts: the broker keeps this "
+        "session's unacknowledged messages; unique per server sharing a broker")
     profiles_file: Path | None = Field(
         default=None, description="alert profiles YAML; the shipped defaults when unset")
 

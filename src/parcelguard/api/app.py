@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
         app.state.system = sys
         registry.register(metrics.StatsCollector(sys.stats))
         registry.register(metrics.HooksCollector(sys.hooks))
+        if sys.mqtt is not None:
+            registry.register(metrics.MqttCollector(sys.mqtt))
         if owned:
             sys.start()
         try:

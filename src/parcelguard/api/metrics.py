@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parcelguard.ingest.hooks import HookReceiver
+from parcelguard.ingest.mqtt import MqttSubscriber
 from parcelguard.services.stats import Stats
 
 
@@ -76,6 +77,20 @@ class HooksCollector(Collector):
             if n:
                 notices.add_metric([fmt, notice], n)
         yield notices
+
+
+class MqttCollector(Collector):
+    def __init__(self, subscriber: MqttSubscriber) -> None:
+        self.subscriber = subscriber
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        items = CounterMetricFamily("parcelguard_mqtt_items", "Readings and scans received over "
+                                    "MQTT, by topic kind and result", labels=["topic", "result"])
+        for (kind, result), n in sorted(self.subscriber.counts.items()):
+            items.add_metric([kind, result], n)
+        yield items
+        yield GaugeMetricFamily("parcelguard_mqtt_connected", "1 while connected to the broker",
+                                value=1 if self.subscriber.connected.is_set() else 0)
 
 
 class HttpMetrics:

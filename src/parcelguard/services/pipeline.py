@@ -67,6 +67,11 @@ class Pipeline:
     def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]:
         return self._enqueue(commands).result()
 
+    def submit_future(self, commands: Sequence[Command]) -> Future[list[Outcome]]:
+        """Queue without waiting; the future's callbacks run on the writer thread after the
+        commit, so they must be quick."""
+        return self._enqueue(commands)
+
     def _enqueue(self, commands: Sequence[Command]) -> Future[list[Outcome]]:
         future: Future[list[Outcome]] = Future()
         with self._lock:
