@@ -363,6 +363,53 @@ def replay(
         err.print(f"  {line}")
 
 
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="an .ndjson/.jsonl or .csv file", exists=True,
+                                         dir_okay=False)],
+    key: Annotated[str, typer.Option(envvar="PARCELGUARD_API_KEY",
+                                     help="an API key of the tenant the rows belong to")],
+    kind: Annotated[str | None, typer.Option(
+        help="shipment, event or telemetry: what every row is (CSV: required)")] = None,
+    url: Annotated[str | None, typer.Option(help="the running server (default: this "
+                                            "machine's configured host and port)")] = None,
+    restart: Annotated[bool, typer.Option(help="forget an earlier run's progress")] = False,
+) -> None:
+    """Import a file through a running server, resumably; refused rows go to FILE.rejected.ndjson."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from parcelguard.ingest.importer import Importer, State
+
+    settings = Settings()
+    base = url or f"http://{settings.host}:{settings.port}"
+    size = path.stat().st_size
+    if not restart and State.load(path.with_name(path.name + ".import-state")).done:
+        err.print(f"{path.name} was imported already (--restart imports it again)")
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=err) as progress:
+        task = progress.add_task(path.name, total=size)
+        job = Importer(base, key, path, kind,
+                       on_progress=lambda offset: progress.update(task, completed=offset))
+        try:
+            state = job.run(restart=restart)
+        except ParcelGuardError as exc:
+            raise _fail(exc.message) from None
+        progress.update(task, completed=size)
+    table = Table("result", "rows")
+    for result in ("accepted", "duplicate", "quarantined", "rejected"):
+        table.add_row(result, f"{state.results.get(result, 0):,}")
+    out.print(table)
+    if state.results.get("rejected"):
+        out.print(f"refused rows and reasons: {job.rejected_path}", highlight=False,
+                  soft_wrap=True)
+
+
 @app.command()
 def demo(
     shipments: Annotated[int, typer.Option(help="shipments to simulate")] = 400,
