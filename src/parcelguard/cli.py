@@ -41,6 +41,10 @@ endpoints_app = typer.Typer(help="Carrier push endpoints: where Kdniao, Kuaidi10
                             "17TRACK or a generic sender push a tenant's scans.",
                             no_args_is_help=True)
 app.add_typer(endpoints_app, name="endpoints")
+devices_app = typer.Typer(help="Devices: box sensors, vehicle units, facility scanners and "
+                          "what each is bound to. Bind and unbind through the API (the writer "
+                          "records every binding in the ledger).", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
 bench_app = typer.Typer(help="Benchmarks: figures and ratios against a same-process baseline.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -199,6 +203,20 @@ def rules_list(tenant: TenantOpt) -> None:
     for r in rows:
         table.add_row(r.rule_id, r.name, r.on.value, r.severity.value,
                       "yes" if r.enabled else "no", r.expression)
+    out.print(table)
+
+
+@devices_app.command("list")
+def devices_list(tenant: TenantOpt) -> None:
+    """A tenant's devices and their bindings."""
+    table = Table("device id", "kind", "shipment", "vehicle", "facility")
+    with _store() as store, store.unit_of_work(write=False) as uow:
+        after = None
+        while page := uow.devices.page(tenant, after, 500):
+            for d in page:
+                table.add_row(d.device_id, d.kind.value, d.tracking_no or "", d.vehicle_id or "",
+                              d.facility_id or "")
+            after = page[-1].device_id
     out.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KEY_A, KEY_B
+from tests.factories import shipment_json
 
 EXE = [sys.executable, "-m", "parcelguard.cli"]
 
@@ -120,3 +122,20 @@ def test_carrier_endpoints_are_added_listed_and_switched_off(
     missing = run(tmp_path, "endpoints", "add", "--tenant", "acme", "--format", "aftership",
                   ok=False)
     assert "secret: required" in missing.stderr
+
+
+def test_devices_are_listed_with_their_bindings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    run(tmp_path, "tenants", "create", "acme")
+    lines = tmp_path / "in.ndjson"
+    lines.write_text(json.dumps({"type": "shipment", **shipment_json(
+        "SF1400000001", devices=["LOG-1"])}) + "\n" + json.dumps(
+        {"type": "device", "device_id": "CAB-1", "kind": "vehicle_unit",
+         "vehicle_id": "沪A12345"}, ensure_ascii=False) + "\n")
+    store = f"sqlite:///{tmp_path / 'parcelguard.db'}"
+    run(tmp_path, "replay", str(lines), "--out", str(tmp_path / "a.ndjson"), "--tenant", "acme",
+        "--store", store)
+    listed = run(tmp_path, "devices", "list", "--tenant", "acme").stdout
+    assert "CAB-1" in listed and "沪A12345" in listed  # noqa: PT018
+    assert "LOG-1" in listed and "SF1400000001" in listed  # noqa: PT018

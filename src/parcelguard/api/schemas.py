@@ -247,6 +247,19 @@ class LedgerKeyOut(BaseModel):
     verifier_key: str
 
 
+class DeviceOut(BaseModel):
+    device_id: str
+    kind: str
+    tracking_no: str | None = Field(description="the shipment a box sensor rides in")
+    vehicle_id: str | None = Field(description="the vehicle a vehicle unit is fitted to")
+    facility_id: str | None = Field(description="the facility a scanner works at")
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceOut]
+    next_cursor: str | None
+
+
 class DeviceAnswer(BaseModel):
     device_id: str
     result: Literal["accepted", "duplicate"]

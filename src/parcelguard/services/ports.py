@@ -339,6 +339,9 @@ class Rules(Protocol):
 class Devices(Protocol):
     def put(self, device: Device) -> None: ...
     def get(self, tenant_id: str, device_id: str) -> Device | None: ...
+    def page(self, tenant_id: str, after: str | None, limit: int) -> list[Device]:
+        """By device id, from after ``after``."""
+        ...
 
 
 class Ledger(Protocol):

@@ -285,6 +285,11 @@ class MemoryDevices(_Repo):
     def get(self, tenant_id: str, device_id: str) -> Device | None:
         return self.data.devices.get((tenant_id, device_id))
 
+    def page(self, tenant_id: str, after: str | None, limit: int) -> list[Device]:
+        return sorted((d for (t, i), d in self.data.devices.items()
+                       if t == tenant_id and (after is None or i > after)),
+                      key=lambda d: d.device_id)[:limit]
+
 
 class MemoryAlerts(_Repo):
     def save(self, alerts: Sequence[tuple[Alert, int]]) -> None:

@@ -546,6 +546,15 @@ class SqlDevices(_Repo):
         kind, tracking_no, vehicle_id, facility_id = row
         return Device(tenant_id, device_id, DeviceKind(kind), tracking_no, vehicle_id, facility_id)
 
+    def page(self, tenant_id: str, after: str | None, limit: int) -> list[Device]:
+        c = t.devices.c
+        q = sa.select(t.devices).where(c.tenant_id == tenant_id)
+        if after is not None:
+            q = q.where(c.device_id > after)
+        return [Device(r.tenant_id, r.device_id, DeviceKind(r.kind), r.tracking_no, r.vehicle_id,
+                       r.facility_id)
+                for r in self.conn.execute(q.order_by(c.device_id).limit(limit))]
+
 
 _ALERT_COLUMNS = (
     "alert_id", "tenant_id", "shipment_id", "tracking_no", "rule", "kind", "severity", "state",

@@ -1,18 +1,23 @@
-"""Device bindings: a sensor in a box, a vehicle unit, a facility scanner."""
+"""Device bindings: a sensor in a box, a vehicle unit, a facility scanner.
+
+Posting a device again with other bindings rebinds it; without any binding, unbinds it. Every
+(re)binding is a custody-ledger entry.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from parcelguard.api import openapi, schemas
 from parcelguard.api.deps import SystemDep, require
-from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.errors import InvalidInput, NotFound
+from parcelguard.domain.telemetry import Device
 from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.ingest import wire
-from parcelguard.services.messages import Result
+from parcelguard.services.messages import RegisterDevice, Result
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=schemas.ERRORS)
 
@@ -33,3 +38,50 @@ async def put_device(
     answer = schemas.DeviceAnswer(device_id=cmd.device.device_id,
                                   result="accepted" if created else "duplicate")
     return JSONResponse(answer.model_dump(), status_code=201 if created else 200)
+
+
+@router.delete("/{device_id}/binding", response_model=schemas.DeviceOut,
+               summary="Unbind a device: its readings belong to no parcel or vehicle until bound")
+async def unbind(
+    device_id: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
+) -> schemas.DeviceOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        device = uow.devices.get(caller.tenant_id, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    loose = Device(device.tenant_id, device.device_id, device.kind)
+    (outcome,) = await sys.pipeline.submit([RegisterDevice(loose)])
+    if outcome.result is Result.REJECTED:
+        raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
+    return _device_out(loose)
+
+
+@router.get("", response_model=schemas.DevicePage, summary="This tenant's devices and bindings")
+def list_devices(
+    sys: SystemDep, caller: Annotated[Principal, Depends(require(Permission.READ_SHIPMENTS))],
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> schemas.DevicePage:
+    with sys.store.unit_of_work(write=False) as uow:
+        rows = uow.devices.page(caller.tenant_id, cursor, limit + 1)
+    items = [_device_out(d) for d in rows[:limit]]
+    return schemas.DevicePage(items=items, next_cursor=items[-1].device_id
+                              if len(rows) > limit else None)
+
+
+@router.get("/{device_id}", response_model=schemas.DeviceOut, summary="One device")
+def get_device(
+    device_id: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.READ_SHIPMENTS))],
+) -> schemas.DeviceOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        device = uow.devices.get(caller.tenant_id, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    return _device_out(device)
+
+
+def _device_out(d: Device) -> schemas.DeviceOut:
+    return schemas.DeviceOut(device_id=d.device_id, kind=d.kind.value, tracking_no=d.tracking_no,
+                             vehicle_id=d.vehicle_id, facility_id=d.facility_id)
