@@ -1,0 +1,95 @@
+"""delay_risk and the ETA: when the predicted arrival passes the promise, on the event-time clock.
+
+The lane's history is 30 delivered parcels that took 10, 11, ..., 39 hours from pickup; the
+parcel is promised 30 hours after its pickup. Of the past parcels still on their way after e
+hours, the share later than 30 hours is 9 / (count slower than e): 0.3 at pickup, 0.5 (the
+profile's threshold) once 21 hours have passed with nothing heard.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from parcelguard import bootstrap
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Kind, Severity, State
+from parcelguard.rules import eta
+from parcelguard.rules.watch import HOUR
+from parcelguard.services.clock import ManualClock
+from tests.unit.test_rules import TN, Rig, t, us
+
+H = 60  # minutes
+LANE = "上海|北京|sf|general"
+
+
+@pytest.fixture
+def rig(mem: bootstrap.System, clock: ManualClock) -> Rig:
+    for hours in range(10, 40):
+        mem.ingestor.alerting.lanes.learn(LANE, "band", float(hours))
+    return Rig(mem, clock)
+
+
+def picked_up(rig: Rig) -> None:
+    rig.register(at=0, promised_by=times.iso(t(30 * H)))
+    rig.scan(0, "picked_up", facility="STN-SHA-01")
+
+
+def test_the_lane_model_is_conditional_on_the_time_already_spent() -> None:
+    model = eta.LaneModel()
+    for hours in range(10, 40):
+        model.learn(LANE, "band", float(hours))
+    fresh = model.estimate(LANE, "band", 1000.0, 0.0, 30.0)
+    assert (fresh.basis, fresh.samples, fresh.p_late) == ("lane", 30, pytest.approx(0.3))
+    assert (fresh.median_h, fresh.low_h, fresh.high_h) == (24.0, 13.0, 36.0)
+    late = model.estimate(LANE, "band", 1000.0, 21.0, 30.0)
+    assert late.p_late == pytest.approx(0.5)
+    assert late.median_h == 30.0
+    unseen = model.estimate("x|y|sf|general", "300|False", 200.0, 0.0, 30.0)
+    assert (unseen.basis, unseen.p_late) == ("distance", None)  # too rough to warn on
+
+
+def test_delay_risk_opens_at_the_first_look_after_the_risk_reaches_the_threshold(
+    rig: Rig,
+) -> None:
+    picked_up(rig)
+    rig.advance(20 * H)
+    assert rig.alerts(Kind.DELAY_RISK) == []
+    rig.advance(21 * H + 30)  # looked at every 3 hours of silence: at 21 h it reached 0.5
+    opened = rig.only(Kind.DELAY_RISK)
+    assert (opened.opened_at_us, opened.severity, opened.state) == (
+        us(21 * H), Severity.WARNING, State.OPEN)
+    assert opened.evidence["probability_late"] == 0.5
+    assert opened.evidence["basis"] == "lane"
+    assert opened.evidence["samples"] == 30
+    assert opened.evidence["promised_by"] == times.iso_us(us(30 * H))
+    assert opened.evidence["eta"] == times.iso_us(us(30 * H))
+
+
+def test_a_scan_that_keeps_the_risk_repeats_into_the_open_alert(rig: Rig) -> None:
+    picked_up(rig)
+    rig.advance(21 * H + 30)
+    rig.scan(21 * H + 40, "in_transit", facility="HUB-PEK")  # slower than most: still at risk
+    again = rig.only(Kind.DELAY_RISK)
+    assert (again.opened_at_us, again.repeats, again.state) == (us(21 * H), 1, State.OPEN)
+
+
+def test_delay_risk_clears_when_the_parcel_is_out_for_delivery_in_time(rig: Rig) -> None:
+    picked_up(rig)
+    rig.advance(21 * H + 30)
+    rig.scan(21 * H + 40, "out_for_delivery", facility="STN-PEK-03")  # 4 h to go: in time
+    cleared = rig.only(Kind.DELAY_RISK)
+    assert (cleared.state, cleared.closed_at_us) == (State.CLEARED, us(21 * H + 40))
+
+
+def test_no_delay_risk_for_a_parcel_on_pace_and_the_eta_is_stored(rig: Rig) -> None:
+    picked_up(rig)
+    rig.scan(8 * H, "in_transit", facility="HUB-SHA")
+    rig.scan(16 * H, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(18 * H, "delivered", facility="STN-PEK-03")
+    rig.advance(40 * H)
+    assert rig.alerts(Kind.DELAY_RISK) == []
+    with rig.system.store.unit_of_work(write=False) as uow:
+        record = uow.shipments.get("acme", TN)
+    assert record is not None
+    assert record.state.eta_basis == "last_mile"
+    assert record.state.eta_us == us(16 * H) + 4 * HOUR  # a round takes about 4 hours
