@@ -46,15 +46,27 @@ def test_the_lane_model_is_conditional_on_the_time_already_spent() -> None:
     assert late.median_h == 30.0
     unseen = model.estimate("x|y|sf|general", "300|False", 200.0, 0.0, 30.0)
     assert (unseen.basis, unseen.p_late) == ("distance", None)  # too rough to warn on
+    # when, with nothing heard, the risk reaches 0.5: the engine looks again exactly then
+    assert model.crossing(LANE, "band", 1000.0, 30.0, 0.5) == 21.0
+    assert model.crossing(LANE, "band", 1000.0, 30.0, 0.2) == 0.0  # 0.3 already
+    # one past parcel in 30 was later than 38 h: the tail is too thin to follow after 35 h,
+    # where the estimate switches to its fallback; the engine looks again there
+    assert model.crossing(LANE, "band", 1000.0, 38.0, 0.5) == 35.0
+    # the rule of thumb for 900 km: a 48 h median; slower than that, it reaches 0.5 when its
+    # median (elapsed + 4 h) is 60 / (1.35 - 0.35) = 60 h, so at 56 h of a 60 h promise
+    rough = model.crossing("x|y|sf|general", "800|False", 900.0, 60.0, 0.5)
+    assert rough == pytest.approx(56.0)
+    assert model.estimate("x|y|sf|general", "800|False", 900.0, rough, 60.0).p_late == (
+        pytest.approx(0.5))
 
 
-def test_delay_risk_opens_at_the_first_look_after_the_risk_reaches_the_threshold(
+def test_delay_risk_opens_when_the_silence_makes_the_risk_reach_the_threshold(
     rig: Rig,
 ) -> None:
     picked_up(rig)
     rig.advance(20 * H)
     assert rig.alerts(Kind.DELAY_RISK) == []
-    rig.advance(21 * H + 30)  # looked at every 3 hours of silence: at 21 h it reached 0.5
+    rig.advance(21 * H + 30)  # the next look was armed for when the risk reaches 0.5: 21 h
     opened = rig.only(Kind.DELAY_RISK)
     assert (opened.opened_at_us, opened.severity, opened.state) == (
         us(21 * H), Severity.WARNING, State.OPEN)

@@ -78,6 +78,53 @@ class LaneModel:
         return _rule_of_thumb(km, elapsed_h, promise_h, floor_h, band.endswith("|True"))
 
 
+    def crossing(self, lane: str, band: str, km: float | None, promise_h: float,
+                 threshold: float) -> float:
+        """The elapsed hours at which, with nothing heard, :meth:`estimate`'s lateness first
+        reaches ``threshold`` (or a lane's tail gets too thin to follow and the estimate
+        changes its method): when to look again."""
+        for key in (lane, band):
+            s = self.by_key.get(key)
+            if s is not None and len(s.ordered) >= MIN_SAMPLES:
+                return _crossing(s.ordered, promise_h, threshold)
+        return _rule_of_thumb_crossing(km, promise_h, threshold, band.endswith("|True"))
+
+
+def _late_share(still_going: int, late: int) -> float:
+    """p_late as :func:`_conditional` computes it, for a tail of ``still_going`` parcels of
+    which ``late`` end after the promise (the same float arithmetic, so the two agree)."""
+    return 1 - (still_going - late) / still_going
+
+
+def _crossing(ordered: list[float], promise_h: float, threshold: float) -> float:
+    n = len(ordered)
+    late = n - bisect.bisect_right(ordered, promise_h)
+    # the most parcels still on their way at which the late share reaches the threshold
+    most = min(n, math.floor(late / threshold)) if threshold > 0 else n
+    while most > 0 and _late_share(most, late) < threshold:
+        most -= 1
+    most = max(most, 4)  # below 5 the estimate switches to its "slower than all" fallback
+    if most >= n:
+        return 0.0  # reached already
+    return min(ordered[n - most - 1], promise_h)
+
+
+def _rule_of_thumb_median(km: float | None, cross_border: bool) -> float:
+    km = km or 1000.0
+    return 120.0 + km / 5000.0 * 24.0 if cross_border else 24.0 + km / 900.0 * 24.0
+
+
+def _rule_of_thumb_crossing(km: float | None, promise_h: float, threshold: float,
+                            cross_border: bool) -> float:
+    """Once slower than its median (before that it says nothing), the rule's lateness grows
+    with the median it is pushed to, ``elapsed + 4``: it reaches the threshold when that median
+    is ``promise / (1.35 - 0.7 * threshold)``."""
+    median = _rule_of_thumb_median(km, cross_border)
+    needed = promise_h / (1.35 - 0.7 * threshold) - 4.0
+    past_median = median + 1 / 3.6e9  # a microsecond past it: "slower" is strict
+    return min(max(past_median, needed), promise_h)
+
+
 def _quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
 
@@ -105,8 +152,7 @@ def _rule_of_thumb(km: float | None, elapsed_h: float, promise_h: float | None,
     Too rough to warn on by itself: it gives a probability of lateness only once the parcel is
     already slower than the rule's own median.
     """
-    km = km or 1000.0
-    median = 120.0 + km / 5000.0 * 24.0 if cross_border else 24.0 + km / 900.0 * 24.0
+    median = _rule_of_thumb_median(km, cross_border)
     slow = elapsed_h + floor_h > median
     median = max(median, elapsed_h + floor_h + 4.0)
     low, high = median * 0.65, median * 1.35

@@ -1,10 +1,13 @@
 """delay_risk: warn while there is still time to act, when the ETA says the promise will slip.
 
-The estimate is re-made at every scan and every three hours of event time in between (a stuck
-parcel sends no scans), so the risk of a parcel that has gone quiet grows by itself.
+The estimate is re-made at every scan and, in between (a stuck parcel sends no scans), when the
+lane's history says the risk of a parcel that has gone quiet will reach the threshold (every
+three hours for estimates that cannot say), so that risk grows by itself.
 """
 
 from __future__ import annotations
+
+import math
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity, Signal
@@ -12,7 +15,8 @@ from parcelguard.domain.status import Status
 from parcelguard.rules.eta import Estimate, LaneModel
 from parcelguard.rules.watch import HOUR, Watch
 
-EVERY = 3 * HOUR
+EVERY = 3 * HOUR  # between scans, when the estimate cannot say when it will change its mind
+REFRESH = 12 * HOUR  # at the latest, so the ETA shown moves on while nothing is heard
 HYSTERESIS = 0.2  # clear only well below the threshold, so a borderline parcel does not flap
 HELD_H = 48.0  # what a customs hold usually adds
 # hours still expected at the last mile: a round takes a few hours, a locker is usually emptied
@@ -27,14 +31,19 @@ def assess(w: Watch, model: LaneModel, now_us: int) -> list[Signal]:
     start = w.pickup_us or w.registered_us
     if w.done or start is None:
         return []
-    if w.promised_by_us is None or now_us < w.promised_by_us:
-        w.arm("eta", now_us + EVERY)  # past the promise, delivery_late speaks instead
     est = _estimate(w, model, start, now_us)
     w.eta = (start + int(est.median_h * HOUR), start + int(est.low_h * HOUR),
              start + int(est.high_h * HOUR), est.basis)
-    if w.promised_by_us is None or est.p_late is None:
-        return []
     threshold = w.profile.delay_risk_probability
+    out = _judge(w, est, now_us, threshold)
+    if w.promised_by_us is None or now_us < w.promised_by_us:  # after it, delivery_late speaks
+        w.arm("eta", _next_look(w, model, est, start, now_us, threshold))
+    return out
+
+
+def _judge(w: Watch, est: Estimate, now_us: int, threshold: float) -> list[Signal]:
+    if w.promised_by_us is None or est.p_late is None or w.eta is None:
+        return []
     if est.p_late >= threshold and now_us < w.promised_by_us:
         return [w.raise_(Kind.DELAY_RISK, Kind.DELAY_RISK, now_us, Severity.WARNING, {
             "probability_late": round(est.p_late, 2), "promised_by": times.iso_us(w.promised_by_us),
@@ -44,6 +53,22 @@ def assess(w: Watch, model: LaneModel, now_us: int) -> list[Signal]:
     if est.p_late < threshold - HYSTERESIS:
         return w.clear(Kind.DELAY_RISK, Kind.DELAY_RISK, now_us)
     return []
+
+
+def _next_look(w: Watch, model: LaneModel, est: Estimate, start: int, now_us: int,
+               threshold: float) -> int:
+    """When to estimate again if nothing is heard. The lane model can say exactly when its
+    lateness will reach the threshold, so the look is then (at the latest after REFRESH); the
+    last-mile and customs estimates are looked at every EVERY."""
+    promised = w.promised_by_us
+    if promised is None or Kind.DELAY_RISK in w.raised:
+        return now_us + REFRESH  # nothing to warn about, or warned already: only the ETA moves
+    if est.basis in ("lane", "band", "distance"):
+        at = model.crossing(w.lane, w.band, w.km, (promised - start) / HOUR, threshold)
+        when = start + math.ceil(at * HOUR)
+        if when > now_us:  # else past it already (rounding): look as usual
+            return min(when, now_us + REFRESH)
+    return now_us + EVERY  # at the door or held by customs: those estimates move by the hour
 
 
 def _estimate(w: Watch, model: LaneModel, start: int, now_us: int) -> Estimate:
