@@ -90,7 +90,7 @@ def reading(minute: float, seq: int, device: str = "LOG-1", **extra: Any) -> dic
 
 
 def stored_readings(server: Server) -> list[dict[str, Any]]:
-    r = server.client().get(f"/v1/shipments/{TN}/telemetry", params={"limit": 10000})
+    r = server.client().get(f"/v1/shipments/{TN}/telemetry", params={"limit": 20000})
     assert r.status_code == 200, r.text
     points: list[dict[str, Any]] = r.json()["points"]
     return points
@@ -169,34 +169,45 @@ def test_sorter_scans_are_recorded_at_the_topics_facility(
     assert "HUB-PEK" in rejected(server)[0]["reason"]
 
 
-def test_every_acknowledged_reading_survives_subscriber_restarts_exactly_once(
+def kill(sub: MqttSubscriber) -> None:
+    """As if the process died: the connection drops without a DISCONNECT and nothing more is
+    acknowledged (what the writer commits afterwards is never acknowledged to the broker)."""
+    client = sub._client
+    client.ack = lambda mid, qos: mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN  # type: ignore[method-assign]
+    client.loop_stop()
+    sock = client.socket()
+    if sock is not None:
+        sock.close()
+
+
+def test_every_acknowledged_reading_survives_subscriber_kills_exactly_once(
     server: Server, broker: None, publisher: Publisher,
 ) -> None:
-    """Readings keep coming while the subscriber is stopped and started again: the broker keeps
+    """Readings keep coming while the subscriber is killed and started again: the broker keeps
     what was not acknowledged (persistent session), redelivers what was in flight, and the
     store keeps each reading once."""
     with_logger(server)
     client_id = f"pg-test-{uuid.uuid4().hex}"
-    total = 3000
+    total = 20_000
     topic = "parcelguard/acme/devices/LOG-1/telemetry"
     sent = threading.Event()
 
     def publish() -> None:  # ~1,000/s: what waits for us stays under the broker's queue limit
         for i in range(total):
-            publisher.client.publish(topic, json.dumps(reading(i / 600, i + 1)).encode(), qos=1)
+            publisher.client.publish(topic, json.dumps(reading(i / 6000, i + 1)).encode(), qos=1)
             time.sleep(0.001)
         sent.set()
 
     sub = subscriber(server, client_id)
     threading.Thread(target=publish, daemon=True).start()
-    for _ in range(4):
-        time.sleep(0.4)
-        sub.stop()  # in-flight messages are not acknowledged: they come again
+    for _ in range(6):
+        time.sleep(2)
+        kill(sub)  # in-flight messages were not acknowledged: they come again
         time.sleep(0.2)
         sub = subscriber(server, client_id)
-    assert sent.wait(60)
+    assert sent.wait(120)
     try:
-        until(lambda: len(stored_readings(server)) >= total, 60)
+        until(lambda: len(stored_readings(server)) >= total, 120)
         seqs = [p["seq"] for p in stored_readings(server)]
         assert sorted(seqs) == list(range(1, total + 1))  # each once
     finally:
