@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 
 import psycopg
 import pytest
@@ -13,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from parcelguard.domain import times
-from parcelguard.domain.events import Location
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.status import Status
@@ -28,7 +26,7 @@ from parcelguard.services.ports import (
 from parcelguard.storage import migrate
 from parcelguard.storage.sql import SqlStore
 from parcelguard.storage.tables import metadata
-from tests.factories import at, event, journey, shipment
+from tests.factories import at, journey, shipment
 
 
 @pytest.fixture
@@ -159,18 +157,12 @@ def test_ledger_tables_refuse_updates_and_deletes(store: SqlStore, statement: st
         assert uow.ledger.size() == 1
 
 
-def test_facility_positions_come_from_scans_per_tenant(store: SqlStore) -> None:
-    here, there = add_shipment(store), add_shipment(store, tenant="other")
-    placed = [
-        (here, "e1", Location(facility_id="HUB-SHA", lat=31.23, lon=121.47)),
-        (here, "e2", Location(facility_id="HUB-SHA", lat=31.23, lon=121.47)),
-        (here, "e3", Location(facility_id="HUB-PEK")),  # no position: says nothing
-        (here, "e4", Location(city="上海", lat=31.0, lon=121.0)),  # not a facility
-        (there, "e5", Location(facility_id="HUB-CAN", lat=23.13, lon=113.26)),
-    ]
+def test_facility_positions_are_kept_per_tenant_and_moved_in_place(store: SqlStore) -> None:
     with store.unit_of_work() as uow:
-        uow.events.add([StoredEvent(sid, replace(event(eid, i, "in_transit"), location=loc), 5, i)
-                        for i, (sid, eid, loc) in enumerate(placed)])
+        uow.tenants.add("acme", "acme", 0)
+        uow.events.save_places([("acme", "HUB-SHA", 31.0, 121.0), ("other", "HUB-CAN", 23.13,
+                                                                   113.26)])
+        uow.events.save_places([("acme", "HUB-SHA", 31.23, 121.47)])  # it moved
         uow.commit()
     with store.unit_of_work(write=False) as uow:
         assert uow.events.facility_positions() == [("acme", "HUB-SHA", 31.23, 121.47),

@@ -6,12 +6,15 @@ Minutes count from T0; see :class:`tests.unit.test_rules.Rig`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from parcelguard import bootstrap
 from parcelguard.domain.alerts import Kind, Severity, State
 from parcelguard.rules import route
 from parcelguard.services.clock import ManualClock
+from tests.conftest import settings_for
 from tests.unit.test_rules import TN, Rig, iso, us
 
 
@@ -362,3 +365,14 @@ def test_no_route_deviation_without_a_route_plan(rig: Rig) -> None:
     _at(rig, 0, "HUB-A", 30.0, 120.0, substatus="loaded", vehicle_id="沪A12345")
     rig.reading("CAB-1", 10, lat=40.0, lon=100.0)
     assert rig.alerts(Kind.ROUTE_DEVIATION) == []
+
+
+def test_facility_positions_learnt_from_scans_survive_a_restart(rig: Rig, tmp_path: Path) -> None:
+    rig.register(route_plan=["HUB-A", "HUB-B"])
+    _at(rig, 0, "HUB-A", 30.0, 120.0)
+    _at(rig, 5, "HUB-B", 30.0, 122.0)
+    again = bootstrap.build(settings_for("memory://", tmp_path), clock=rig.clock,
+                            store=rig.system.store)
+    again.ingestor.start()
+    assert again.ingestor.alerting.places == {"acme": {"HUB-A": (30.0, 120.0),
+                                                       "HUB-B": (30.0, 122.0)}}

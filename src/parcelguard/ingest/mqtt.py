@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -85,6 +85,7 @@ class MqttSubscriber:
         self.pipeline, self.store, self.vault, self.clock = pipeline, store, vault, clock
         self.counts: Counter[tuple[str, str]] = Counter()  # (topic kind, result), for /metrics
         self.connected = threading.Event()
+        self._aside = ThreadPoolExecutor(1, thread_name_prefix="mqtt-rejected")
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    clean_session=False, manual_ack=True)
         if parts.username:
@@ -101,6 +102,7 @@ class MqttSubscriber:
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        self._aside.shutdown()
         self.connected.clear()
 
     # ---- the network thread ----
@@ -170,10 +172,16 @@ class MqttSubscriber:
         for out in outcomes:
             self.counts[(topic.kind, out.result.value)] += 1
         problems = [o for o in outcomes if o.result is Result.REJECTED]
-        if problems:
-            first = problems[0]
+        if not problems:
+            self._client.ack(msg.mid, msg.qos)
+            return
+        first = problems[0]  # kept aside off the writer's thread, then acknowledged
+
+        def keep_then_ack() -> None:
             self._keep(msg, topic.tenant_id, first.field, first.reason or "rejected")
-        self._client.ack(msg.mid, msg.qos)
+            self._client.ack(msg.mid, msg.qos)
+
+        self._aside.submit(keep_then_ack)
 
     def _refuse(self, msg: mqtt.MQTTMessage, tenant_id: str | None, field: str | None,
                 reason: str, kind: str) -> None:

@@ -105,9 +105,6 @@ class Alerting:
 
     def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
         was_done = w.watch.done
-        loc = rec.event.location
-        if loc is not None and loc.facility_id and loc.lat is not None and loc.lon is not None:
-            self.learn_place(w.key[0], loc.facility_id, loc.lat, loc.lon)
         signals = scans.on_event(w.watch, rec, track.holder)
         if w.watch.done and not was_done and not sink.quiet:
             risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
@@ -123,9 +120,17 @@ class Alerting:
         self.apply(w, signals, sink)
         self.schedule(w)
 
-    def learn_place(self, tenant_id: str, facility_id: str, lat: float, lon: float) -> None:
-        """Where a facility is, from a scan that said so: route corridors are drawn with it."""
-        self.places.setdefault(tenant_id, {})[facility_id] = (lat, lon)
+    def learn_place(self, tenant_id: str, facility_id: str, lat: float, lon: float) -> bool:
+        """Where a facility is, from a scan that said so: route corridors are drawn with it.
+        True when that is news (a new facility, or one that moved)."""
+        known = self.places.setdefault(tenant_id, {})
+        if known.get(facility_id) == (lat, lon):
+            return False
+        known[facility_id] = (lat, lon)
+        return True
+
+    def forget_place(self, tenant_id: str, facility_id: str) -> None:
+        self.places.get(tenant_id, {}).pop(facility_id, None)
 
     def fire(self, w: Watched, now_us: int, sink: Sink) -> None:
         """Every deadline of this shipment due by ``now_us``, in time order, including those

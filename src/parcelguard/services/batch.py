@@ -48,6 +48,7 @@ class Batch:
     sealed: list[Sealed] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
+    places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     readings: dict[Key, list[PendingReading]] = field(default_factory=dict)
     quarantined: list[QuarantinedEvent] = field(default_factory=list)
     notes: list[AlertNote] = field(default_factory=list)
@@ -115,6 +116,8 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
             batch.append(ledger, _alert_entry(change))
     if batch.events:
         uow.events.add(batch.events)
+    if batch.places:
+        uow.events.save_places([(t, f, lat, lon) for (t, f), (lat, lon) in batch.places.items()])
     if readings:
         uow.telemetry.add(readings)
     if batch.quarantined:

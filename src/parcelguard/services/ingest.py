@@ -150,6 +150,8 @@ class Ingestor:
             self.alerting.remember(key, batch.now_us)  # rebuilt, rescheduled on next touch
         for key in batch.touched_devices:
             self.devices.pop(key, None)
+        for tenant_id, facility_id in batch.places:
+            self.alerting.forget_place(tenant_id, facility_id)  # learnt again from the store
 
     def _handle(self, uow: UnitOfWork, cmd: Command, batch: Batch) -> Outcome:
         if isinstance(cmd, RecordScan):
@@ -194,6 +196,10 @@ class Ingestor:
         rec = live.track.record(event)
         if rec is None:
             return duplicate(event.event_id)
+        loc = event.location
+        if loc is not None and loc.facility_id and loc.lat is not None and loc.lon is not None \
+                and self.alerting.learn_place(cmd.tenant_id, loc.facility_id, loc.lat, loc.lon):
+            batch.places[(cmd.tenant_id, loc.facility_id)] = (loc.lat, loc.lon)
         raw_json = self.encode(event.raw) if event.raw else None
         raw_digest = hashlib.sha256(raw_json).hexdigest() if raw_json else None
         sealed = batch.append(self.ledger,

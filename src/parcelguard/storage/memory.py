@@ -65,6 +65,7 @@ class _Data:
     endpoints: dict[str, EndpointRow] = field(default_factory=dict)
     rejected: list[RejectedPayload] = field(default_factory=list)
     estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
+    places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -230,17 +231,15 @@ class MemoryEvents(_Repo):
     def count(self) -> int:
         return sum(len(v) for v in self.data.events.values())
 
+    def save_places(self, rows: Sequence[tuple[str, str, float, float]]) -> None:
+        def apply() -> None:
+            for tenant_id, facility_id, lat, lon in rows:
+                self.data.places[(tenant_id, facility_id)] = (lat, lon)
+
+        self.later(apply)
+
     def facility_positions(self) -> list[tuple[str, str, float, float]]:
-        tenant_of = {r.id: r.shipment.tenant_id for r in self.data.shipments.values()}
-        found: dict[tuple[str, str], tuple[float, float]] = {}
-        for shipment_id, rows in self.data.events.items():
-            for row in rows:
-                loc = row.event.location
-                if loc and loc.facility_id and loc.lat is not None and loc.lon is not None:
-                    key = (tenant_of[shipment_id], loc.facility_id)
-                    lat, lon = found.get(key, (loc.lat, loc.lon))
-                    found[key] = (max(lat, loc.lat), max(lon, loc.lon))  # as SQL's max()
-        return sorted((t, f, lat, lon) for (t, f), (lat, lon) in found.items())
+        return sorted((t, f, lat, lon) for (t, f), (lat, lon) in self.data.places.items())
 
 
 class MemoryTelemetry(_Repo):

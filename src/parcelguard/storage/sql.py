@@ -367,16 +367,23 @@ def _event_row(r: StoredEvent) -> tuple[Any, ...]:
     )
 
 
+_PLACE_UPSERT = (
+    _insert_sql(t.facilities, ["tenant_id", "facility_id", "lat", "lon"])
+    + " ON CONFLICT (tenant_id, facility_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon"
+)
+
+
 class SqlEvents(_Repo):
     def add(self, rows: Sequence[StoredEvent]) -> None:
         self.bulk(_EVENT_INSERT, [_event_row(r) for r in rows])
 
+    def save_places(self, rows: Sequence[tuple[str, str, float, float]]) -> None:
+        self.bulk(_PLACE_UPSERT, list(rows))
+
     def facility_positions(self) -> list[tuple[str, str, float, float]]:
-        rows = self.conn.exec_driver_sql(
-            "SELECT s.tenant_id, e.facility_id, max(e.lat), max(e.lon) FROM events e "
-            "JOIN shipments s ON s.id = e.shipment_id WHERE e.facility_id IS NOT NULL "
-            "AND e.lat IS NOT NULL AND e.lon IS NOT NULL GROUP BY s.tenant_id, e.facility_id "
-            "ORDER BY s.tenant_id, e.facility_id")
+        c = t.facilities.c
+        rows = self.conn.execute(sa.select(c.tenant_id, c.facility_id, c.lat, c.lon)
+                                 .order_by(c.tenant_id, c.facility_id))
         return [(r[0], r[1], float(r[2]), float(r[3])) for r in rows]
 
     def of(self, shipment_id: int) -> list[StoredEvent]:

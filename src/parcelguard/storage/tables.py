@@ -341,3 +341,12 @@ carrier_estimates = sa.Table(
     sa.Column("estimate", sa.String(40), nullable=False),
     sa.Column("updated_at", Micros, nullable=False),
 )
+
+# where facilities are, from scans that gave a position: route corridors are drawn with them
+facilities = sa.Table(
+    "facilities", metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("facility_id", sa.String(64), primary_key=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+)

@@ -46,10 +46,7 @@ async def unbind(
     device_id: str, sys: SystemDep,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
 ) -> schemas.DeviceOut:
-    with sys.store.unit_of_work(write=False) as uow:
-        device = uow.devices.get(caller.tenant_id, device_id)
-    if device is None:
-        raise NotFound(f"no device {device_id!r}")
+    device = _device(sys, caller.tenant_id, device_id)
     loose = Device(device.tenant_id, device.device_id, device.kind)
     (outcome,) = await sys.pipeline.submit([RegisterDevice(loose)])
     if outcome.result is Result.REJECTED:
@@ -75,11 +72,15 @@ def get_device(
     device_id: str, sys: SystemDep,
     caller: Annotated[Principal, Depends(require(Permission.READ_SHIPMENTS))],
 ) -> schemas.DeviceOut:
+    return _device_out(_device(sys, caller.tenant_id, device_id))
+
+
+def _device(sys: SystemDep, tenant_id: str, device_id: str) -> Device:
     with sys.store.unit_of_work(write=False) as uow:
-        device = uow.devices.get(caller.tenant_id, device_id)
+        device = uow.devices.get(tenant_id, device_id)
     if device is None:
         raise NotFound(f"no device {device_id!r}")
-    return _device_out(device)
+    return device
 
 
 def _device_out(d: Device) -> schemas.DeviceOut:

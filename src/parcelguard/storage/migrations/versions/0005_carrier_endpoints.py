@@ -1,4 +1,5 @@
-"""carrier push endpoints (sealed secrets), rejected payloads (sealed bodies), carrier ETAs
+"""carrier push endpoints (sealed secrets), rejected payloads (sealed bodies), carrier ETAs,
+facility positions
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('facilities',
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('facility_id', sa.String(length=64), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=False),
+    sa.Column('lon', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'facility_id', name=op.f('pk_facilities'))
+    )
     op.create_table('carrier_estimates',
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('tracking_no', sa.String(length=64), nullable=False),
@@ -68,3 +76,4 @@ def downgrade() -> None:
 
     op.drop_table('rejected_payloads')
     op.drop_table('carrier_estimates')
+    op.drop_table('facilities')
