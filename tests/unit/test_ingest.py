@@ -17,7 +17,7 @@ from parcelguard.domain.telemetry import DeviceKind
 from parcelguard.ingest import wire
 from parcelguard.services import queries
 from parcelguard.services.clock import ManualClock
-from parcelguard.services.messages import Command, RecordReading, RecordScan, Result
+from parcelguard.services.messages import Command, NoteEstimate, RecordReading, RecordScan, Result
 from tests.factories import at, event_json, shipment_json
 
 
@@ -176,3 +176,21 @@ def test_permutations_and_repeats_give_the_same_status_and_stored_set(
     assert tl.derived.status is Status.DELIVERED
     assert sorted(times.to_us(s.event.occurred_at) for s in tl.events) == sorted(
         times.to_us(at(h)) for _, h, _ in EVENTS)
+
+
+def test_a_carrier_estimate_is_stored_for_a_tracked_parcel_and_written_again_only_when_it_moves(
+    mem: bootstrap.System,
+) -> None:
+    def note(hours: float) -> NoteEstimate:
+        return NoteEstimate("acme", "SF1400000001", "kdniao", at(hours), at(1))
+
+    def stored() -> list[str]:
+        with mem.store.unit_of_work(write=False) as uow:
+            return [e.estimate for e in uow.integrations.estimates("acme", "SF1400000001")]
+
+    assert results(mem, note(48)) == [Result.NOT_FOUND]  # not ours: nothing kept
+    results(mem, register(mem))
+    assert results(mem, note(48), note(48)) == [Result.ACCEPTED, Result.DUPLICATE]
+    assert stored() == [times.iso(at(48))]
+    assert results(mem, note(50)) == [Result.ACCEPTED]
+    assert stored() == [times.iso(at(50))]

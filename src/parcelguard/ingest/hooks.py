@@ -3,10 +3,11 @@
 One path for every format: find the endpoint, let its adapter verify the raw bytes (failing
 closed: a missing or wrong signature writes nothing), decode, and put the scans through the same
 pipeline as our own API, answering only after they are committed. A carrier's own delivery
-estimate is kept beside ours for the parcels it pushed scans of. What cannot be read is kept
-in the rejected-payload table and answered 400 (or 422 for a readable push with a bad field);
-the receiver itself never stops. Items for parcels nobody registered are counted, not stored: a
-carrier pushes every parcel of the account, and sends the whole trace again next time.
+estimate is kept beside ours for the parcels we track, in the same commit as the scans. What
+cannot be read is kept in the rejected-payload table and answered 400 (or 422 for a readable
+push with a bad field); the receiver itself never stops. Items for parcels nobody registered
+are counted, not stored: a carrier pushes every parcel of the account, and sends the whole
+trace again next time.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from parcelguard.ingest.carriers import FORMATS, Adapter
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
-from parcelguard.services.messages import Command, RecordScan, Result
+from parcelguard.services.messages import Command, NoteEstimate, RecordScan
 from parcelguard.services.pipeline import Pipeline
-from parcelguard.services.ports import CarrierEstimate, Store, Vault
+from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
 CACHE_SECONDS = 30.0  # a disabled endpoint stops answering within this
@@ -91,16 +92,12 @@ class HookReceiver:
                         rejected_id=rejected_id, reason=exc.message)
             raise
         commands: list[Command] = [RecordScan(ep.tenant_id, e, now) for e in push.events]
+        # the carrier's estimates ride in the same commit (one transaction per push, not two)
+        commands += [NoteEstimate(ep.tenant_id, tn, fmt, at, now)
+                     for tn, at in sorted(push.estimated_delivery.items())]
         outcomes = await self.pipeline.submit(commands) if commands else []
-        known = set()
-        for event, out in zip(push.events, outcomes, strict=True):
+        for out in outcomes[:len(push.events)]:
             self.items[(fmt, out.result.value)] += 1
-            if out.result is not Result.REJECTED:
-                known.add(event.tracking_no)
-        estimates = [CarrierEstimate(ep.tenant_id, tn, fmt, times.iso(at), times.to_us(now))
-                     for tn, at in sorted(push.estimated_delivery.items()) if tn in known]
-        if estimates:
-            await asyncio.to_thread(integrations.note_estimates, self.store, estimates)
         self.pushes[(fmt, "accepted")] += 1
         self.notices[(fmt, "stopped")] += len(push.stopped)
         self.notices[(fmt, "problem")] += len(push.problems)

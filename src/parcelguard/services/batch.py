@@ -18,6 +18,7 @@ from parcelguard.services.messages import RecordReading
 from parcelguard.services.notify import StatusChange
 from parcelguard.services.ports import (
     AlertNote,
+    CarrierEstimate,
     Encoder,
     QuarantinedEvent,
     ShipmentState,
@@ -49,6 +50,7 @@ class Batch:
     nodes: list[Node] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
     readings: dict[Key, list[PendingReading]] = field(default_factory=dict)
     quarantined: list[QuarantinedEvent] = field(default_factory=list)
     notes: list[AlertNote] = field(default_factory=list)
@@ -120,6 +122,8 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
         uow.events.save_places([(t, f, lat, lon) for (t, f), (lat, lon) in batch.places.items()])
     if readings:
         uow.telemetry.add(readings)
+    if batch.estimates:
+        uow.integrations.set_estimates(list(batch.estimates.values()))
     if batch.quarantined:
         uow.events.quarantine(batch.quarantined)
     if batch.dirty:

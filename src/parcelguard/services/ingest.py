@@ -41,6 +41,7 @@ from parcelguard.services.messages import (
     AdvanceClock,
     AlertAction,
     Command,
+    NoteEstimate,
     Outcome,
     RecordReading,
     RecordScan,
@@ -53,6 +54,7 @@ from parcelguard.services.messages import (
 from parcelguard.services.notify import StatusChange
 from parcelguard.services.ports import (
     AlertNote,
+    CarrierEstimate,
     Encoder,
     NewShipment,
     QuarantinedEvent,
@@ -150,6 +152,8 @@ class Ingestor:
             self.alerting.remember(key, batch.now_us)  # rebuilt, rescheduled on next touch
         for key in batch.touched_devices:
             self.devices.pop(key, None)
+        for tenant_id, tracking_no, _ in batch.estimates:
+            self.live.evict((tenant_id, tracking_no))  # its estimates are read again as stored
         for tenant_id, facility_id in batch.places:
             self.alerting.forget_place(tenant_id, facility_id)  # learnt again from the store
 
@@ -170,6 +174,8 @@ class Ingestor:
         if isinstance(cmd, ActOnAlert):
             self._fire(uow, batch.now_us, batch)  # an escalation due before the act happens first
             return self._act(uow, cmd, batch)
+        if isinstance(cmd, NoteEstimate):
+            return self._estimate(uow, cmd, batch)
         return self._device(uow, cmd, batch)
 
     def _fire(self, uow: UnitOfWork, now_us: int, batch: Batch) -> None:
@@ -290,6 +296,20 @@ class Ingestor:
         self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref, w.active), batch.sink)
         self.alerting.schedule(w)
 
+    def _estimate(self, uow: UnitOfWork, cmd: NoteEstimate, batch: Batch) -> Outcome:
+        live = self.live.get(uow, (cmd.tenant_id, cmd.tracking_no))
+        if live is None:
+            return Outcome(Result.NOT_FOUND, cmd.tracking_no, "unknown tracking_no", "tracking_no")
+        estimate = times.iso(cmd.estimated_at)
+        if live.carrier_etas is None:
+            live.carrier_etas = {}
+        elif live.carrier_etas.get(cmd.source) == estimate:
+            return duplicate(cmd.tracking_no)  # every push repeats it: written once
+        live.carrier_etas[cmd.source] = estimate
+        batch.estimates[(cmd.tenant_id, cmd.tracking_no, cmd.source)] = CarrierEstimate(
+            cmd.tenant_id, cmd.tracking_no, cmd.source, estimate, times.to_us(cmd.received_at))
+        return ACCEPTED
+
     def _register(self, uow: UnitOfWork, cmd: RegisterShipment, batch: Batch, at: int) -> Outcome:
         s = cmd.shipment
         key = (s.tenant_id, s.tracking_no)
@@ -402,4 +422,5 @@ class Ingestor:
 _KINDS: dict[type, str] = {
     RecordScan: "event", RecordReading: "telemetry", RegisterShipment: "shipment",
     RegisterDevice: "device", AdvanceClock: "clock", ActOnAlert: "alert_action",
+    NoteEstimate: "carrier_estimate",
 }

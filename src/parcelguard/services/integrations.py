@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parcelguard.domain.errors import InvalidInput, NotFound
 from parcelguard.domain.webhooks import new_id, new_secret
-from parcelguard.services.ports import CarrierEstimate, EndpointRow, RejectedPayload, Store, Vault
+from parcelguard.services.ports import EndpointRow, RejectedPayload, Store, Vault
 
 DEFAULT_ZONE = "Asia/Shanghai"
 GENERIC = "generic"
@@ -109,9 +109,3 @@ def reject(store: Store, vault: Vault, tenant_id: str | None, source: str, ref: 
         uow.commit()
     return rejected_id
 
-
-def note_estimates(store: Store, rows: list[CarrierEstimate]) -> None:
-    """The carriers' latest delivery estimates, shown on the shipment beside ours."""
-    with store.unit_of_work() as uow:
-        uow.integrations.set_estimates(rows)
-        uow.commit()

@@ -28,6 +28,7 @@ class Live:
     track: Track
     spec_digest: str
     watched: Watched
+    carrier_etas: dict[str, str] | None = None  # source -> the estimate last stored
 
 
 class LiveShipments:

@@ -45,6 +45,17 @@ class AdvanceClock:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class NoteEstimate:
+    """A carrier's own delivery estimate for a parcel, shown beside ours (not a ledger entry)."""
+
+    tenant_id: str
+    tracking_no: str
+    source: str  # the push format it came in: kdniao, kuaidi100, ...
+    estimated_at: datetime
+    received_at: datetime
+
+
 class AlertAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
@@ -63,7 +74,8 @@ class ActOnAlert:
     text: str | None = None  # the comment, or the assignee
 
 
-Command = RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock | ActOnAlert
+Command = (RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock
+           | ActOnAlert | NoteEstimate)
 
 
 class Result(StrEnum):
