@@ -20,6 +20,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Severity
 from parcelguard.domain.custom import Trigger
 from parcelguard.domain.errors import ParcelGuardError
+from parcelguard.domain.telemetry import DeviceKind
 from parcelguard.domain.tenancy import Role
 from parcelguard.services import auth, ledger, merchant
 from parcelguard.services.ports import Store
@@ -218,6 +219,69 @@ def devices_list(tenant: TenantOpt) -> None:
                               d.facility_id or "")
             after = page[-1].device_id
     out.print(table)
+
+
+KeyOpt = Annotated[str, typer.Option(envvar="PARCELGUARD_API_KEY",
+                                      help="an API key of the tenant (a merchant or admin key)")]
+UrlOpt = Annotated[str | None, typer.Option(help="the running server (default: this machine's "
+                                            "configured host and port)")]
+
+
+def _api(url: str | None, key: str, method: str, path: str,
+         body: dict[str, object] | None = None) -> dict[str, object]:
+    """A call to the running server: bindings are ledger entries, and it is their only writer."""
+    import httpx
+
+    settings = Settings()
+    base = url or f"http://{settings.host}:{settings.port}"
+    try:
+        r = httpx.request(method, base + path, json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {key}"})
+    except httpx.TransportError as exc:
+        raise _fail(f"cannot reach the server at {base}: {exc}") from None
+    if r.status_code >= 400:
+        try:
+            problem = r.json()["error"]
+            detail = problem["message"] + (f" (field {problem['field']})"
+                                           if problem.get("field") else "")
+        except (ValueError, KeyError, TypeError):
+            detail = r.text
+        raise _fail(f"{method} {path}: {r.status_code} {detail}")
+    answer: dict[str, object] = r.json()
+    return answer
+
+
+@devices_app.command("bind")
+def devices_bind(
+    device_id: Annotated[str, typer.Argument(help="the device's id")],
+    kind: Annotated[DeviceKind, typer.Option(help="what the device is")],
+    key: KeyOpt,
+    shipment: Annotated[str | None, typer.Option(help="tracking number of the parcel it is in")]
+    = None,
+    vehicle: Annotated[str | None, typer.Option(help="the vehicle it is mounted in")] = None,
+    facility: Annotated[str | None, typer.Option(help="the facility it scans at")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Register a device, or bind it anew (to a parcel, a vehicle or a facility)."""
+    body: dict[str, object] = {"device_id": device_id, "kind": kind.value}
+    for name, value in (("tracking_no", shipment), ("vehicle_id", vehicle),
+                        ("facility_id", facility)):
+        if value is not None:
+            body[name] = value
+    answer = _api(url, key, "POST", "/v1/devices", body)
+    bound = shipment or vehicle or facility
+    out.print(f"device {device_id} {'bound to ' + bound if bound else 'registered, unbound'}"
+              f" ({answer['result']})", highlight=False)
+
+
+@devices_app.command("unbind")
+def devices_unbind(
+    device_id: Annotated[str, typer.Argument(help="the device's id")], key: KeyOpt,
+    url: UrlOpt = None,
+) -> None:
+    """Unbind a device: its readings belong to no parcel or vehicle until bound again."""
+    _api(url, key, "DELETE", f"/v1/devices/{device_id}/binding")
+    out.print(f"device {device_id} unbound", highlight=False)
 
 
 @endpoints_app.command("add")

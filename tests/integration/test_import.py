@@ -96,6 +96,22 @@ def test_an_interrupted_import_resumes_where_it_stopped(server: Server, tmp_path
 
 
 @SQLITE
+def test_a_resumed_import_sets_each_refused_line_aside_once(server: Server, tmp_path: Path) -> None:
+    lines: list[object] = [{"type": "shipment", **shipment_json("SF1400000001")}, "{broken"]
+    lines += [scan("SF1400000001", i / 12) for i in range(1000)]
+    lines += ["{after the first batch", scan("SF1400000001", 90), "[1]"]
+    f = ndjson(tmp_path / "scans.ndjson", lines)
+    first = importer(server, f, max_batches=2).run()  # read past the line, stopped before it
+    assert (first.line, first.done) == (1002, False)
+    done = importer(server, f).run()
+    assert done.done
+    assert (done.results["accepted"], done.results["rejected"]) == (1002, 3)
+    refused = [json.loads(x) for x in (tmp_path / "scans.ndjson.rejected.ndjson").read_text()
+               .splitlines()]
+    assert [r["line"] for r in refused] == [2, 1003, 1005]
+
+
+@SQLITE
 def test_csv_rows_map_dotted_columns_lists_and_numbers(server: Server, tmp_path: Path) -> None:
     shipments = tmp_path / "orders.csv"
     shipments.write_text(

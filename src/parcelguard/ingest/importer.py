@@ -52,18 +52,21 @@ class State:
     line: int = 0
     results: Counter[str] = field(default_factory=Counter)
     done: bool = False
+    kept: int | None = None  # bytes of the rejected-rows file that belong to the saved position
 
     @classmethod
     def load(cls, path: Path) -> State:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text())
-        return cls(data["offset"], data["line"], Counter(data["results"]), data["done"])
+        return cls(data["offset"], data["line"], Counter(data["results"]), data["done"],
+                   data.get("kept"))
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps({"offset": self.offset, "line": self.line,
-                                   "results": dict(self.results), "done": self.done}))
+                                   "results": dict(self.results), "done": self.done,
+                                   "kept": self.kept}))
         os.replace(tmp, path)  # atomic: a crash leaves the old state or the new one
 
 
@@ -173,39 +176,57 @@ class Importer:
         headers = {"Authorization": f"Bearer {self.key}", "content-type": "application/json"}
         with (self.path.open("rb") as f, self.rejected_path.open("a", encoding="utf-8") as bad,
               httpx.Client(base_url=self.base_url, headers=headers, timeout=120) as client):
+            if state.kept is not None and os.fstat(bad.fileno()).st_size > state.kept:
+                bad.truncate(state.kept)  # set aside after the last save: read again now
             rows = _csv(f, state, self.kind or "") if is_csv else _ndjson(f, state, self.kind)
             batch: list[Row] = []
+            unreadable: list[tuple[int, str]] = []  # set aside with the batch they precede
             sent = 0
             for row in rows:
                 if isinstance(row, tuple):
-                    self._reject(bad, row[0], row[1], None, None)
-                    state.results["rejected"] += 1
+                    unreadable.append(row)
                     continue
                 if batch and (row.kind != batch[0].kind or len(batch) == BATCH):
-                    self._send(client, batch, state, bad)
+                    self._send(client, batch, unreadable, state, bad)
                     sent += 1
                     if self.max_batches is not None and sent >= self.max_batches:
                         return state
                     batch = []
                 batch.append(row)
             if batch:
-                self._send(client, batch, state, bad)
+                self._send(client, batch, unreadable, state, bad)
+            if unreadable:  # after the last row
+                self._send(client, [], unreadable, state, bad)
             state.done = True
             state.save(self.state_path)
         return state
 
-    def _send(self, client: httpx.Client, batch: list[Row], state: State, bad: IO[str]) -> None:
-        body = json.dumps([r.item for r in batch], ensure_ascii=False).encode()
-        answer = self._post(client, ROUTES[batch[0].kind], body)
-        state.results.update({k: answer[k] for k in
-                              ("accepted", "duplicate", "quarantined", "rejected")})
-        for item in answer["items"]:
-            if item["result"] in ("rejected", "conflict"):
-                row = batch[item["index"]]
-                self._reject(bad, row.line, item.get("reason") or item["result"],
-                             item.get("field"), row.item)
+    def _send(self, client: httpx.Client, batch: list[Row], unreadable: list[tuple[int, str]],
+              state: State, bad: IO[str]) -> None:
+        """Send a batch; then set aside, in line order, its refused rows and the unreadable
+        lines before its end, and save the position: a resumed run starts just after it."""
+        aside: list[tuple[int, str, str | None, dict[str, Any] | None]] = []
+        if batch:
+            answer = self._post(client, ROUTES[batch[0].kind],
+                                json.dumps([r.item for r in batch], ensure_ascii=False).encode())
+            state.results.update({k: answer[k] for k in
+                                  ("accepted", "duplicate", "quarantined", "rejected")})
+            for item in answer["items"]:
+                if item["result"] in ("rejected", "conflict"):
+                    row = batch[item["index"]]
+                    aside.append((row.line, item.get("reason") or item["result"],
+                                  item.get("field"), row.item))
+        end = batch[-1].line if batch else None
+        before = [u for u in unreadable if end is None or u[0] < end]
+        unreadable[:] = [u for u in unreadable if end is not None and u[0] >= end]
+        state.results["rejected"] += len(before)
+        aside += [(line, reason, None, None) for line, reason in before]
+        for line, reason, field_name, item in sorted(aside, key=lambda a: a[0]):
+            self._reject(bad, line, reason, field_name, item)
         bad.flush()
-        state.offset, state.line = batch[-1].end, batch[-1].line
+        if batch:
+            state.offset, state.line = batch[-1].end, batch[-1].line
+        state.kept = os.fstat(bad.fileno()).st_size
         state.save(self.state_path)
         self.on_progress(state.offset)
 
