@@ -31,6 +31,7 @@ from parcelguard.services.auth import Authenticator
 from parcelguard.services.clock import Clock, SystemClock
 from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
+from parcelguard.services.lookup import PublicLookup
 from parcelguard.services.merchant import MerchantRules
 from parcelguard.services.pipeline import Pipeline
 from parcelguard.services.ports import Encoder, SignatureCheck, Store, Vault
@@ -59,6 +60,7 @@ class System:
     auth: Authenticator
     deliverer: Deliverer
     hooks: HookReceiver
+    lookup: PublicLookup
     mqtt: MqttSubscriber | None = None
 
     def start(self, *, deliver: bool | None = None) -> None:
@@ -139,7 +141,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
-        hooks=HookReceiver(store, vault, pipeline, clock),
+        hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled else None,
     )

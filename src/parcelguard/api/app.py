@@ -27,6 +27,7 @@ from parcelguard.api.routers import (
     webhooks,
 )
 from parcelguard.config import Settings
+from parcelguard.web import pages, track
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
                    webhooks.router, rules.router, hooks.router, ledger.router):
         app.include_router(router)
+    app.include_router(track.router)
+    pages.install(app)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.HttpMetrics, registry=registry)

@@ -37,6 +37,18 @@ def mask_phone(phone: str) -> str:
     return d[:3] + "*" * (len(d) - 3)
 
 
+# a mobile (13812345678, +86 138 1234 5678), a landline (0755-88881234) or any 7 to 15 digits
+# standing alone; not dates, times or the digits of a tracking number (letters before them)
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9-])(?:\+?86[ -]?)?(?:1[3-9]\d[ -]?\d{4}[ -]?\d{4}|0\d{2,3}-\d{7,8}|\d{7,15})"
+    r"(?![0-9-])")
+
+
+def mask_phones_in(text: str) -> str:
+    """Phone numbers inside free text (a courier's number in the carrier's wording), masked."""
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
 def mask_name(name: str) -> str:
     name = name.strip()
     return name[:1] + "*" * max(len(name) - 1, 1)

@@ -95,6 +95,7 @@ class Ingestor:
         self.devices: dict[Key, Device] = {}
         self.aboard: dict[Key, set[Key]] = {}  # (tenant, vehicle) -> parcels on it now
         self.listeners: list[Listener] = []
+        self.watchers: list[Callable[[list[Key]], None]] = []  # shipments each commit changed
 
     def start(self) -> None:
         with self.store.unit_of_work(write=False) as uow:
@@ -136,6 +137,10 @@ class Ingestor:
         self._count(submissions, outcomes, batch, time.perf_counter() - started)
         for listener in self.listeners:
             listener(batch.sink.changes)
+        if self.watchers and batch.dirty:
+            changed = list(batch.dirty)
+            for watcher in self.watchers:
+                watcher(changed)
         return outcomes
 
     def tick(self) -> None:

@@ -158,6 +158,9 @@ class Tenants(Protocol):
 class Shipments(Protocol):
     def add(self, new: NewShipment) -> int: ...
     def get(self, tenant_id: str, tracking_no: str) -> ShipmentRecord | None: ...
+    def numbered(self, tracking_no: str, limit: int = 20) -> list[ShipmentRecord]:
+        """Every tenant's shipment with this tracking number (the public lookup)."""
+        ...
     def page(
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
     ) -> list[ShipmentRecord]: ...
@@ -323,6 +326,25 @@ class Integrations(Protocol):
     def estimates(self, tenant_id: str, tracking_no: str) -> list[CarrierEstimate]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LookupFailures:
+    """Wrong answers to the public lookup of one tracking number, known to us or not."""
+
+    tracking_no: str
+    failures: int
+    first_at_us: int
+    locked_until_us: int | None = None
+
+
+class Lookups(Protocol):
+    def failures(self, tracking_no: str) -> LookupFailures | None: ...
+    def save_failures(self, row: LookupFailures) -> None: ...
+    def clear(self, tracking_no: str) -> None: ...
+    def prune(self, before_us: int) -> int:
+        """Forget rows whose window and lock ended before ``before_us``; how many."""
+        ...
+
+
 class Rules(Protocol):
     """Merchant rules; deleted ones stay (their alerts name them) but are never loaded."""
 
@@ -384,6 +406,8 @@ class UnitOfWork(Protocol):
     def rules(self) -> Rules: ...
     @property
     def integrations(self) -> Integrations: ...
+    @property
+    def lookups(self) -> Lookups: ...
     @property
     def ledger(self) -> Ledger: ...
 

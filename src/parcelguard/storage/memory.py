@@ -29,6 +29,7 @@ from parcelguard.services.ports import (
     CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
+    LookupFailures,
     NewShipment,
     QuarantinedEvent,
     RejectedPayload,
@@ -66,6 +67,7 @@ class _Data:
     rejected: list[RejectedPayload] = field(default_factory=list)
     estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    lookup_failures: dict[str, LookupFailures] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -149,6 +151,10 @@ class MemoryShipments(_Repo):
             return fresh
         shipment_id = self.data.by_number.get((tenant_id, tracking_no))
         return None if shipment_id is None else self.data.shipments[shipment_id]
+
+    def numbered(self, tracking_no: str, limit: int = 20) -> list[ShipmentRecord]:
+        ids = sorted(i for (_, n), i in self.data.by_number.items() if n == tracking_no)
+        return [self.data.shipments[i] for i in ids[:limit]]
 
     def page(
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
@@ -497,6 +503,31 @@ class MemoryIntegrations(_Repo):
                        if t == tenant_id and n == tracking_no), key=lambda e: e.source)
 
 
+class MemoryLookups(_Repo):
+    def failures(self, tracking_no: str) -> LookupFailures | None:
+        return self.data.lookup_failures.get(tracking_no)
+
+    def save_failures(self, row: LookupFailures) -> None:
+        self.later(lambda: self.data.lookup_failures.__setitem__(row.tracking_no, row))
+
+    def clear(self, tracking_no: str) -> None:
+        def apply() -> None:
+            self.data.lookup_failures.pop(tracking_no, None)
+
+        self.later(apply)
+
+    def prune(self, before_us: int) -> int:
+        gone = [n for n, r in self.data.lookup_failures.items() if r.first_at_us < before_us
+                and (r.locked_until_us is None or r.locked_until_us < before_us)]
+
+        def apply() -> None:
+            for n in gone:
+                self.data.lookup_failures.pop(n, None)
+
+        self.later(apply)
+        return len(gone)
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -511,6 +542,7 @@ class MemoryUnitOfWork:
         self.webhooks = MemoryWebhooks(self)
         self.rules = MemoryRules(self)
         self.integrations = MemoryIntegrations(self)
+        self.lookups = MemoryLookups(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

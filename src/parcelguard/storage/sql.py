@@ -36,6 +36,7 @@ from parcelguard.services.ports import (
     CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
+    LookupFailures,
     NewShipment,
     QuarantinedEvent,
     RejectedPayload,
@@ -195,6 +196,10 @@ _SHIPMENT_BY_NUMBER = (
     f"SELECT s.*, {', '.join('st.' + c for c in _STATE_COLUMNS)} FROM shipments s "
     "JOIN shipment_states st ON st.shipment_id = s.id WHERE s.tenant_id = ? AND s.tracking_no = ?"
 )
+_SHIPMENTS_NUMBERED = (
+    f"SELECT s.*, {', '.join('st.' + c for c in _STATE_COLUMNS)} FROM shipments s "
+    "JOIN shipment_states st ON st.shipment_id = s.id WHERE s.tracking_no = ? ORDER BY s.id LIMIT ?"
+)
 _STATE_INSERT = "INSERT INTO shipment_states (shipment_id, tenant_id) VALUES (?, ?)"
 _JOINED = sa.join(t.shipments, t.shipment_states,
                   t.shipment_states.c.shipment_id == t.shipments.c.id)
@@ -234,6 +239,16 @@ class SqlShipments(_Repo):
         finally:
             cur.close()
         return None if row is None else _shipment(_Row(dict(zip(names, row, strict=True))))
+
+    def numbered(self, tracking_no: str, limit: int = 20) -> list[ShipmentRecord]:
+        cur = self.cursor()
+        try:
+            cur.execute(self.sql(_SHIPMENTS_NUMBERED), (tracking_no, limit))
+            rows = cur.fetchall()
+            names = [d[0] for d in cur.description] if rows else []
+        finally:
+            cur.close()
+        return [_shipment(_Row(dict(zip(names, row, strict=True)))) for row in rows]
 
     def page(
         self, tenant_id: str, where: ShipmentFilter, after_id: int | None, limit: int
@@ -923,6 +938,36 @@ def _endpoint(r: sa.Row[Any]) -> EndpointRow:
                        bool(r.enabled), r.created_at)
 
 
+class SqlLookups(_Repo):
+    def failures(self, tracking_no: str) -> LookupFailures | None:
+        c = t.lookup_failures.c
+        r = self.conn.execute(sa.select(t.lookup_failures).where(
+            c.tracking_no == tracking_no)).first()
+        return None if r is None else LookupFailures(r.tracking_no, r.failures, r.first_at,
+                                                     r.locked_until)
+
+    def save_failures(self, row: LookupFailures) -> None:
+        self.bulk(_FAILURES_UPSERT, [(row.tracking_no, row.failures, row.first_at_us,
+                                      row.locked_until_us)])
+
+    def clear(self, tracking_no: str) -> None:
+        self.conn.execute(t.lookup_failures.delete().where(
+            t.lookup_failures.c.tracking_no == tracking_no))
+
+    def prune(self, before_us: int) -> int:
+        c = t.lookup_failures.c
+        done = self.conn.execute(t.lookup_failures.delete().where(
+            c.first_at < before_us, sa.or_(c.locked_until.is_(None), c.locked_until < before_us)))
+        return int(done.rowcount)
+
+
+_FAILURES_UPSERT = (
+    _insert_sql(t.lookup_failures, ["tracking_no", "failures", "first_at", "locked_until"])
+    + " ON CONFLICT (tracking_no) DO UPDATE SET failures = excluded.failures,"
+    " first_at = excluded.first_at, locked_until = excluded.locked_until"
+)
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine, self.write = engine, write
@@ -935,6 +980,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(self)
         self.rules = SqlRules(self)
         self.integrations = SqlIntegrations(self)
+        self.lookups = SqlLookups(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

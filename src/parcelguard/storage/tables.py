@@ -68,6 +68,7 @@ shipments = sa.Table(
     sa.Column("spec_digest", sa.String(64), nullable=False),
     sa.Column("created_at", Micros, nullable=False),
     sa.UniqueConstraint("tenant_id", "tracking_no"),
+    sa.Index(None, "tracking_no"),  # the public lookup knows the number, not the tenant
 )
 
 # What events change, kept apart from the wide, write-once shipment row: a batch rewrites the
@@ -340,6 +341,15 @@ carrier_estimates = sa.Table(
     sa.Column("source", sa.String(32), primary_key=True),
     sa.Column("estimate", sa.String(40), nullable=False),
     sa.Column("updated_at", Micros, nullable=False),
+)
+
+# wrong answers to the public lookup per tracking number (known to us or not: the same answer)
+lookup_failures = sa.Table(
+    "lookup_failures", metadata,
+    sa.Column("tracking_no", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_at", Micros, nullable=False),
+    sa.Column("locked_until", Micros),
 )
 
 # where facilities are, from scans that gave a position: route corridors are drawn with them

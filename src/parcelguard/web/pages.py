@@ -1,0 +1,119 @@
+"""What every page shares: templates, our own static files and the npm assets, live changes.
+
+Nothing is loaded from outside the server: htmx (with its SSE extension), Leaflet and uPlot are
+served from ``node_modules`` (installed by ``make assets``), and the China basemap is decoded
+once from ``echarts@4.9.0``'s compressed ``map/json/china.json`` (web/geo.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from parcelguard.bootstrap import System
+from parcelguard.web import geo
+from parcelguard.web.throttle import LOOKUPS_PER_MINUTE, PerClient
+
+HERE = Path(__file__).parent
+NODE = Path("node_modules")
+VENDOR = {  # URL folder -> folder in node_modules
+    "htmx": NODE / "htmx.org" / "dist",
+    "htmx-sse": NODE / "htmx-ext-sse" / "dist",
+    "leaflet": NODE / "leaflet" / "dist",
+    "uplot": NODE / "uplot" / "dist",
+}
+CHINA = NODE / "echarts" / "map" / "json" / "china.json"
+templates = Jinja2Templates(directory=HERE / "templates")
+Key = tuple[str, str]
+
+
+async def _system(request: Request) -> System:
+    sys: System = request.app.state.system
+    return sys
+
+
+SystemDep = Annotated[System, Depends(_system)]
+
+
+class Hub:
+    """Page streams waiting for a shipment to change, woken from the writer thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: dict[Key, set[asyncio.Queue[None]]] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, key: Key) -> asyncio.Queue[None]:
+        queue: asyncio.Queue[None] = asyncio.Queue(maxsize=8)
+        with self._lock:
+            self._waiting.setdefault(key, set()).add(queue)
+        return queue
+
+    def forget(self, key: Key, queue: asyncio.Queue[None]) -> None:
+        with self._lock:
+            queues = self._waiting.get(key)
+            if queues is not None:
+                queues.discard(queue)
+                if not queues:
+                    del self._waiting[key]
+
+    def changed(self, keys: Iterable[Key]) -> None:
+        """Called by the writer after a commit: quick, never blocks."""
+        if not self._waiting:
+            return
+        with self._lock:
+            woken = [q for k in keys for q in self._waiting.get(k, ())]
+        for queue in woken:
+            self.loop.call_soon_threadsafe(_nudge, queue)
+
+
+def _nudge(queue: asyncio.Queue[None]) -> None:
+    if not queue.full():  # a full queue will wake its reader anyway
+        queue.put_nowait(None)
+
+
+def hub(app: FastAPI) -> Hub:
+    found: Hub | None = getattr(app.state, "hub", None)
+    if found is None:
+        found = app.state.hub = Hub(asyncio.get_running_loop())
+        system: System = app.state.system
+        system.ingestor.watchers.append(found.changed)
+    return found
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+           headers: dict[str, str] | None = None) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status,
+                                          headers=headers)
+    response.headers["Cache-Control"] = "no-store"  # pages show live, personal data
+    response.headers["Referrer-Policy"] = "no-referrer"  # share tokens stay out of Referer
+    return response
+
+
+def fragment(request: Request, name: str, **context: Any) -> str:
+    return templates.get_template(name).render(request=request, **context)
+
+
+def install(app: FastAPI) -> None:
+    app.state.lookup_throttle = PerClient(LOOKUPS_PER_MINUTE)
+    app.mount("/static/pg", StaticFiles(directory=HERE / "static"), name="pg-static")
+    for name, folder in VENDOR.items():
+        if folder.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder),
+                      name=f"vendor-{name}")
+
+    @app.get("/static/geo/china.json", include_in_schema=False)
+    def china() -> Response:
+        if not CHINA.is_file():
+            return JSONResponse({"error": {"code": "assets_missing", "message":
+                                 "run `make assets` (npm ci) for the offline basemap"}}, 503)
+        return Response(geo.china_geojson(CHINA), media_type="application/geo+json",
+                        headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,174 @@
+"""The consumer's tracking page: ``/t/<tracking_no>``.
+
+``GET /t`` and ``GET /t/<tn>`` show the lookup form; ``POST /t`` checks the tracking number and
+the phone's last four digits (services/lookup.py: same answer for unknown and wrong, a lock after
+five wrong tries, 30 lookups a minute per client) and redirects to ``/t/<tn>?s=<share token>``,
+which is both the page and the link to share. ``/t/<tn>/live`` streams the page's changing parts
+as server-sent events: the status header and timeline as HTML for htmx, and the map and chart
+data as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from parcelguard.bootstrap import System
+from parcelguard.domain import times
+from parcelguard.domain.errors import InvalidInput
+from parcelguard.services import queries
+from parcelguard.services.ports import ShipmentRecord
+from parcelguard.web import pages
+from parcelguard.web.i18n import TEXT, lang_of
+from parcelguard.web.pages import SystemDep
+from parcelguard.web.throttle import PerClient
+from parcelguard.web.view import TrackView, build, local_us
+
+router = APIRouter(include_in_schema=False)
+HEARTBEAT_S = 15.0
+Lang = Annotated[str | None, Query(max_length=5)]
+
+
+def view_of(sys: System, record: ShipmentRecord, lang: str, masked: bool = True) -> TrackView:
+    s = record.shipment
+    with sys.store.unit_of_work(write=False) as uow:
+        tl = queries.timeline(uow, s.tenant_id, s.tracking_no)
+        points = queries.series(uow, s.tenant_id, s.tracking_no, None, None)
+    profile = sys.ingestor.alerting.profiles[s.category].with_thresholds(s.thresholds)
+    return build(tl, points, profile, lang, masked)
+
+
+def _form(request: Request, lang: str, tracking_no: str = "", problem: str | None = None,
+          status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return pages.render(request, "track_lookup.html", {
+        "lang": lang, "t": TEXT[lang], "tracking_no": tracking_no, "problem": problem,
+        "switch_url": f"{request.url.path}?lang={'en' if lang == 'zh' else 'zh'}",
+    }, status, headers)
+
+
+@router.get("/t", response_class=HTMLResponse)
+def lookup_form(request: Request, lang: Lang = None) -> HTMLResponse:
+    return _form(request, lang_of(lang))
+
+
+@router.post("/t", response_class=HTMLResponse)
+async def look_up(request: Request, sys: SystemDep) -> Response:
+    # the form is small and url-encoded: read it ourselves rather than add a multipart parser
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+    tracking_no, phone_last4, lang = (form.get(k, [""])[0][:64]
+                                      for k in ("tracking_no", "phone_last4", "lang"))
+    return await asyncio.to_thread(_look_up, request, sys, tracking_no, phone_last4, lang)
+
+
+def _look_up(request: Request, sys: System, tracking_no: str, phone_last4: str,
+             lang: str) -> Response:
+    lang = lang_of(lang)
+    text = TEXT[lang]
+    tracking_no, phone_last4 = tracking_no.strip(), phone_last4.strip()
+    client = request.client.host if request.client else "?"
+    wait = _throttle(request).allow(client)
+    if wait is not None:
+        return _form(request, lang, tracking_no, text["too_many"], 429,
+                     {"Retry-After": str(max(1, round(wait)))})
+    now_us = times.to_us(sys.clock.now())
+    try:
+        answer = sys.lookup.find(tracking_no, phone_last4, now_us)
+    except InvalidInput as exc:
+        return _form(request, lang, tracking_no, f"{text.get(exc.field, exc.field)}: {exc.problem}",
+                     422)
+    if answer.record is None:
+        if answer.locked_until_us is not None:
+            problem = text["locked"].format(until=local_us(answer.locked_until_us))
+            return _form(request, lang, tracking_no, problem, 423)
+        problem = text["not_found"] + " " + text["tries_left"].format(n=answer.tries_left)
+        return _form(request, lang, tracking_no, problem, 404)
+    token = sys.lookup.share_token(answer.record, now_us)
+    query = urlencode({"s": token, "lang": lang})
+    return RedirectResponse(f"/t/{tracking_no}?{query}", status_code=303)
+
+
+@router.get("/t/{tracking_no}", response_class=HTMLResponse)
+def track_page(
+    request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None,
+    s: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    lang = lang_of(lang)
+    record = _shared(sys, tracking_no, s)
+    if record is None:  # no token, or one that does not open this number: ask for the digits
+        return _form(request, lang, tracking_no)
+    view = view_of(sys, record, lang)
+    query = urlencode({"s": s, "lang": lang})
+    share = f"{request.base_url}t/{tracking_no}?{urlencode({'s': s})}"
+    return pages.render(request, "track.html", {
+        "lang": lang, "t": TEXT[lang], "v": view, "share_url": share,
+        "live_url": f"/t/{tracking_no}/live?{query}",
+        "data_json": _json(view.data),
+        "switch_url": f"/t/{tracking_no}?"
+                      + urlencode({"s": s, "lang": "en" if lang == "zh" else "zh"}),
+    })
+
+
+@router.get("/t/{tracking_no}/live")
+async def live(
+    request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None,
+    s: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    record = _shared(sys, tracking_no, s)
+    if record is None:
+        return Response(status_code=404)
+    key = (record.shipment.tenant_id, tracking_no)
+    return StreamingResponse(_stream(request, sys, record, key, lang_of(lang)),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _stream(request: Request, sys: System, record: ShipmentRecord, key: tuple[str, str],
+                  lang: str) -> AsyncIterator[str]:
+    changes = pages.hub(request.app).watch(key)
+    try:
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            try:
+                await asyncio.wait_for(changes.get(), HEARTBEAT_S)
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            while not changes.empty():  # a burst of commits is one update
+                changes.get_nowait()
+            view = await asyncio.to_thread(view_of, sys, record, lang)
+            t = TEXT[lang]
+            yield _event("status", pages.fragment(request, "_track_status.html", t=t, v=view))
+            yield _event("timeline", pages.fragment(request, "_track_timeline.html", t=t,
+                                                    v=view))
+            yield _event("data", _json(view.data))
+    finally:
+        pages.hub(request.app).forget(key, changes)
+
+
+def _event(name: str, data: str) -> str:
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {name}\n{lines}\n"
+
+
+def _json(data: object) -> str:
+    """JSON safe inside HTML: no '<', '>' or '&' that could close a tag."""
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _throttle(request: Request) -> PerClient:
+    """This app's per-client lookup counts (one per app: test servers do not share them)."""
+    found: PerClient = request.app.state.lookup_throttle
+    return found
+
+
+def _shared(sys: System, tracking_no: str, token: str | None) -> ShipmentRecord | None:
+    if not token:
+        return None
+    return sys.lookup.shared(tracking_no, token, times.to_us(sys.clock.now()))
