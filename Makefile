@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo serve test test-fast check bench assets clean help
+.PHONY: demo serve test test-fast check bench assets browser clean help
 
 help:
 	@echo "make demo   - install, start the server on SQLite and a live simulator"
@@ -30,13 +30,21 @@ node_modules/.stamp: package.json package-lock.json
 
 assets: node_modules/.stamp
 
+# The page tests drive Debian's Chromium; Chinese needs a CJK font.
+browser:
+	@command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; \
+	  else echo "the page tests need Chromium: sudo apt-get install chromium fonts-wqy-microhei"; \
+	    exit 1; fi; }
+
 demo: $(VENV)/.stamp-runtime assets
 	$(BIN)/parcelguard demo
 
 serve: $(VENV)/.stamp-runtime assets
 	$(BIN)/parcelguard serve
 
-test: $(VENV)/.stamp-dev assets
+test: $(VENV)/.stamp-dev assets browser
 	$(BIN)/pytest -q
 
 check: $(VENV)/.stamp-dev

@@ -1,0 +1,118 @@
+"""The public lookup over real HTTP: digits, lockout, per-client limit, masking, share links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from parcelguard.services.clock import ManualClock
+from tests.conftest import Server
+from tests.web.helpers import PHONE, TN, cold_parcel, look_up, problem, share_url
+
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@SQLITE
+def test_the_right_digits_open_the_page_and_it_shows_nothing_personal(server: Server) -> None:
+    cold_parcel(server)
+    r = look_up(server.anonymous(), TN, PHONE[-4:])
+    assert r.status_code == 303
+    assert r.headers["location"].startswith(f"/t/{TN}?s=")
+    page = server.anonymous().get(r.headers["location"])
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    html = page.text
+    assert '<meta charset="utf-8">' in html
+    assert "张** 138********" in html  # name and phone masked: 8 digits hidden
+    assert "北京市****" in html
+    for secret in (PHONE, PHONE[-4:], "三丰", "建国路", "13912345678", "2345678"):
+        assert secret not in html  # nor the courier's phone in the carrier's wording
+    assert "快递员王师傅（电话 139********）已揽收" in html
+    assert "运输中" in html and "已揽收" in html
+
+
+@SQLITE
+def test_unknown_number_and_wrong_digits_get_the_same_answer(server: Server) -> None:
+    cold_parcel(server)
+    wrong = look_up(server.anonymous(), TN, "0000")
+    unknown = look_up(server.anonymous(), "SF1499999999", "5678")
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.text.replace(TN, "N") == unknown.text.replace("SF1499999999", "N")
+    assert problem(wrong.text) == "未找到与该运单号和手机号后四位匹配的包裹。 还可尝试 4 次。"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_five_wrong_tries_lock_the_number_for_a_day_known_or_not(
+    server: Server, clock: ManualClock,
+) -> None:
+    cold_parcel(server)
+    client = server.anonymous()
+    for tn in (TN, "SF1499999999"):
+        answers = [look_up(client, tn, f"000{i}").status_code for i in range(6)]
+        assert answers == [404, 404, 404, 404, 423, 423]
+    locked = look_up(client, TN, PHONE[-4:])  # even the right digits, while locked
+    assert locked.status_code == 423
+    assert "已锁定至" in problem(locked.text)
+    clock.advance_to(clock.now() + timedelta(hours=23, minutes=59))
+    assert look_up(client, TN, PHONE[-4:]).status_code == 423
+    clock.advance_to(clock.now() + timedelta(minutes=2))
+    assert look_up(client, TN, PHONE[-4:]).status_code == 303
+
+
+@SQLITE
+def test_a_right_answer_clears_the_count_and_tries_are_counted_per_number(server: Server) -> None:
+    cold_parcel(server)
+    client = server.anonymous()
+    for i in range(4):
+        look_up(client, TN, f"000{i}")
+    assert look_up(client, TN, PHONE[-4:]).status_code == 303
+    assert "还可尝试 4 次" in problem(look_up(client, TN, "0000").text)
+
+
+@SQLITE
+def test_a_client_gets_30_lookups_a_minute_then_429(server: Server) -> None:
+    client = server.anonymous()
+    answers = [look_up(client, f"SF14{i:08d}", "1234").status_code for i in range(31)]
+    assert answers == [404] * 30 + [429]
+    over = look_up(client, "SF1400000099", "1234")
+    assert over.status_code == 429
+    assert 1 <= int(over.headers["retry-after"]) <= 60
+    assert problem(over.text) == "查询过于频繁，请稍后再试。"
+
+
+@SQLITE
+def test_bad_digits_name_the_field(server: Server) -> None:
+    r = look_up(server.anonymous(), TN, "12a4", lang="en")
+    assert r.status_code == 422
+    assert problem(r.text).startswith("Last 4 digits of the phone: expected the last 4 digits")
+
+
+@SQLITE
+def test_a_share_link_opens_only_its_own_number_and_expires(
+    server: Server, clock: ManualClock,
+) -> None:
+    cold_parcel(server)
+    cold_parcel(server, "SF1400000002")
+    url = share_url(server)
+    anyone = server.anonymous()
+    assert 'data-testid="track"' in anyone.get(url).text
+    token = url.split("s=")[1].split("&")[0]
+    other = anyone.get(f"/t/SF1400000002?s={token}")  # the token of another number
+    assert 'data-testid="track"' not in other.text
+    assert 'name="phone_last4"' in other.text  # asked for the digits instead
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    assert 'data-testid="track"' not in anyone.get(f"/t/{TN}?s={forged}").text
+    clock.advance_to(clock.now() + timedelta(days=14, seconds=1))
+    assert 'data-testid="track"' not in anyone.get(url).text
+
+
+@SQLITE
+def test_the_english_page(server: Server) -> None:
+    cold_parcel(server)
+    url = share_url(server).replace("lang=zh", "lang=en")
+    html = server.anonymous().get(url).text
+    assert '<html lang="en">' in html
+    assert "In transit" in html and "Picked up" in html
+    assert "safe band 2.0–8.0 °C" in html
+    assert "1 excursions, 30 minutes out of range" in html
