@@ -2,7 +2,8 @@
 
 The simulated network starts three days in the past, so the first minute already shows days of
 history, then runs on at an accelerated clock that the server shares (its alerts and
-quarantine judge time by the same clock). Ctrl-C stops the simulator, then the server,
+quarantine judge time by the same clock; while the history is being sent the server's clock
+follows it, so timers fire as they would have live). Ctrl-C stops the simulator, then the server,
 then the store, in that order, so nothing acknowledged is lost.
 """
 
@@ -29,7 +30,7 @@ from parcelguard.domain import times
 from parcelguard.domain.tenancy import Role
 from parcelguard.services import auth
 from parcelguard.services.clock import ScaledClock
-from parcelguard.simulator.live import Keys, LiveStats, Poster
+from parcelguard.simulator.live import CatchUpClock, Keys, LiveStats, Poster
 from parcelguard.simulator.scenario import SimConfig, Simulation
 
 TENANT = "demo"
@@ -102,13 +103,16 @@ def run(options: DemoOptions, console: Console) -> None:
                         database_url=f"sqlite:///{options.data_dir / 'demo.db'}")
     now = datetime.now(UTC)
     clock = ScaledClock(now, options.speed)
-    system = bootstrap.build(settings, clock=clock)
+    server_clock = CatchUpClock(clock, now - options.history)
+    system = bootstrap.build(settings, clock=server_clock)
     system.start()
     server, thread = _serve(system, options.host, port)
     try:
         keys = _keys(system)
         base = f"http://{options.host}:{port}"
         console.print(f"\n[bold]ParcelGuard demo[/bold] on {base}  (simulated clock ×{options.speed:g})")
+        console.print(f"  dashboard     {base}/dashboard   (sign in with the merchant key)")
+        console.print(f"  tracking page {base}/t           (tracking number + last 4 phone digits)")
         console.print(f"  API docs      {base}/docs")
         console.print(f"  shipments     {base}/v1/shipments")
         console.print(f"  metrics       {base}/metrics")
@@ -122,7 +126,7 @@ def run(options: DemoOptions, console: Console) -> None:
         ))
         stats = LiveStats()
         poster = Poster(base, Keys(keys[Role.MERCHANT], keys[Role.CARRIER],
-                                   keys[Role.DEVICE_GATEWAY]), stats)
+                                   keys[Role.DEVICE_GATEWAY]), stats, server_clock=server_clock)
         asyncio.run(_drive(poster, sim, clock, options, stats, console))
     finally:
         console.print("stopping: server, then store …")

@@ -298,6 +298,20 @@ def test_a_late_delivery_leaves_delivery_late_open_for_a_person(rig: Rig) -> Non
     assert (late.state, late.closed_at_us) == (State.OPEN, None)
 
 
+def test_a_delivery_scan_arriving_after_the_promise_clears_delivery_late_if_it_was_on_time(
+    rig: Rig,
+) -> None:
+    """Carriers upload scans late: the alert opened when the promise passed, but the scan, when
+    it comes, shows the parcel was delivered in time, so the alert clears by itself."""
+    rig.register(promised_by=times.iso(t(10 * HOUR)))
+    rig.scan(0, "picked_up", operator_id="C-1")
+    rig.advance(11 * HOUR)
+    assert rig.only(Kind.DELIVERY_LATE).state is State.OPEN
+    rig.scan(9 * HOUR, "delivered", received=12 * HOUR)
+    late = rig.only(Kind.DELIVERY_LATE)
+    assert (late.state, late.closed_at_us) == (State.CLEARED, us(10 * HOUR))
+
+
 # ---- misrouted ----
 
 

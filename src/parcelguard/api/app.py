@@ -27,7 +27,7 @@ from parcelguard.api.routers import (
     webhooks,
 )
 from parcelguard.config import Settings
-from parcelguard.web import pages, track
+from parcelguard.web import dashboard, pages, track
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
                    webhooks.router, rules.router, hooks.router, ledger.router):
         app.include_router(router)
     app.include_router(track.router)
+    app.include_router(dashboard.router)
     pages.install(app)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

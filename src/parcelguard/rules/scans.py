@@ -89,14 +89,19 @@ def _customs(w: Watch, rec: Recorded, at: int) -> list[Signal]:
 
 def _delivered(w: Watch, rec: Recorded, at: int) -> list[Signal]:
     w.disarm("delivery_late")
+    out: list[Signal] = []
+    since = w.raised.get(Kind.DELIVERY_LATE)
+    if since is not None and w.promised_by_us is not None and at <= w.promised_by_us:
+        # the scan came in after the promise passed, but it says the parcel was on time
+        out += w.clear(Kind.DELIVERY_LATE, Kind.DELIVERY_LATE, max(at, since))
     if not w.profile.require_verified_pod:
-        return []
+        return out
     pod = (rec.event.raw or {}).get("pod")
     verified = isinstance(pod, dict) and pod.get("id_verified") is True
     if verified:
-        return []
-    return [w.raise_(Kind.POD_UNVERIFIED, Kind.POD_UNVERIFIED, at, Severity.CRITICAL,
-                     {**_facts(rec), "pod": pod})]
+        return out
+    return out + [w.raise_(Kind.POD_UNVERIFIED, Kind.POD_UNVERIFIED, at, Severity.CRITICAL,
+                           {**_facts(rec), "pod": pod})]
 
 
 def _progress(w: Watch, rec: Recorded, at: int, holder: Latest[Holder] | None) -> list[Signal]:

@@ -327,6 +327,41 @@ class Integrations(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CarrierCounts:
+    """One carrier's shipments registered in a period, and what became of them."""
+
+    carrier: str
+    shipments: int = 0
+    judged: int = 0  # delivered, with a promised date
+    on_time: int = 0  # delivered by the promised date
+    damaged: int = 0  # a damage alert (condition noted at a scan)
+    lost: int = 0  # a lost_suspected alert
+    cold_chain: int = 0
+    excursions: int = 0  # cold-chain shipments with a temperature excursion alert
+    transit_count: int = 0  # delivered after a pickup
+    transit_us: int = 0  # their pickup-to-delivery time, summed
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCounts:
+    """Alerts of one kind on one carrier's shipments, opened in a period."""
+
+    carrier: str
+    kind: str
+    opened: int
+    acknowledged: int
+    ack_us: int  # time from opening to acknowledgement, summed over the acknowledged
+
+
+class Reports(Protocol):
+    def carriers(self, tenant_id: str, since_us: int, until_us: int) -> list[CarrierCounts]: ...
+    def alert_kinds(self, tenant_id: str, since_us: int, until_us: int) -> list[AlertCounts]: ...
+    def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
+        """Undelivered shipments whose ETA is after their promise, latest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class LookupFailures:
     """Wrong answers to the public lookup of one tracking number, known to us or not."""
 
@@ -408,6 +443,8 @@ class UnitOfWork(Protocol):
     def integrations(self) -> Integrations: ...
     @property
     def lookups(self) -> Lookups: ...
+    @property
+    def reports(self) -> Reports: ...
     @property
     def ledger(self) -> Ledger: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -20,10 +20,33 @@ import httpx
 Line = dict[str, Any]
 ROUTES = {"shipment": "/v1/shipments", "event": "/v1/events", "telemetry": "/v1/telemetry"}
 SERVER_STAMPS = ("type", "received_at")  # the server sets arrival time itself
+MAX_SPAN = timedelta(minutes=2)  # of simulated arrivals in one batch
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class CatchUpClock:
+    """The server's clock in a live run that starts with history: while the backlog is being
+    posted it stands at the arrival time of what is being sent, so rule timers fire in step with
+    the data (a parcel's silence is not judged by a clock days ahead of its queued scans);
+    once the poster has caught up it is the scaled clock."""
+
+    def __init__(self, scaled: Clock, start: datetime) -> None:
+        self.scaled = scaled
+        self._mark: datetime | None = start
+
+    def now(self) -> datetime:
+        mark = self._mark
+        return self.scaled.now() if mark is None else mark
+
+    def sending(self, arrival: datetime) -> None:
+        if self._mark is not None and arrival > self._mark:
+            self._mark = arrival
+
+    def caught_up(self) -> None:
+        self._mark = None
 
 
 @dataclass(frozen=True)
@@ -56,9 +79,11 @@ class LiveStats:
 
 
 class Poster:
-    def __init__(self, base_url: str, keys: Keys, stats: LiveStats, batch: int = 500) -> None:
+    def __init__(self, base_url: str, keys: Keys, stats: LiveStats, batch: int = 500,
+                 server_clock: CatchUpClock | None = None) -> None:
         self.base_url, self.keys, self.stats, self.batch = base_url, keys, stats, batch
-        self.pending: list[Line] = []
+        self.server_clock = server_clock
+        self.pending: list[tuple[datetime, Line]] = []
 
     async def run(
         self, stream: Iterator[tuple[datetime, Line]], clock: Clock, speed: float,
@@ -71,6 +96,8 @@ class Poster:
                 wait = (arrival - clock.now()).total_seconds() / speed
                 if wait > 0:
                     await self.flush(client)
+                    if self.server_clock is not None:
+                        self.server_clock.caught_up()
                     self.stats.sim_time = clock.now()
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=wait)
@@ -78,7 +105,9 @@ class Poster:
                     except TimeoutError:
                         pass
                 self.stats.sim_time = arrival
-                self.pending.append(line)
+                if self.pending and arrival - self.pending[0][0] > MAX_SPAN:
+                    await self.flush(client)  # a batch covers minutes, not hours, of history
+                self.pending.append((arrival, line))
                 if len(self.pending) >= self.batch:
                     await self.flush(client)
             await self.flush(client)
@@ -86,16 +115,21 @@ class Poster:
     async def flush(self, client: httpx.AsyncClient) -> None:
         """Post what is pending, one run of same-kind lines at a time, in arrival order."""
         run: list[Line] = []
-        for line in self.pending:
+        until: datetime | None = None
+        for arrival, line in self.pending:
             if run and line["type"] != run[0]["type"]:
-                await self._post(client, run)
+                await self._post(client, run, until)
                 run = []
             run.append(line)
+            until = arrival
         if run:
-            await self._post(client, run)
+            await self._post(client, run, until)
         self.pending.clear()
 
-    async def _post(self, client: httpx.AsyncClient, run: list[Line]) -> None:
+    async def _post(self, client: httpx.AsyncClient, run: list[Line],
+                    until: datetime | None) -> None:
+        if self.server_clock is not None and until is not None:
+            self.server_clock.sending(until)  # the server's clock reaches these lines' arrival
         kind = run[0]["type"]
         bodies = [{k: v for k, v in line.items() if k not in SERVER_STAMPS} for line in run]
         if kind == "clock":

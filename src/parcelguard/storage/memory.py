@@ -19,13 +19,16 @@ from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
+from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Device
 from parcelguard.domain.webhooks import Message, MessageState
 from parcelguard.services.ports import (
+    AlertCounts,
     AlertFilter,
     AlertNote,
     ApiKeyRecord,
     Attempt,
+    CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
@@ -503,6 +506,61 @@ class MemoryIntegrations(_Repo):
                        if t == tenant_id and n == tracking_no), key=lambda e: e.source)
 
 
+class MemoryReports(_Repo):
+    def _kinds_of(self) -> dict[int, set[str]]:
+        kinds: dict[int, set[str]] = {}
+        for alert, shipment_id in self.data.alerts.values():
+            kinds.setdefault(shipment_id, set()).add(alert.kind.value)
+        return kinds
+
+    def carriers(self, tenant_id: str, since_us: int, until_us: int) -> list[CarrierCounts]:
+        kinds = self._kinds_of()
+        rows: dict[str, list[int]] = {}
+        for r in self.data.shipments.values():
+            s, st = r.shipment, r.state
+            if s.tenant_id != tenant_id or not since_us <= r.created_at_us < until_us:
+                continue
+            k = kinds.get(r.id, set())
+            promised = None if s.promised_by is None else times.to_us(s.promised_by)
+            judged = st.delivered_at_us is not None and promised is not None
+            cold = s.category is Category.COLD_CHAIN
+            transit = st.delivered_at_us is not None and st.picked_up_at_us is not None
+            row = rows.setdefault(s.carrier, [0] * 9)
+            for i, v in enumerate((
+                1, judged, judged and st.delivered_at_us <= promised,  # type: ignore[operator]
+                "damaged" in k, "lost_suspected" in k, cold,
+                cold and "temperature_excursion" in k, transit,
+                (st.delivered_at_us - st.picked_up_at_us) if transit else 0,  # type: ignore[operator]
+            )):
+                row[i] += int(v)
+        return [CarrierCounts(c, *v) for c, v in sorted(rows.items())]
+
+    def alert_kinds(self, tenant_id: str, since_us: int, until_us: int) -> list[AlertCounts]:
+        rows: dict[tuple[str, str], list[int]] = {}
+        for alert, shipment_id in self.data.alerts.values():
+            if alert.tenant_id != tenant_id or not since_us <= alert.opened_at_us < until_us:
+                continue
+            carrier = self.data.shipments[shipment_id].shipment.carrier
+            row = rows.setdefault((carrier, alert.kind.value), [0, 0, 0])
+            row[0] += 1
+            if alert.acknowledged_at_us is not None:
+                row[1] += 1
+                row[2] += alert.acknowledged_at_us - alert.opened_at_us
+        return [AlertCounts(c, k, *v) for (c, k), v in sorted(rows.items())]
+
+    def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
+        late = []
+        for r in self.data.shipments.values():
+            s, st = r.shipment, r.state
+            if (s.tenant_id == tenant_id and s.promised_by is not None and st.eta_us is not None
+                    and st.delivered_at_us is None
+                    and st.status.value not in ("delivered", "returned")
+                    and st.eta_us > times.to_us(s.promised_by)):
+                late.append((st.eta_us - times.to_us(s.promised_by), r))
+        late.sort(key=lambda p: (-p[0], p[1].id))
+        return [r for _, r in late[:limit]]
+
+
 class MemoryLookups(_Repo):
     def failures(self, tracking_no: str) -> LookupFailures | None:
         return self.data.lookup_failures.get(tracking_no)
@@ -543,6 +601,7 @@ class MemoryUnitOfWork:
         self.rules = MemoryRules(self)
         self.integrations = MemoryIntegrations(self)
         self.lookups = MemoryLookups(self)
+        self.reports = MemoryReports(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

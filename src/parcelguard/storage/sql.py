@@ -29,10 +29,12 @@ from parcelguard.domain.telemetry import Device, DeviceKind, Reading
 from parcelguard.domain.tenancy import Role
 from parcelguard.domain.webhooks import EventType, Message, MessageState
 from parcelguard.services.ports import (
+    AlertCounts,
     AlertFilter,
     AlertNote,
     ApiKeyRecord,
     Attempt,
+    CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
     EndpointRow,
@@ -938,6 +940,55 @@ def _endpoint(r: sa.Row[Any]) -> EndpointRow:
                        bool(r.enabled), r.created_at)
 
 
+class SqlReports(_Repo):
+    def carriers(self, tenant_id: str, since_us: int, until_us: int) -> list[CarrierCounts]:
+        rows = self.conn.execute(sa.text(_CARRIER_COUNTS), {
+            "tenant": tenant_id, "since": since_us, "until": until_us})
+        return [CarrierCounts(r.carrier, *(int(v or 0) for v in r[1:])) for r in rows]
+
+    def alert_kinds(self, tenant_id: str, since_us: int, until_us: int) -> list[AlertCounts]:
+        a, s = t.alerts.c, t.shipments.c
+        q = (sa.select(s.carrier, a.kind, sa.func.count(), sa.func.count(a.acknowledged_at),
+                       sa.func.sum(a.acknowledged_at - a.opened_at))
+             .select_from(t.alerts.join(t.shipments, s.id == a.shipment_id))
+             .where(a.tenant_id == tenant_id, a.opened_at >= since_us, a.opened_at < until_us)
+             .group_by(s.carrier, a.kind).order_by(s.carrier, a.kind))
+        return [AlertCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4] or 0))
+                for r in self.conn.execute(q)]
+
+    def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
+        c, st = t.shipments.c, t.shipment_states.c
+        q = (sa.select(_JOINED).where(
+            c.tenant_id == tenant_id, st.eta_at > c.promised_by, st.delivered_at.is_(None),
+            st.status.not_in(("delivered", "returned")))
+             .order_by((st.eta_at - c.promised_by).desc(), c.id).limit(limit))
+        return [_shipment(r) for r in self.conn.execute(q)]
+
+
+def _has_alert(kinds: str) -> str:
+    return (f"EXISTS (SELECT 1 FROM alerts a WHERE a.shipment_id = s.id AND a.kind IN ({kinds}))")
+
+
+_CARRIER_COUNTS = f"""
+SELECT s.carrier,
+  COUNT(*),
+  SUM(CASE WHEN st.delivered_at IS NOT NULL AND s.promised_by IS NOT NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN st.delivered_at IS NOT NULL AND s.promised_by IS NOT NULL
+           AND st.delivered_at <= s.promised_by THEN 1 ELSE 0 END),
+  SUM(CASE WHEN {_has_alert("'damaged'")} THEN 1 ELSE 0 END),
+  SUM(CASE WHEN {_has_alert("'lost_suspected'")} THEN 1 ELSE 0 END),
+  SUM(CASE WHEN s.category = 'cold_chain' THEN 1 ELSE 0 END),
+  SUM(CASE WHEN s.category = 'cold_chain' AND {_has_alert("'temperature_excursion'")}
+      THEN 1 ELSE 0 END),
+  SUM(CASE WHEN st.delivered_at IS NOT NULL AND st.picked_up_at IS NOT NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN st.delivered_at IS NOT NULL AND st.picked_up_at IS NOT NULL
+           THEN st.delivered_at - st.picked_up_at ELSE 0 END)
+FROM shipments s JOIN shipment_states st ON st.shipment_id = s.id
+WHERE s.tenant_id = :tenant AND s.created_at >= :since AND s.created_at < :until
+GROUP BY s.carrier ORDER BY s.carrier
+"""
+
+
 class SqlLookups(_Repo):
     def failures(self, tracking_no: str) -> LookupFailures | None:
         c = t.lookup_failures.c
@@ -981,6 +1032,7 @@ class SqlUnitOfWork:
         self.rules = SqlRules(self)
         self.integrations = SqlIntegrations(self)
         self.lookups = SqlLookups(self)
+        self.reports = SqlReports(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

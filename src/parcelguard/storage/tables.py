@@ -69,6 +69,7 @@ shipments = sa.Table(
     sa.Column("created_at", Micros, nullable=False),
     sa.UniqueConstraint("tenant_id", "tracking_no"),
     sa.Index(None, "tracking_no"),  # the public lookup knows the number, not the tenant
+    sa.Index(None, "tenant_id", "created_at"),  # the dashboard's period
 )
 
 # What events change, kept apart from the wide, write-once shipment row: a batch rewrites the

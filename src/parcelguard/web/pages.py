@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from parcelguard.bootstrap import System
 from parcelguard.web import geo
 from parcelguard.web.throttle import LOOKUPS_PER_MINUTE, PerClient
+from parcelguard.web.view import local_us
 
 HERE = Path(__file__).parent
 NODE = Path("node_modules")
@@ -32,7 +33,11 @@ VENDOR = {  # URL folder -> folder in node_modules
 }
 CHINA = NODE / "echarts" / "map" / "json" / "china.json"
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
+templates.env.globals["local"] = local_us  # UTC µs -> "11-24 08:15", China time
+templates.env.filters["num"] = lambda v, digits=1: "—" if v is None else f"{v:,.{digits}f}"
 Key = tuple[str, str]
+ANY = "*"  # (tenant, ANY): any of the tenant's shipments
 
 
 async def _system(request: Request) -> System:
@@ -70,7 +75,10 @@ class Hub:
         if not self._waiting:
             return
         with self._lock:
-            woken = [q for k in keys for q in self._waiting.get(k, ())]
+            woken: set[asyncio.Queue[None]] = set()
+            for key in keys:  # the shipment's page, and its tenant's dashboard
+                woken.update(self._waiting.get(key, ()))
+                woken.update(self._waiting.get((key[0], ANY), ()))
         for queue in woken:
             self.loop.call_soon_threadsafe(_nudge, queue)
 
@@ -86,6 +94,9 @@ def hub(app: FastAPI) -> Hub:
         found = app.state.hub = Hub(asyncio.get_running_loop())
         system: System = app.state.system
         system.ingestor.watchers.append(found.changed)
+        system.ingestor.listeners.append(  # alert changes (acts on alerts change no shipment)
+            lambda changes: found.changed([(c.alert.tenant_id, c.alert.tracking_no)
+                                           for c in changes]))
     return found
 
 
@@ -94,7 +105,8 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     response = templates.TemplateResponse(request, name, context, status_code=status,
                                           headers=headers)
     response.headers["Cache-Control"] = "no-store"  # pages show live, personal data
-    response.headers["Referrer-Policy"] = "no-referrer"  # share tokens stay out of Referer
+    # share tokens never leave in a Referer; same-origin posts still carry their Origin
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

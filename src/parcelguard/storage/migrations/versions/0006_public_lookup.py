@@ -1,4 +1,5 @@
-"""public lookup: shipments by tracking number alone, wrong answers per tracking number
+"""public lookup: shipments by tracking number alone, wrong answers per tracking number;
+shipments by tenant and creation time (dashboard periods)
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(op.f('ix_shipments_tracking_no'), 'shipments', ['tracking_no'], unique=False)
+    op.create_index(op.f('ix_shipments_tenant_id_created_at'), 'shipments', ['tenant_id', 'created_at'], unique=False)
     op.create_table('lookup_failures',
     sa.Column('tracking_no', sa.String(length=64), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -29,4 +31,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('lookup_failures')
+    op.drop_index(op.f('ix_shipments_tenant_id_created_at'), table_name='shipments')
     op.drop_index(op.f('ix_shipments_tracking_no'), table_name='shipments')

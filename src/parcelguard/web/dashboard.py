@@ -1,0 +1,332 @@
+"""The merchant's dashboard: ``/dashboard`` and its pages, signed in with an API key.
+
+KPIs and carrier scorecards for a period (services/reports.py), the live alert board (act on an
+alert from it; it refreshes itself over server-sent events), shipments predicted late, and each
+shipment in full: the tracking page unmasked, its alerts and its custody trail with the ledger
+proofs. Acting on an alert goes through the writer like the API's acts do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from parcelguard.bootstrap import System
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Alert, Kind, Severity
+from parcelguard.domain.custody import holder_after
+from parcelguard.domain.errors import NotFound
+from parcelguard.domain.tenancy import Permission, Principal
+from parcelguard.services import ledger, merchant, queries, reports
+from parcelguard.services.messages import ActOnAlert, AlertAction, Result
+from parcelguard.services.ports import AlertFilter
+from parcelguard.web import pages, session
+from parcelguard.web.i18n import DASH, KINDS, TEXT, lang_of
+from parcelguard.web.pages import ANY, SystemDep
+from parcelguard.web.track import view_of
+from parcelguard.web.view import local_us
+
+router = APIRouter(include_in_schema=False)
+PERIODS = (1, 7, 30)
+BOARD_SIZE = 50
+HEARTBEAT_S = 15.0
+DAY_US = 86_400_000_000
+Lang = Annotated[str | None, Query(max_length=5)]
+ACTIONS = {"acknowledge": AlertAction.ACKNOWLEDGE, "resolve": AlertAction.RESOLVE,
+           "comment": AlertAction.COMMENT}
+
+
+def _base(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
+    query = dict(request.query_params)
+    query["lang"] = "en" if lang == "zh" else "zh"
+    return {"lang": lang, "d": DASH[lang], "t": TEXT[lang], "kinds": KINDS[lang],
+            "switch_url": f"{request.url.path}?{urlencode(query)}", **extra}
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", status_code=303)
+
+
+# ---- signing in ----
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, lang: Lang = None) -> HTMLResponse:
+    return pages.render(request, "login.html", _base(request, lang_of(lang), problem=None))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, sys: SystemDep) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
+    key = form.get("key", [""])[0].strip()[:200]
+    lang = lang_of(form.get("lang", [""])[0])
+    client = request.client.host if request.client else "?"
+    wait = request.app.state.lookup_throttle.allow(f"login:{client}")
+    if wait is not None:
+        return pages.render(request, "login.html", _base(request, lang, problem=TEXT[lang][
+            "too_many"]), 429, {"Retry-After": str(max(1, round(wait)))})
+    if not session.same_origin(request):
+        return pages.render(request, "login.html", _base(request, lang, problem="origin"), 403)
+    if await asyncio.to_thread(session.check_key, sys, key) is None:
+        return pages.render(request, "login.html", _base(request, lang, problem=DASH[lang][
+            "bad_key"]), 401)
+    nxt = form.get("next", [""])[0]
+    target = nxt if nxt.startswith("/dashboard") else "/dashboard"  # never off-site
+    response = RedirectResponse(f"{target}?lang={lang}", status_code=303)
+    session.start(response, sys, key, secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    session.end(response)
+    return response
+
+
+# ---- the overview ----
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request, sys: SystemDep, lang: Lang = None,
+    days: Annotated[int, Query(ge=1, le=365)] = 7,
+    severity: Annotated[Severity | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return _login_redirect(request)
+    caller, _ = signed
+    lang = lang_of(lang)
+    now_us = times.to_us(sys.clock.now())
+    with sys.store.unit_of_work(write=False) as uow:
+        total, carriers = reports.kpis(uow, caller.tenant_id, now_us - days * DAY_US, now_us)
+        late = uow.reports.predicted_late(caller.tenant_id, 20)
+    best = max((c.on_time_rate or 0.0 for c in carriers), default=0.0)
+    return pages.render(request, "dashboard.html", _base(
+        request, lang, caller=caller, days=days, periods=PERIODS, total=total,
+        carriers=carriers, best=best, late=[_late_row(r) for r in late],
+        board=_board(sys, caller, severity, kind), severity=severity, kind=kind,
+        can_act=caller.can(Permission.WRITE_ALERTS),
+        filters=urlencode(_filters(lang, severity, kind)),
+        severities=list(Severity), kind_names=sorted(k.value for k in Kind),
+        live_url=f"/dashboard/live?{urlencode(_filters(lang, severity, kind))}",
+    ))
+
+
+def _late_row(r: Any) -> dict[str, Any]:
+    s, st = r.shipment, r.state
+    promised = times.to_us(s.promised_by)
+    return {"tn": s.tracking_no, "carrier": s.carrier, "status": st.status.value,
+            "eta": local_us(st.eta_us), "promised": local_us(promised),
+            "late_h": round((st.eta_us - promised) / 3_600_000_000, 1)}
+
+
+def _filters(lang: str, severity: Severity | None, kind: Kind | None) -> dict[str, str]:
+    out = {"lang": lang}
+    if severity:
+        out["severity"] = severity.value
+    if kind:
+        out["kind"] = kind.value
+    return out
+
+
+def _board(sys: System, caller: Principal, severity: Severity | None,
+           kind: Kind | None) -> list[Alert]:
+    where = AlertFilter(active=True, severity=severity, kind=kind)
+    with sys.store.unit_of_work(write=False) as uow:
+        rows, _ = queries.alerts(uow, caller.tenant_id, where, None, BOARD_SIZE)
+    order = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    return sorted(rows, key=lambda a: (order[a.severity], -a.opened_at_us))
+
+
+@router.get("/dashboard/board", response_class=HTMLResponse)
+def board(
+    request: Request, sys: SystemDep, lang: Lang = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return Response(status_code=401)
+    lang = lang_of(lang)
+    return HTMLResponse(_board_html(request, sys, signed[0], lang, severity, kind))
+
+
+def _board_html(request: Request, sys: System, caller: Principal, lang: str,
+                severity: Severity | None, kind: Kind | None) -> str:
+    return pages.fragment(request, "_board.html", d=DASH[lang], kinds=KINDS[lang], lang=lang,
+                          board=_board(sys, caller, severity, kind), caller=caller,
+                          filters=urlencode(_filters(lang, severity, kind)),
+                          can_act=caller.can(Permission.WRITE_ALERTS))
+
+
+@router.post("/dashboard/alerts/{alert_id}/{action}", response_class=HTMLResponse)
+async def act(
+    request: Request, alert_id: str, action: str, sys: SystemDep, lang: Lang = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+) -> Response:
+    signed = await asyncio.to_thread(session.open_session, request, sys)
+    if signed is None:
+        return Response(status_code=401)
+    if not session.same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    caller = signed[0]
+    if action not in ACTIONS or not caller.can(Permission.WRITE_ALERTS):
+        return Response(status_code=403 if action in ACTIONS else 404)
+    text = None
+    if ACTIONS[action] is AlertAction.COMMENT:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
+        text = form.get("text", [""])[0].strip()[:2000]
+        if not text:
+            return Response("a comment needs text", status_code=422)
+    (outcome,) = await sys.pipeline.submit(
+        [ActOnAlert(caller.tenant_id, alert_id, ACTIONS[action], caller.key_id, text)])
+    if outcome.result is Result.NOT_FOUND:
+        return Response(status_code=404)
+    # a conflict (someone acted first) also answers with the board as it now is
+    html = await asyncio.to_thread(_board_html, request, sys, caller, lang_of(lang), severity,
+                                   kind)
+    return HTMLResponse(html)
+
+
+@router.get("/dashboard/live")
+async def live(
+    request: Request, sys: SystemDep, lang: Lang = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+) -> Response:
+    signed = await asyncio.to_thread(session.open_session, request, sys)
+    if signed is None:
+        return Response(status_code=401)
+    return StreamingResponse(_stream(request, sys, signed[0], lang_of(lang), severity, kind),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _stream(request: Request, sys: System, caller: Principal, lang: str,
+                  severity: Severity | None, kind: Kind | None) -> AsyncIterator[str]:
+    hub = pages.hub(request.app)
+    key = (caller.tenant_id, ANY)
+    changes = hub.watch(key)
+    try:
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            try:
+                await asyncio.wait_for(changes.get(), HEARTBEAT_S)
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            await asyncio.sleep(0.5)  # a busy tenant changes many times a second: one update
+            while not changes.empty():
+                changes.get_nowait()
+            html = await asyncio.to_thread(_board_html, request, sys, caller, lang, severity,
+                                           kind)
+            yield "event: board\n" + "".join(f"data: {x}\n" for x in html.splitlines()) + "\n"
+    finally:
+        hub.forget(key, changes)
+
+
+# ---- one shipment ----
+
+@router.get("/dashboard/shipments/{tracking_no}", response_class=HTMLResponse)
+def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return _login_redirect(request)
+    caller = signed[0]
+    lang = lang_of(lang)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            record = queries.shipment(uow, caller.tenant_id, tracking_no)
+            tl = queries.timeline(uow, caller.tenant_id, tracking_no)
+            alerts, _ = queries.alerts(uow, caller.tenant_id,
+                                       AlertFilter(tracking_no=tracking_no), None, 200)
+    except NotFound:
+        return pages.render(request, "not_found.html", _base(request, lang), 404)
+    view = view_of(sys, record, lang, masked=False)
+    clear = queries.recipient(sys.vault, record)
+    if clear is not None:
+        view.recipient = {"name": clear.name, "phone": clear.phone, "address": clear.address}
+    trail = []
+    for stored in tl.events:
+        e = stored.event
+        holder = holder_after(e)
+        trail.append({"at": local_us(times.to_us(e.occurred_at)), "status": e.status.value,
+                      "holder": f"{holder.kind.value}:{holder.id}" if holder else "",
+                      "place": " ".join(x for x in ((e.location.city, e.location.name)
+                                                     if e.location else ()) if x),
+                      "operator": e.operator_id or "", "device": e.device_id or "",
+                      "vehicle": e.vehicle_id or "", "ledger": stored.ledger_index})
+    return pages.render(request, "shipment.html", _base(
+        request, lang, v=view, trail=trail, alerts=alerts,
+        data_json=json.dumps(view.data, ensure_ascii=False).replace("<", "\\u003c"),
+    ))
+
+
+@router.get("/dashboard/shipments/{tracking_no}/custody.json")
+def custody(request: Request, tracking_no: str, sys: SystemDep) -> Response:
+    """The shipment's ledger entries with inclusion proofs, as ``GET .../custody`` gives them."""
+    signed = session.open_session(request, sys)
+    if signed is None or not signed[0].can(Permission.READ_LEDGER):
+        return Response(status_code=401)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            entries, cp = queries.custody(uow, signed[0].tenant_id, tracking_no)
+    except NotFound:
+        return Response(status_code=404)
+    body = {
+        "tracking_no": tracking_no, "verifier_key": sys.signer.verifier_key(),
+        "checkpoint": None if cp is None else ledger.describe(cp),
+        "entries": [{"index": c.entry.index, "kind": c.entry.kind,
+                     "recorded_at": times.iso_us(c.entry.recorded_at_us),
+                     "leaf_hash": c.entry.leaf.hex(), "entry": json.loads(c.entry.body),
+                     "proof": None if c.proof is None else {
+                         "tree_size": c.proof.tree_size,
+                         "hashes": [h.hex() for h in c.proof.hashes]}}
+                    for c in entries],
+    }
+    return JSONResponse(body)
+
+
+# ---- settings ----
+
+@router.get("/dashboard/rules", response_class=HTMLResponse)
+def rules(request: Request, sys: SystemDep, lang: Lang = None) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return _login_redirect(request)
+    caller = signed[0]
+    with sys.store.unit_of_work(write=False) as uow:
+        own = uow.rules.of_tenant(caller.tenant_id) if caller.can(Permission.MANAGE_RULES) else []
+        hooks = (uow.webhooks.subscriptions(caller.tenant_id)
+                 if caller.can(Permission.MANAGE_WEBHOOKS) else [])
+    return pages.render(request, "settings.html", _base(
+        request, lang_of(lang), rules=own, hooks=hooks,
+        can_manage=caller.can(Permission.MANAGE_RULES)))
+
+
+@router.post("/dashboard/rules/{rule_id}/{change}")
+def toggle_rule(request: Request, rule_id: str, change: str, sys: SystemDep,
+                lang: Lang = None) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return _login_redirect(request)
+    caller = signed[0]
+    if change not in ("enable", "disable"):
+        return Response(status_code=404)
+    if not session.same_origin(request) or not caller.can(Permission.MANAGE_RULES):
+        return Response(status_code=403)
+    try:
+        merchant.change(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, rule_id,
+                        times.to_us(sys.clock.now()), enabled=change == "enable")
+    except NotFound:
+        return Response(status_code=404)
+    sys.ingestor.rules.invalidate()
+    return RedirectResponse(f"/dashboard/rules?lang={lang_of(lang)}", status_code=303)
