@@ -58,3 +58,42 @@ def share_url(server: Server, tn: str = TN, digits: str = PHONE[-4:]) -> str:
 def problem(html: str) -> str:
     found = re.search(r'data-testid="problem">([^<]*)<', html)
     return found.group(1) if found else ""
+
+
+def merchant_world(server: Server) -> httpx.Client:
+    """Five parcels of two carriers, registered at the test clock's now (T0):
+
+    - sf: SF1 delivered on time; SF2 delivered an hour after its promise; SF3 fragile, damaged
+      at the second scan (a ``damaged`` alert, opened at hour 2);
+    - jd: JD1 cold chain with 30 minutes at 9 °C (a ``temperature_excursion``); JD2 cold chain
+      within its band.
+    """
+    api = server.client()
+    sf = {"carrier": "sf"}
+    shipments = [
+        shipment_json("SF1", **sf), shipment_json("SF2", promised_by=times.iso(at(10)), **sf),
+        shipment_json("SF3", category="fragile", **sf),
+        shipment_json("JD1", carrier="jd", category="cold_chain", devices=["LOG-1"]),
+        shipment_json("JD2", carrier="jd", category="cold_chain", devices=["LOG-2"]),
+    ]
+    assert api.post("/v1/shipments", json=shipments).json()["accepted"] == 5
+    scans = [
+        event_json("SF1", 0, "picked_up", operator_id="C-1"),
+        event_json("SF1", 6, "delivered"),
+        event_json("SF2", 0, "picked_up", operator_id="C-1"),
+        event_json("SF2", 11, "delivered"),
+        event_json("SF3", 0, "picked_up", operator_id="C-2"),
+        event_json("SF3", 2, "in_transit", condition="damaged", description="外包装破损",
+                   location={"facility_id": "HUB-SHA", "city": "上海"}),
+        event_json("JD1", 0, "picked_up", carrier="jd", operator_id="C-3"),
+        event_json("JD2", 0, "picked_up", carrier="jd", operator_id="C-4"),
+    ]
+    for scan in scans:
+        scan["carrier"] = "jd" if scan["tracking_no"].startswith("JD") else "sf"
+    assert api.post("/v1/events", json=scans).json()["accepted"] == 8
+    readings = [{"device_id": dev, "ts": times.iso(at(m / 60)), "temperature_c": temp}
+                for dev, hot in (("LOG-1", True), ("LOG-2", False))
+                for m in range(0, 12 * 60, 10)
+                for temp in [9.0 if hot and 300 <= m < 330 else 5.0]]
+    assert api.post("/v1/telemetry", json=readings).json()["accepted"] == 144
+    return api

@@ -8,6 +8,7 @@ import pytest
 
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
+from tests.factories import event_json, shipment_json
 from tests.web.helpers import PHONE, TN, cold_parcel, look_up, problem, share_url
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -29,7 +30,8 @@ def test_the_right_digits_open_the_page_and_it_shows_nothing_personal(server: Se
     for secret in (PHONE, PHONE[-4:], "三丰", "建国路", "13912345678", "2345678"):
         assert secret not in html  # nor the courier's phone in the carrier's wording
     assert "快递员王师傅（电话 139********）已揽收" in html
-    assert "运输中" in html and "已揽收" in html
+    assert "运输中" in html
+    assert "已揽收" in html
 
 
 @SQLITE
@@ -113,6 +115,21 @@ def test_the_english_page(server: Server) -> None:
     url = share_url(server).replace("lang=zh", "lang=en")
     html = server.anonymous().get(url).text
     assert '<html lang="en">' in html
-    assert "In transit" in html and "Picked up" in html
+    assert "In transit" in html
+    assert "Picked up" in html
     assert "safe band 2.0–8.0 °C" in html
     assert "1 excursions, 30 minutes out of range" in html
+
+
+@SQLITE
+def test_a_signed_high_value_parcel_shows_its_proof_of_delivery_masked(server: Server) -> None:
+    api = server.client()
+    assert api.post("/v1/shipments", json=shipment_json(TN, category="high_value")
+                    ).status_code == 201
+    done = event_json(TN, 5, "delivered", raw={"pod": {
+        "signer": "张三丰", "id_verified": True, "photo": "POD-1.jpg"}})
+    assert api.post("/v1/events", json=[event_json(TN, 0, "picked_up"), done]
+                    ).json()["accepted"] == 2
+    html = server.anonymous().get(share_url(server)).text
+    assert "签收凭证：\n    已核验收件人身份 · 签收人 张** · 有签收照片" in html
+    assert "三丰" not in html

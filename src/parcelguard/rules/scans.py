@@ -100,8 +100,9 @@ def _delivered(w: Watch, rec: Recorded, at: int) -> list[Signal]:
     verified = isinstance(pod, dict) and pod.get("id_verified") is True
     if verified:
         return out
-    return out + [w.raise_(Kind.POD_UNVERIFIED, Kind.POD_UNVERIFIED, at, Severity.CRITICAL,
-                           {**_facts(rec), "pod": pod})]
+    out.append(w.raise_(Kind.POD_UNVERIFIED, Kind.POD_UNVERIFIED, at, Severity.CRITICAL,
+                        {**_facts(rec), "pod": pod}))
+    return out
 
 
 def _progress(w: Watch, rec: Recorded, at: int, holder: Latest[Holder] | None) -> list[Signal]:

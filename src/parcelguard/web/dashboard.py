@@ -38,6 +38,8 @@ BOARD_SIZE = 50
 HEARTBEAT_S = 15.0
 DAY_US = 86_400_000_000
 Lang = Annotated[str | None, Query(max_length=5)]
+RISK_KINDS = (Kind.DELAY_RISK, Kind.TEMPERATURE_TREND, Kind.DWELL_EXCEEDED, Kind.NO_UPDATE,
+              Kind.LOST_SUSPECTED)  # what is going wrong but has not yet gone wrong
 ACTIONS = {"acknowledge": AlertAction.ACKNOWLEDGE, "resolve": AlertAction.RESOLVE,
            "comment": AlertAction.COMMENT}
 
@@ -105,12 +107,16 @@ def dashboard(
     lang = lang_of(lang)
     now_us = times.to_us(sys.clock.now())
     with sys.store.unit_of_work(write=False) as uow:
-        total, carriers = reports.kpis(uow, caller.tenant_id, now_us - days * DAY_US, now_us)
+        total, carriers = reports.kpis(uow, caller.tenant_id, now_us - days * DAY_US,
+                                       now_us + 1)  # up to and including this moment
         late = uow.reports.predicted_late(caller.tenant_id, 20)
+        risks = {k.value: len(queries.alerts(uow, caller.tenant_id, AlertFilter(
+            active=True, kind=k), None, queries.MAX_ALERT_PAGE)[0]) for k in RISK_KINDS}
     best = max((c.on_time_rate or 0.0 for c in carriers), default=0.0)
     return pages.render(request, "dashboard.html", _base(
         request, lang, caller=caller, days=days, periods=PERIODS, total=total,
-        carriers=carriers, best=best, late=[_late_row(r) for r in late],
+        carriers=carriers, best=best, late=[_late_row(r) for r in late], risks=risks,
+        risk_cap=queries.MAX_ALERT_PAGE,
         board=_board(sys, caller, severity, kind), severity=severity, kind=kind,
         can_act=caller.can(Permission.WRITE_ALERTS),
         filters=urlencode(_filters(lang, severity, kind)),

@@ -51,6 +51,8 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "cross_border": "跨境",
         "high_value": "贵重",
         "general": "普通",
+        "pod": "签收凭证", "pod_verified": "已核验收件人身份", "pod_unverified": "未核验身份",
+        "pod_signer": "签收人 {name}", "pod_photo": "有签收照片",
         "switch": "English",
     },
     "en": {
@@ -95,6 +97,9 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "cross_border": "Cross-border",
         "high_value": "High value",
         "general": "General",
+        "pod": "Proof of delivery", "pod_verified": "recipient's identity verified",
+        "pod_unverified": "identity not verified", "pod_signer": "signed by {name}",
+        "pod_photo": "photo on file",
         "switch": "中文",
     },
 }

@@ -64,6 +64,7 @@ class TrackView:
     band: tuple[float, float] | None
     excursions: int = 0
     excursion_minutes: int = 0
+    pod: dict[str, object] | None = None  # proof of delivery: verified, signer, photo on file
     data: dict[str, object] = field(default_factory=dict)  # for the map and the chart
 
 
@@ -104,6 +105,7 @@ def build(tl: Timeline, points: list[Point], profile: Profile, lang: str,
         milestones=milestones, customs=_customs(tl, lang), band=band,
         excursions=runs, excursion_minutes=minutes,
     )
+    view.pod = _pod(tl, masked)
     view.data = {"route": _route(tl, points), "destination": _place(s.destination),
                  "curve": curve, "band": band, "status": state.status.value}
     return view
@@ -123,6 +125,19 @@ def _milestone(e: TrackingEvent, lang: str, masked: bool) -> Milestone:
         wording = f"{wording} · {note}" if wording else note
     return Milestone(local(e.occurred_at), times.iso(e.occurred_at), e.status.value,
                      status_name(e.status, lang), wording, place, kind, warn)
+
+
+def _pod(tl: Timeline, masked: bool) -> dict[str, object] | None:
+    """What the courier's app recorded at the door (``raw.pod`` of the delivery scan)."""
+    for stored in reversed(tl.events):
+        e = stored.event
+        pod = (e.raw or {}).get("pod") if e.status is Status.DELIVERED else None
+        if isinstance(pod, dict):
+            signer = str(pod.get("signer") or "")
+            return {"verified": pod.get("id_verified") is True,
+                    "signer": privacy.mask_name(signer) if masked and signer else signer,
+                    "photo": bool(pod.get("photo"))}
+    return None
 
 
 def _shocks(points: list[Point], profile: Profile, lang: str) -> list[Milestone]:

@@ -51,6 +51,7 @@
     var data = [d.curve.t, d.curve.temp, lo, hi];
     var opts = {
       width: el.clientWidth || 320, height: 200,
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"); },
       series: [{}, { label: "°C", stroke: "#e8590c", width: 2 },
         { label: "min", stroke: "#74c0fc", dash: [4, 4] },
         { label: "max", stroke: "#74c0fc", dash: [4, 4] }],
