@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
@@ -35,7 +35,6 @@ from parcelguard.web.view import local_us
 router = APIRouter(include_in_schema=False)
 PERIODS = (1, 7, 30)
 BOARD_SIZE = 50
-HEARTBEAT_S = 15.0
 DAY_US = 86_400_000_000
 Lang = Annotated[str | None, Query(max_length=5)]
 RISK_KINDS = (Kind.DELAY_RISK, Kind.TEMPERATURE_TREND, Kind.DWELL_EXCEEDED, Kind.NO_UPDATE,
@@ -49,6 +48,31 @@ def _base(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
     query["lang"] = "en" if lang == "zh" else "zh"
     return {"lang": lang, "d": DASH[lang], "t": TEXT[lang], "kinds": KINDS[lang],
             "switch_url": f"{request.url.path}?{urlencode(query)}", **extra}
+
+
+@dataclass(frozen=True)
+class Board:
+    """The alert board's language and filters, as the query string gives them."""
+
+    lang: str
+    severity: Severity | None
+    kind: Kind | None
+
+    def encoded(self) -> str:
+        query = {"lang": self.lang}
+        if self.severity:
+            query["severity"] = self.severity.value
+        if self.kind:
+            query["kind"] = self.kind.value
+        return urlencode(query)
+
+
+def _board_query(lang: Lang = None, severity: Annotated[Severity | None, Query()] = None,
+                 kind: Annotated[Kind | None, Query()] = None) -> Board:
+    return Board(lang_of(lang), severity, kind)
+
+
+BoardQuery = Annotated[Board, Depends(_board_query)]
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -95,16 +119,14 @@ def logout(request: Request) -> Response:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
-    request: Request, sys: SystemDep, lang: Lang = None,
+    request: Request, sys: SystemDep, q: BoardQuery,
     days: Annotated[int, Query(ge=1, le=365)] = 7,
-    severity: Annotated[Severity | None, Query()] = None,
-    kind: Annotated[Kind | None, Query()] = None,
 ) -> Response:
     signed = session.open_session(request, sys)
     if signed is None:
         return _login_redirect(request)
     caller, _ = signed
-    lang = lang_of(lang)
+    lang, severity, kind = q.lang, q.severity, q.kind
     now_us = times.to_us(sys.clock.now())
     with sys.store.unit_of_work(write=False) as uow:
         total, carriers = reports.kpis(uow, caller.tenant_id, now_us - days * DAY_US,
@@ -117,11 +139,10 @@ def dashboard(
         request, lang, caller=caller, days=days, periods=PERIODS, total=total,
         carriers=carriers, best=best, late=[_late_row(r) for r in late], risks=risks,
         risk_cap=queries.MAX_ALERT_PAGE,
-        board=_board(sys, caller, severity, kind), severity=severity, kind=kind,
-        can_act=caller.can(Permission.WRITE_ALERTS),
-        filters=urlencode(_filters(lang, severity, kind)),
+        board=_board(sys, caller, q), severity=severity, kind=kind,
+        can_act=caller.can(Permission.WRITE_ALERTS), filters=q.encoded(),
         severities=list(Severity), kind_names=sorted(k.value for k in Kind),
-        live_url=f"/dashboard/live?{urlencode(_filters(lang, severity, kind))}",
+        live_url=f"/dashboard/live?{q.encoded()}",
     ))
 
 
@@ -133,18 +154,8 @@ def _late_row(r: Any) -> dict[str, Any]:
             "late_h": round((st.eta_us - promised) / 3_600_000_000, 1)}
 
 
-def _filters(lang: str, severity: Severity | None, kind: Kind | None) -> dict[str, str]:
-    out = {"lang": lang}
-    if severity:
-        out["severity"] = severity.value
-    if kind:
-        out["kind"] = kind.value
-    return out
-
-
-def _board(sys: System, caller: Principal, severity: Severity | None,
-           kind: Kind | None) -> list[Alert]:
-    where = AlertFilter(active=True, severity=severity, kind=kind)
+def _board(sys: System, caller: Principal, q: Board) -> list[Alert]:
+    where = AlertFilter(active=True, severity=q.severity, kind=q.kind)
     with sys.store.unit_of_work(write=False) as uow:
         rows, _ = queries.alerts(uow, caller.tenant_id, where, None, BOARD_SIZE)
     order = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -152,32 +163,23 @@ def _board(sys: System, caller: Principal, severity: Severity | None,
 
 
 @router.get("/dashboard/board", response_class=HTMLResponse)
-def board(
-    request: Request, sys: SystemDep, lang: Lang = None,
-    severity: Annotated[Severity | None, Query()] = None,
-    kind: Annotated[Kind | None, Query()] = None,
-) -> Response:
+def board(request: Request, sys: SystemDep, q: BoardQuery) -> Response:
     signed = session.open_session(request, sys)
     if signed is None:
         return Response(status_code=401)
-    lang = lang_of(lang)
-    return HTMLResponse(_board_html(request, sys, signed[0], lang, severity, kind))
+    return HTMLResponse(_board_html(request, sys, signed[0], q))
 
 
-def _board_html(request: Request, sys: System, caller: Principal, lang: str,
-                severity: Severity | None, kind: Kind | None) -> str:
-    return pages.fragment(request, "_board.html", d=DASH[lang], kinds=KINDS[lang], lang=lang,
-                          board=_board(sys, caller, severity, kind), caller=caller,
-                          filters=urlencode(_filters(lang, severity, kind)),
+def _board_html(request: Request, sys: System, caller: Principal, q: Board) -> str:
+    return pages.fragment(request, "_board.html", d=DASH[q.lang], kinds=KINDS[q.lang],
+                          lang=q.lang, board=_board(sys, caller, q), caller=caller,
+                          filters=q.encoded(),
                           can_act=caller.can(Permission.WRITE_ALERTS))
 
 
 @router.post("/dashboard/alerts/{alert_id}/{action}", response_class=HTMLResponse)
-async def act(
-    request: Request, alert_id: str, action: str, sys: SystemDep, lang: Lang = None,
-    severity: Annotated[Severity | None, Query()] = None,
-    kind: Annotated[Kind | None, Query()] = None,
-) -> Response:
+async def act(request: Request, alert_id: str, action: str, sys: SystemDep,
+              q: BoardQuery) -> Response:
     signed = await asyncio.to_thread(session.open_session, request, sys)
     if signed is None:
         return Response(status_code=401)
@@ -197,46 +199,23 @@ async def act(
     if outcome.result is Result.NOT_FOUND:
         return Response(status_code=404)
     # a conflict (someone acted first) also answers with the board as it now is
-    html = await asyncio.to_thread(_board_html, request, sys, caller, lang_of(lang), severity,
-                                   kind)
+    html = await asyncio.to_thread(_board_html, request, sys, caller, q)
     return HTMLResponse(html)
 
 
 @router.get("/dashboard/live")
-async def live(
-    request: Request, sys: SystemDep, lang: Lang = None,
-    severity: Annotated[Severity | None, Query()] = None,
-    kind: Annotated[Kind | None, Query()] = None,
-) -> Response:
+async def live(request: Request, sys: SystemDep, q: BoardQuery) -> Response:
     signed = await asyncio.to_thread(session.open_session, request, sys)
     if signed is None:
         return Response(status_code=401)
-    return StreamingResponse(_stream(request, sys, signed[0], lang_of(lang), severity, kind),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    caller = signed[0]
 
+    async def render() -> list[tuple[str, str]]:
+        html = await asyncio.to_thread(_board_html, request, sys, caller, q)
+        return [("board", html)]
 
-async def _stream(request: Request, sys: System, caller: Principal, lang: str,
-                  severity: Severity | None, kind: Kind | None) -> AsyncIterator[str]:
-    hub = pages.hub(request.app)
-    key = (caller.tenant_id, ANY)
-    changes = hub.watch(key)
-    try:
-        yield ": connected\n\n"
-        while not await request.is_disconnected():
-            try:
-                await asyncio.wait_for(changes.get(), HEARTBEAT_S)
-            except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
-            await asyncio.sleep(0.5)  # a busy tenant changes many times a second: one update
-            while not changes.empty():
-                changes.get_nowait()
-            html = await asyncio.to_thread(_board_html, request, sys, caller, lang, severity,
-                                           kind)
-            yield "event: board\n" + "".join(f"data: {x}\n" for x in html.splitlines()) + "\n"
-    finally:
-        hub.forget(key, changes)
+    # a busy tenant's parcels change many times a second: settle, then one update
+    return pages.event_stream(request, (caller.tenant_id, ANY), render, settle_s=0.5)
 
 
 # ---- one shipment ----

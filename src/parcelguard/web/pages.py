@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -98,6 +98,39 @@ def hub(app: FastAPI) -> Hub:
             lambda changes: found.changed([(c.alert.tenant_id, c.alert.tracking_no)
                                            for c in changes]))
     return found
+
+
+HEARTBEAT_S = 15.0
+Render = Callable[[], Awaitable[list[tuple[str, str]]]]
+
+
+def event_stream(request: Request, key: Key, render: Render, settle_s: float = 0.0) -> Response:
+    """Server-sent events: after each change of ``key`` (a burst of commits counts once, and
+    waits ``settle_s`` for more), the events ``render`` gives as (name, data); a comment line
+    every 15 s keeps proxies from closing a quiet stream."""
+
+    async def events() -> AsyncIterator[str]:
+        changes = hub(request.app).watch(key)
+        try:
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    await asyncio.wait_for(changes.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+                    continue
+                if settle_s:
+                    await asyncio.sleep(settle_s)
+                while not changes.empty():
+                    changes.get_nowait()
+                for name, data in await render():
+                    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+                    yield f"event: {name}\n{lines}\n"
+        finally:
+            hub(request.app).forget(key, changes)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200,

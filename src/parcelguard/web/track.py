@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
@@ -31,7 +30,6 @@ from parcelguard.web.throttle import PerClient
 from parcelguard.web.view import TrackView, build, local_us
 
 router = APIRouter(include_in_schema=False)
-HEARTBEAT_S = 15.0
 Lang = Annotated[str | None, Query(max_length=5)]
 
 
@@ -122,38 +120,16 @@ async def live(
     record = _shared(sys, tracking_no, s)
     if record is None:
         return Response(status_code=404)
-    key = (record.shipment.tenant_id, tracking_no)
-    return StreamingResponse(_stream(request, sys, record, key, lang_of(lang)),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    lang = lang_of(lang)
+    t = TEXT[lang]
 
+    async def render() -> list[tuple[str, str]]:
+        view = await asyncio.to_thread(view_of, sys, record, lang)
+        return [("status", pages.fragment(request, "_track_status.html", t=t, v=view)),
+                ("timeline", pages.fragment(request, "_track_timeline.html", t=t, v=view)),
+                ("data", _json(view.data))]
 
-async def _stream(request: Request, sys: System, record: ShipmentRecord, key: tuple[str, str],
-                  lang: str) -> AsyncIterator[str]:
-    changes = pages.hub(request.app).watch(key)
-    try:
-        yield ": connected\n\n"
-        while not await request.is_disconnected():
-            try:
-                await asyncio.wait_for(changes.get(), HEARTBEAT_S)
-            except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
-            while not changes.empty():  # a burst of commits is one update
-                changes.get_nowait()
-            view = await asyncio.to_thread(view_of, sys, record, lang)
-            t = TEXT[lang]
-            yield _event("status", pages.fragment(request, "_track_status.html", t=t, v=view))
-            yield _event("timeline", pages.fragment(request, "_track_timeline.html", t=t,
-                                                    v=view))
-            yield _event("data", _json(view.data))
-    finally:
-        pages.hub(request.app).forget(key, changes)
-
-
-def _event(name: str, data: str) -> str:
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {name}\n{lines}\n"
+    return pages.event_stream(request, (record.shipment.tenant_id, tracking_no), render)
 
 
 def _json(data: object) -> str:
