@@ -376,3 +376,19 @@ def test_facility_positions_learnt_from_scans_survive_a_restart(rig: Rig, tmp_pa
     again.ingestor.start()
     assert again.ingestor.alerting.places == {"acme": {"HUB-A": (30.0, 120.0),
                                                        "HUB-B": (30.0, 122.0)}}
+
+
+def test_a_backlog_uploaded_late_is_no_sensor_gap_and_silence_counts_from_its_arrival(
+    rig: Rig,
+) -> None:
+    """A logger that was offline uploads two hours of readings at once: it was recording all
+    along, so nothing opens; then it is silent for an hour after that upload, and that is."""
+    rig.register(devices=["LOG-1"])
+    for minute in range(0, 120, 10):
+        rig.reading("LOG-1", minute, seq=minute // 10, received=130)
+    assert rig.alerts(Kind.SENSOR_GAP) == []
+    rig.advance(189)
+    assert rig.alerts(Kind.SENSOR_GAP) == []
+    rig.advance(190)
+    gap = rig.only(Kind.SENSOR_GAP)
+    assert gap.opened_at_us == us(190)  # an hour after we last heard from it

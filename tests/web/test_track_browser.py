@@ -32,6 +32,7 @@ def test_a_consumer_looks_up_a_parcel_and_watches_it_move_without_reloading(
     expect(phone.locator("#map")).to_have_attribute("data-points", "51")  # 3 scans, 48 fixes
     assert phone.locator("#map path.leaflet-interactive").count() >= 34  # provinces and route
     expect(phone.locator("#curve")).to_have_attribute("data-points", "48")
+    expect(phone.locator("#curve")).to_have_attribute("data-excursion-points", "2")  # in red
     expect(phone.locator("#curve canvas")).to_have_count(1)
     expect(phone.get_by_test_id("excursions")).to_have_text("超温 1 次，共 30 分钟")
 

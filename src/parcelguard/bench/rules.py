@@ -32,7 +32,8 @@ class NoRules(Alerting):
     def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
         pass
 
-    def reading(self, w: Watched, r: Reading, source: str, sink: Sink) -> None:
+    def reading(self, w: Watched, r: Reading, source: str, sink: Sink,
+                arrived_us: int | None = None) -> None:
         pass
 
     def fire(self, w: Watched, now_us: int, sink: Sink) -> None:

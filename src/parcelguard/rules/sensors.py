@@ -18,7 +18,8 @@ TREND_POINTS = 6
 TREND_MIN_SPAN = 10 * MINUTE
 
 
-def on_reading(w: Watch, r: Reading, source: str) -> list[Signal]:
+def on_reading(w: Watch, r: Reading, source: str, arrived_us: int | None = None) -> list[Signal]:
+    """``arrived_us``: when the reading reached us (its timestamp when not given)."""
     if w.done:
         return []
     at = times.to_us(r.ts)
@@ -35,7 +36,10 @@ def on_reading(w: Watch, r: Reading, source: str) -> list[Signal]:
     if r.seq is not None:
         dw.last_seq = r.seq if dw.last_seq is None else max(dw.last_seq, r.seq)
     if source.startswith(BOX):  # a vehicle's silence is not the parcel's sensor failing
-        w.arm(f"sensor_gap:{source}", dw.last_ts_us + int(w.profile.sensor_silence_min * MINUTE))
+        # silence is what we have not heard: a logger uploading its backlog late was recording
+        # all along, so the timer runs from the later of the reading's time and its arrival
+        heard = max(dw.last_ts_us, arrived_us or at)
+        w.arm(f"sensor_gap:{source}", heard + int(w.profile.sensor_silence_min * MINUTE))
     return out
 
 

@@ -111,8 +111,9 @@ class Alerting:
         self.apply(w, signals + risk.assess(w.watch, self.lanes, now_us), sink)
         self.schedule(w)
 
-    def reading(self, w: Watched, r: Reading, source: str, sink: Sink) -> None:
-        signals = sensors.on_reading(w.watch, r, source)
+    def reading(self, w: Watched, r: Reading, source: str, sink: Sink,
+                arrived_us: int | None = None) -> None:
+        signals = sensors.on_reading(w.watch, r, source, arrived_us)
         if r.lat is not None and w.watch.plan:
             if w.watch.corridor is None:
                 w.watch.corridor = route.corridor_of(w.watch.plan, self.places.get(w.key[0], {}))

@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 import structlog
 
@@ -271,21 +272,22 @@ class Ingestor:
             live = self.live.get(uow, key)
             if live is not None:
                 shipment_id, tracking_no = live.track.shipment_id, device.tracking_no
-                self._sensed(live, r, f"device:{r.device_id}", batch)
+                self._sensed(live, r, f"device:{r.device_id}", batch, cmd.received_at)
                 batch.dirty[key] = live
         elif device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
             vehicle_id = device.vehicle_id
             for key in sorted(self.aboard.get((cmd.tenant_id, vehicle_id), ())):
                 live = self.live.get(uow, key)
                 if live is not None:
-                    self._sensed(live, r, f"vehicle:{vehicle_id}", batch)
+                    self._sensed(live, r, f"vehicle:{vehicle_id}", batch, cmd.received_at)
                     batch.dirty[key] = live
         batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
             PendingReading(cmd, shipment_id, vehicle_id, tracking_no))
         return ACCEPTED
 
-    def _sensed(self, live: Live, r: Reading, source: str, batch: Batch) -> None:
-        self.alerting.reading(live.watched, r, source, batch.sink)
+    def _sensed(self, live: Live, r: Reading, source: str, batch: Batch,
+                received_at: datetime) -> None:
+        self.alerting.reading(live.watched, r, source, batch.sink, times.to_us(received_at))
         plan = self.rules.plan(live.watched.key[0], Trigger.READING)
         if plan is not None:
             ref = {"device_id": r.device_id, "ts": times.iso(r.ts)}

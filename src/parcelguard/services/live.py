@@ -102,7 +102,7 @@ class LiveShipments:
                 if rec is not None:
                     self.alerting.event(watched, rec, track, received_at, quiet)
             else:
-                self.alerting.reading(watched, item.reading, source, quiet)
+                self.alerting.reading(watched, item.reading, source, quiet, received_at)
         for alert in uow.alerts.of_shipment(record.id):
             watched.known.add(alert.alert_id)
             if not alert.active:

@@ -45,21 +45,35 @@
   function drawCurve(d) {
     var el = document.getElementById("curve");
     if (!el || typeof uPlot === "undefined" || !d.curve || !d.curve.t.length) return;
-    var band = d.band;
-    var lo = d.curve.t.map(function () { return band ? band[0] : null; });
-    var hi = d.curve.t.map(function () { return band ? band[1] : null; });
-    var data = [d.curve.t, d.curve.temp, lo, hi];
+    var band = d.band, c = d.curve;
+    var lo = c.t.map(function () { return band ? band[0] : null; });
+    var hi = c.t.map(function () { return band ? band[1] : null; });
+    // the readings out of the safe band, drawn again in red over the curve
+    var out = c.temp.map(function (v) {
+      return band && v !== null && (v < band[0] || v > band[1]) ? v : null;
+    });
+    var hasHumidity = c.humidity.some(function (v) { return v !== null; });
+    var series = [{}, { label: "°C", stroke: "#e8590c", width: 2, scale: "c" },
+      { label: "min", stroke: "#74c0fc", dash: [4, 4], scale: "c" },
+      { label: "max", stroke: "#74c0fc", dash: [4, 4], scale: "c" },
+      { label: "!", stroke: "#c92a2a", width: 4, scale: "c", spanGaps: false,
+        points: { show: true, size: 5, fill: "#c92a2a" } }];
+    var data = [c.t, c.temp, lo, hi, out];
+    var axes = [{}, { scale: "c", label: "°C" }];
+    if (hasHumidity) {
+      series.push({ label: "%RH", stroke: "#868e96", width: 1, scale: "rh" });
+      data.push(c.humidity);
+      axes.push({ scale: "rh", side: 1, label: "%RH", grid: { show: false } });
+    }
     var opts = {
       width: el.clientWidth || 320, height: 200,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"); },
-      series: [{}, { label: "°C", stroke: "#e8590c", width: 2 },
-        { label: "min", stroke: "#74c0fc", dash: [4, 4] },
-        { label: "max", stroke: "#74c0fc", dash: [4, 4] }],
-      axes: [{}, { label: "°C" }]
+      scales: { x: { time: true } }, series: series, axes: axes
     };
     if (plot) plot.destroy();
     plot = new uPlot(opts, data, el);
-    el.dataset.points = String(d.curve.t.length);
+    el.dataset.points = String(c.t.length);
+    el.dataset.excursionPoints = String(out.filter(function (v) { return v !== null; }).length);
   }
 
   function draw() {
