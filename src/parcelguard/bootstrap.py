@@ -116,13 +116,18 @@ def open_vault(settings: Settings) -> Vault:
     return AesGcmVault(_secret(settings.data_key, settings.data_key_path, "data key", settings))
 
 
-def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> System:
-    clock = clock or SystemClock()
-    store = store or open_store(settings)
-    signer = Ed25519Signer(
+def ledger_signer(settings: Settings) -> Ed25519Signer:
+    """The ledger's signing key (its verifier key is what reports and checkpoints cite)."""
+    return Ed25519Signer(
         settings.ledger_origin,
         _secret(settings.ledger_key, settings.ledger_key_path, "ledger key", settings),
     )
+
+
+def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> System:
+    clock = clock or SystemClock()
+    store = store or open_store(settings)
+    signer = ledger_signer(settings)
     vault = open_vault(settings)
     stats = Stats()
     ledger = LedgerWriter(

@@ -34,6 +34,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
+report_app = typer.Typer(help="Reports on one shipment.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 rules_app = typer.Typer(help="Merchant rules: CEL conditions that open alerts (docs/rules.md).",
                         no_args_is_help=True)
@@ -367,6 +369,48 @@ def rules_delete(tenant: TenantOpt, rule_id: Annotated[str, typer.Argument()]) -
     with _store() as store:
         merchant.delete(store, tenant, rule_id, _now_us())
     out.print(f"rule {rule_id} deleted")
+
+
+@report_app.command("liability")
+def report_liability(
+    tracking_no: Annotated[str, typer.Argument(help="the shipment's tracking number")],
+    tenant: TenantOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="the full report with proofs, as "
+                                                         "GET /v1/shipments/<tn>/liability")] = False,
+) -> None:
+    """Who held the parcel when it was harmed, with the reasoning (read from the store)."""
+    from parcelguard.api import schemas
+    from parcelguard.services import liability
+
+    settings = Settings()
+    profiles = bootstrap.load_profiles(settings.profiles_file)
+    try:
+        with _store() as store, store.unit_of_work(write=False) as uow:
+            found = liability.report(uow, tenant, tracking_no, profiles)
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    if as_json:
+        key = bootstrap.ledger_signer(settings).verifier_key()
+        print(schemas.liability(found, key).model_dump_json(indent=2))
+        return
+    custody = Table("#", "holder", "from", "until", "where", "operators", title="custody")
+    for seg in found.analysis.segments:
+        custody.add_row(str(seg.index), f"{seg.holder.kind.value}:{seg.holder.id}",
+                        times.iso_us(seg.start_us, 480),
+                        "" if seg.end_us is None else times.iso_us(seg.end_us, 480),
+                        seg.place or seg.facility_id or "", ", ".join(seg.operators))
+    out.print(custody)
+    if not found.analysis.incidents:
+        out.print("no incidents: nothing harmed this parcel on the record")
+        return
+    verdicts = Table("when", "incident", "responsible", "confidence", "why", title="incidents")
+    for inc in found.analysis.incidents:
+        p = inc.party
+        verdicts.add_row(times.iso_us(inc.at_us, 480), inc.kind,
+                         "" if p is None else f"{p.kind}:{p.id}"
+                         + (f" ({p.operator_id})" if p.operator_id else ""),
+                         f"{inc.confidence:.2f}", inc.reasoning)
+    out.print(verdicts)
 
 
 @ledger_app.command("verify")

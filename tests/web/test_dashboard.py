@@ -139,6 +139,10 @@ def test_the_shipment_page_is_unmasked_with_its_custody_trail_and_proofs(
     assert "facility:HUB-SHA" in html
     assert "courier:C-2" in html
     assert "破损" in html
+    assert 'data-testid="liability"' in html  # damage noted at HUB-SHA, no sensor: the holder
+    report = client.get("/dashboard/shipments/SF3/liability.json").json()
+    assert [(i["kind"], i["party"]["id"]) for i in report["incidents"]] == [
+        ("damage", "C-2")]  # the courier who picked it up: the last holder before HUB-SHA
     proofs = client.get("/dashboard/shipments/SF3/custody.json").json()
     assert [e["entry"]["kind"] for e in proofs["entries"]][:3] == [
         "shipment.registered", "scan.recorded", "scan.recorded"]

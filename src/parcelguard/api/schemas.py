@@ -17,6 +17,8 @@ from parcelguard.domain.status import TAXONOMY, Effect, Status
 from parcelguard.domain.webhooks import Message
 from parcelguard.services import queries
 from parcelguard.services.ledger import describe
+from parcelguard.services.liability import Report
+from parcelguard.services.liability import as_dict as liability_dict
 from parcelguard.services.messages import Result
 from parcelguard.services.ports import (
     AlertNote,
@@ -234,6 +236,56 @@ class CustodyOut(BaseModel):
     verifier_key: str
     checkpoint: CheckpointOut | None
     entries: list[EntryOut]
+
+
+class PartyOut(BaseModel):
+    kind: str = Field(description="facility, vehicle, courier, linehaul, customs or locker")
+    id: str
+    carrier: str | None
+    operator_id: str | None = Field(description="who handled the parcel for this party")
+    facility_id: str | None = Field(description="a courier's station, where a custody began")
+    vehicle_id: str | None
+
+
+class SegmentOut(BaseModel):
+    index: int
+    holder: PartyOut
+    start: str
+    end: str | None = Field(description="null while the holder still has the parcel")
+    facility_id: str | None
+    place: str | None
+    operators: list[str]
+    devices: list[str]
+    ledger: list[int] = Field(description="the scans of this custody (ledger indexes)")
+
+
+class IncidentOut(BaseModel):
+    kind: str = Field(description="shock, temperature_excursion, damage, misroute, loss or "
+                                  "wrong_recipient")
+    at: str
+    end: str | None
+    segment: int | None = Field(description="index into `segments`")
+    party: PartyOut | None = Field(description="who is responsible, by the reasoning")
+    confidence: float
+    reasoning: str
+    facts: dict[str, Any]
+    ledger: list[int] = Field(description="the entries the facts come from; each is in "
+                                          "`entries` with its inclusion proof")
+
+
+class LiabilityOut(BaseModel):
+    tracking_no: str
+    carrier: str
+    category: str
+    verifier_key: str
+    checkpoint: CheckpointOut | None
+    segments: list[SegmentOut]
+    incidents: list[IncidentOut]
+    entries: list[EntryOut]
+
+
+def liability(report: Report, verifier_key: str) -> LiabilityOut:
+    return LiabilityOut.model_validate(liability_dict(report, verifier_key))
 
 
 class ConsistencyOut(BaseModel):

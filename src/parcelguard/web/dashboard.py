@@ -23,7 +23,7 @@ from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal
-from parcelguard.services import ledger, merchant, queries, reports
+from parcelguard.services import ledger, liability, merchant, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
 from parcelguard.services.ports import AlertFilter
 from parcelguard.web import pages, session
@@ -233,6 +233,8 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
             tl = queries.timeline(uow, caller.tenant_id, tracking_no)
             alerts, _ = queries.alerts(uow, caller.tenant_id,
                                        AlertFilter(tracking_no=tracking_no), None, 200)
+            found = liability.report(uow, caller.tenant_id, tracking_no,
+                                     sys.ingestor.alerting.profiles)
     except NotFound:
         return pages.render(request, "not_found.html", _base(request, lang), 404)
     view = view_of(sys, record, lang, masked=False)
@@ -251,8 +253,24 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
                       "vehicle": e.vehicle_id or "", "ledger": stored.ledger_index})
     return pages.render(request, "shipment.html", _base(
         request, lang, v=view, trail=trail, alerts=alerts,
+        incidents=found.analysis.incidents,
         data_json=json.dumps(view.data, ensure_ascii=False).replace("<", "\\u003c"),
     ))
+
+
+@router.get("/dashboard/shipments/{tracking_no}/liability.json")
+def liability_json(request: Request, tracking_no: str, sys: SystemDep) -> Response:
+    """The liability report with its proofs, as ``GET /v1/shipments/<tn>/liability``."""
+    signed = session.open_session(request, sys)
+    if signed is None or not signed[0].can(Permission.READ_LEDGER):
+        return Response(status_code=401)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            found = liability.report(uow, signed[0].tenant_id, tracking_no,
+                                     sys.ingestor.alerting.profiles)
+    except NotFound:
+        return Response(status_code=404)
+    return JSONResponse(liability.as_dict(found, sys.signer.verifier_key()))
 
 
 @router.get("/dashboard/shipments/{tracking_no}/custody.json")

@@ -16,7 +16,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
 from parcelguard.domain.tenancy import Permission, Principal, Role
 from parcelguard.ingest import wire
-from parcelguard.services import queries
+from parcelguard.services import liability, queries
 from parcelguard.services.messages import Result
 from parcelguard.services.ports import ShipmentFilter
 
@@ -142,3 +142,16 @@ def custody(
             for c in entries
         ],
     )
+
+
+@router.get("/{tracking_no}/liability", response_model=schemas.LiabilityOut,
+            summary="Who held the parcel when it was harmed: custody segments, incidents and "
+                    "verdicts, every fact with its ledger entry and inclusion proof")
+def liability_report(
+    tracking_no: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.READ_LEDGER))],
+) -> schemas.LiabilityOut:
+    with sys.store.unit_of_work(write=False) as uow:
+        report = liability.report(uow, caller.tenant_id, tracking_no,
+                                  sys.ingestor.alerting.profiles)
+    return schemas.liability(report, sys.signer.verifier_key())
