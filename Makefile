@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo serve test test-fast check bench assets browser clean help
+.PHONY: demo serve test test-fast check bench assets system clean help
 
 help:
 	@echo "make demo   - install, start the server on SQLite and a live simulator"
@@ -30,13 +30,15 @@ node_modules/.stamp: package.json package-lock.json
 
 assets: node_modules/.stamp
 
-# The page tests drive Debian's Chromium; Chinese needs a CJK font.
-browser:
-	@command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || { \
+# Debian packages the tests use: Chromium (page tests), a CJK font, pango (WeasyPrint's PDFs),
+# poppler and zbar (reading the PDFs and their barcodes back).
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; \
-	  else echo "the page tests need Chromium: sudo apt-get install chromium fonts-wqy-microhei"; \
-	    exit 1; fi; }
+	    apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "the tests need: sudo apt-get install $$missing"; exit 1; fi; fi
 
 demo: $(VENV)/.stamp-runtime assets
 	$(BIN)/parcelguard demo
@@ -44,7 +46,7 @@ demo: $(VENV)/.stamp-runtime assets
 serve: $(VENV)/.stamp-runtime assets
 	$(BIN)/parcelguard serve
 
-test: $(VENV)/.stamp-dev assets browser
+test: $(VENV)/.stamp-dev assets system
 	$(BIN)/pytest -q
 
 check: $(VENV)/.stamp-dev

@@ -371,6 +371,27 @@ def rules_delete(tenant: TenantOpt, rule_id: Annotated[str, typer.Argument()]) -
     out.print(f"rule {rule_id} deleted")
 
 
+@app.command()
+def label(
+    tracking_no: Annotated[str, typer.Argument(help="the shipment's tracking number")],
+    tenant: TenantOpt,
+    out_file: Annotated[Path | None, typer.Option("--out", help="where to write the PDF "
+                                                  "(default: <tracking_no>.pdf)")] = None,
+) -> None:
+    """Print a waybill label (面单) to a 100 × 150 mm PDF."""
+    from parcelguard.reports.label import label_pdf
+    from parcelguard.services import queries
+
+    try:
+        with _store() as store, store.unit_of_work(write=False) as uow:
+            record = queries.shipment(uow, tenant, tracking_no)
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    target = out_file or Path(f"{tracking_no}.pdf")
+    target.write_bytes(label_pdf(record.shipment, datetime.now(UTC)))
+    out.print(f"label written to {target}", highlight=False)
+
+
 @report_app.command("liability")
 def report_liability(
     tracking_no: Annotated[str, typer.Argument(help="the shipment's tracking number")],

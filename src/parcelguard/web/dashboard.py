@@ -23,6 +23,7 @@ from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal
+from parcelguard.reports.label import label_pdf
 from parcelguard.services import ledger, liability, merchant, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
 from parcelguard.services.ports import AlertFilter
@@ -271,6 +272,21 @@ def liability_json(request: Request, tracking_no: str, sys: SystemDep) -> Respon
     except NotFound:
         return Response(status_code=404)
     return JSONResponse(liability.as_dict(found, sys.signer.verifier_key()))
+
+
+@router.get("/dashboard/shipments/{tracking_no}/label.pdf")
+def waybill(request: Request, tracking_no: str, sys: SystemDep) -> Response:
+    """The waybill label, as ``GET /v1/shipments/<tn>/label.pdf``."""
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return Response(status_code=401)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            record = queries.shipment(uow, signed[0].tenant_id, tracking_no)
+    except NotFound:
+        return Response(status_code=404)
+    return Response(label_pdf(record.shipment, sys.clock.now()), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{tracking_no}.pdf"'})
 
 
 @router.get("/dashboard/shipments/{tracking_no}/custody.json")

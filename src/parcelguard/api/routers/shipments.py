@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from parcelguard.api import openapi, schemas
 from parcelguard.api.deps import SystemDep, require
@@ -16,6 +16,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
 from parcelguard.domain.tenancy import Permission, Principal, Role
 from parcelguard.ingest import wire
+from parcelguard.reports import label as waybill
 from parcelguard.services import liability, queries
 from parcelguard.services.messages import Result
 from parcelguard.services.ports import ShipmentFilter
@@ -155,3 +156,14 @@ def liability_report(
         report = liability.report(uow, caller.tenant_id, tracking_no,
                                   sys.ingestor.alerting.profiles)
     return schemas.liability(report, sys.signer.verifier_key())
+
+
+@router.get("/{tracking_no}/label.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}},
+            summary="The waybill label (面单): 100 × 150 mm PDF, recipient masked")
+def label(tracking_no: str, sys: SystemDep, caller: Reader) -> Response:
+    with sys.store.unit_of_work(write=False) as uow:
+        record = queries.shipment(uow, caller.tenant_id, tracking_no)
+    pdf = waybill.label_pdf(record.shipment, sys.clock.now())
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{tracking_no}.pdf"'})

@@ -1,0 +1,1 @@
+"""Documents: waybill labels and evidence dossiers, rendered to PDF with WeasyPrint."""
