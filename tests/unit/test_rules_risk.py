@@ -105,3 +105,54 @@ def test_no_delay_risk_for_a_parcel_on_pace_and_the_eta_is_stored(rig: Rig) -> N
     assert record is not None
     assert record.state.eta_basis == "last_mile"
     assert record.state.eta_us == us(16 * H) + 4 * HOUR  # a round takes about 4 hours
+
+
+
+def test_a_failed_attempt_waits_overnight_for_the_next_round_without_delay_risk(rig: Rig) -> None:
+    rig.register(at=0, promised_by=times.iso(t(64 * H)))
+    rig.scan(0, "picked_up", facility="STN-SHA-01")
+    rig.scan(34 * H, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(36 * H, "failed_attempt")  # tried again on the next round: due 16 h later, at 52 h
+    # looked at every 3 hours overnight: the 16 hours count from the attempt, not from each look
+    rig.advance(57 * H)
+    assert rig.alerts(Kind.DELAY_RISK) == []
+    rig.scan(57 * H + 30, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(59 * H, "delivered")
+    assert rig.alerts(Kind.DELAY_RISK) == []
+
+
+def test_a_failed_attempt_on_the_promised_day_raises_delay_risk_at_once(rig: Rig) -> None:
+    rig.register(at=0, promised_by=times.iso(t(44 * H)))
+    rig.scan(0, "picked_up", facility="STN-SHA-01")
+    rig.scan(34 * H, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(36 * H, "failed_attempt")  # the next round, 16 h later, is after the promise
+    opened = rig.only(Kind.DELAY_RISK)
+    assert (opened.opened_at_us, opened.evidence["probability_late"]) == (us(36 * H), 0.8)
+    assert opened.evidence["eta"] == times.iso_us(us(52 * H))
+
+
+def test_a_locker_parcel_is_due_hours_after_it_was_put_there_not_after_each_look(
+    rig: Rig,
+) -> None:
+    rig.register(at=0, promised_by=times.iso(t(48 * H)))
+    rig.scan(0, "picked_up", facility="STN-SHA-01")
+    rig.scan(33 * H, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(36 * H, "available_for_pickup", facility="LCK-PEK-03")  # collected by about 42 h
+    rig.advance(46 * H + 59)
+    assert rig.alerts(Kind.DELAY_RISK) == []
+    rig.advance(47 * H + 30)  # still there an hour before the promise: it cannot make it now
+    opened = rig.only(Kind.DELAY_RISK)
+    assert opened.opened_at_us == us(47 * H + 1)
+    assert opened.evidence["probability_late"] == 1.0
+
+
+def test_delay_risk_clears_when_the_parcel_is_delivered(rig: Rig) -> None:
+    rig.register(at=0, promised_by=times.iso(t(48 * H)))
+    rig.scan(0, "picked_up", facility="STN-SHA-01")
+    rig.scan(33 * H, "out_for_delivery", facility="STN-PEK-03")
+    rig.scan(36 * H, "available_for_pickup", facility="LCK-PEK-03")
+    rig.advance(47 * H + 30)
+    assert rig.only(Kind.DELAY_RISK).state is State.OPEN
+    rig.scan(47 * H + 40, "delivered")  # collected after all, in time
+    risk = rig.only(Kind.DELAY_RISK)
+    assert (risk.state, risk.closed_at_us) == (State.CLEARED, us(47 * H + 40))

@@ -13,14 +13,15 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity, Signal
 from parcelguard.domain.status import Status
 from parcelguard.rules.eta import Estimate, LaneModel
-from parcelguard.rules.watch import HOUR, Watch
+from parcelguard.rules.watch import HOUR, MINUTE, Watch
 
 EVERY = 3 * HOUR  # between scans, when the estimate cannot say when it will change its mind
 REFRESH = 12 * HOUR  # at the latest, so the ETA shown moves on while nothing is heard
 HYSTERESIS = 0.2  # clear only well below the threshold, so a borderline parcel does not flap
 HELD_H = 48.0  # what a customs hold usually adds
-# hours still expected at the last mile: a round takes a few hours, a locker is usually emptied
-# the same day, and a failed attempt is tried again on the next morning's round
+# hours the last mile usually takes from the scan that began the stage: a round takes a few
+# hours, a locker is usually emptied the same day, a failed attempt is tried again on the next
+# morning's round
 LAST_MILE = {Status.OUT_FOR_DELIVERY: 4.0, Status.AVAILABLE_FOR_PICKUP: 6.0,
              Status.FAILED_ATTEMPT: 16.0}
 
@@ -29,7 +30,9 @@ def assess(w: Watch, model: LaneModel, now_us: int) -> list[Signal]:
     """Re-estimate the arrival; raise or clear delay_risk; arm the next look."""
     w.disarm("eta")
     start = w.pickup_us or w.registered_us
-    if w.done or start is None:
+    if w.done:  # the journey is over: the prediction has nothing left to warn about
+        return w.clear(Kind.DELAY_RISK, Kind.DELAY_RISK, now_us)
+    if start is None:
         return []
     est = _estimate(w, model, start, now_us)
     w.eta = (start + int(est.median_h * HOUR), start + int(est.low_h * HOUR),
@@ -59,7 +62,8 @@ def _next_look(w: Watch, model: LaneModel, est: Estimate, start: int, now_us: in
                threshold: float) -> int:
     """When to estimate again if nothing is heard. The lane model can say exactly when its
     lateness will reach the threshold, so the look is then (at the latest after REFRESH); the
-    last-mile and customs estimates are looked at every EVERY."""
+    last-mile estimate changes its mind an hour before the promise; the customs one and the
+    ETA at the door are looked at every EVERY."""
     promised = w.promised_by_us
     if promised is None or Kind.DELAY_RISK in w.raised:
         return now_us + REFRESH  # nothing to warn about, or warned already: only the ETA moves
@@ -68,6 +72,9 @@ def _next_look(w: Watch, model: LaneModel, est: Estimate, start: int, now_us: in
         when = start + math.ceil(at * HOUR)
         if when > now_us:  # else past it already (rounding): look as usual
             return min(when, now_us + REFRESH)
+    if est.basis == "last_mile" and now_us < promised - HOUR:
+        # its lateness changes only when the promise is less than its hour away
+        return min(promised - HOUR + MINUTE, now_us + EVERY)
     return now_us + EVERY  # at the door or held by customs: those estimates move by the hour
 
 
@@ -80,11 +87,20 @@ def _estimate(w: Watch, model: LaneModel, start: int, now_us: int) -> Estimate:
         return Estimate(median, elapsed + HELD_H / 2, elapsed + HELD_H * 3, p_held, "customs_hold", 0)
     last_mile = LAST_MILE.get(w.status)
     if last_mile is not None:  # at the door already: what is left is the last mile
-        median = elapsed + last_mile
-        p_late = None if promise is None else (1.0 if promise < elapsed + 1 else
-                                               (0.8 if promise < median else 0.0))
-        return Estimate(median, elapsed + 1, elapsed + last_mile * 3, p_late, "last_mile", 0)
+        since = elapsed if w.last_event_us is None else (w.last_event_us - start) / HOUR
+        return _last_mile(last_mile, since, elapsed, promise)
     return model.estimate(w.lane, w.band, w.km, elapsed, promise)
+
+
+def _last_mile(hours: float, since: float, elapsed: float, promise: float | None) -> Estimate:
+    """The stage's usual ``hours`` count from its scan (``since``), not from each look: a parcel
+    that failed an attempt in the morning is due on the next morning's round however often it
+    is looked at overnight. Once that is past, it is due any moment now (at least an hour)."""
+    soonest = elapsed + 1
+    median = max(since + hours, soonest)
+    p_late = None if promise is None else (1.0 if promise < soonest else
+                                           (0.8 if promise < median else 0.0))
+    return Estimate(median, soonest, max(since + hours * 3, median), p_late, "last_mile", 0)
 
 
 def learn(w: Watch, model: LaneModel) -> None:
