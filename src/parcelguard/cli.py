@@ -434,6 +434,50 @@ def report_liability(
     out.print(verdicts)
 
 
+@report_app.command("dossier")
+def report_dossier(
+    tracking_no: Annotated[str, typer.Argument(help="the shipment's tracking number")],
+    tenant: TenantOpt,
+    out_file: Annotated[Path | None, typer.Option("--out", help="where to write the PDF "
+                                                  "(default: <tracking_no>-dossier.pdf)")] = None,
+) -> None:
+    """The evidence dossier: verdicts, custody, route, curve and the ledger proofs, as PDF."""
+    from parcelguard.reports import dossier
+
+    settings = Settings()
+    profiles = bootstrap.load_profiles(settings.profiles_file)
+    key = bootstrap.ledger_signer(settings).verifier_key()
+    try:
+        with _store() as store, store.unit_of_work(write=False) as uow:
+            pdf = dossier.make(uow, tenant, tracking_no, profiles, key, _now_us())
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    target = out_file or Path(f"{tracking_no}-dossier.pdf")
+    target.write_bytes(pdf)
+    out.print(f"dossier written to {target}", highlight=False)
+
+
+@ledger_app.command("verify-dossier")
+def ledger_verify_dossier(
+    path: Annotated[Path, typer.Argument(help="a dossier PDF", exists=True, dir_okay=False)],
+    key: Annotated[str | None, typer.Option(
+        help="the verifier key you trust (from GET /v1/ledger/key); default: the one the "
+             "dossier carries")] = None,
+) -> None:
+    """Check a dossier's proofs offline: checkpoint signature, leaf hashes, inclusion proofs."""
+    from parcelguard.crypto.keys import Ed25519Check
+    from parcelguard.reports import dossier
+
+    problems = dossier.verify(path.read_bytes(), Ed25519Check, key)
+    if problems:
+        for p in problems:
+            err.print(f"[red]✗[/red] {p}", highlight=False)
+        raise typer.Exit(1)
+    trust = "" if key else " (with the key the dossier carries: compare it with the published one)"
+    out.print(f"[green]dossier OK[/green]: every cited entry is proven against the signed "
+              f"checkpoint{trust}")
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     checkpoint: Annotated[list[Path] | None, typer.Option(

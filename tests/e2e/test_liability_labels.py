@@ -7,17 +7,21 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from parcelguard import bootstrap
 from parcelguard.config import Settings
+from parcelguard.crypto.keys import Ed25519Check
 from parcelguard.domain import times
 from parcelguard.domain.ledger import merkle
 from parcelguard.domain.liability import Incident
 from parcelguard.ingest.replay import Replay
+from parcelguard.reports import dossier
 from parcelguard.services import liability
 from parcelguard.services.clock import ManualClock
 from parcelguard.simulator.scenario import SimConfig, Simulation
@@ -110,3 +114,52 @@ def test_every_cited_fact_is_proven_against_the_signed_checkpoint(
             tampered = bytes([c.entry.leaf[0] ^ 1]) + c.entry.leaf[1:]
             with pytest.raises(merkle.ProofError):
                 merkle.verify_inclusion(index, cp.size, tampered, c.proof.hashes, cp.root)
+
+
+def _dossier(system: bootstrap.System, tn: str) -> bytes:
+    with system.store.unit_of_work(write=False) as uow:
+        return dossier.make(uow, TENANT, tn, system.ingestor.alerting.profiles,
+                            system.signer.verifier_key(), 0)
+
+
+def test_the_dossier_renders_in_chinese_and_its_proofs_verify_offline(
+    world: tuple[bootstrap.System, list[dict[str, Any]]], tmp_path: Path,
+) -> None:
+    system, labels = world
+    case = next(x for x in labels if x["anomaly"] == "reefer_failure")
+    pdf = tmp_path / "d.pdf"
+    pdf.write_bytes(_dossier(system, case["tracking_no"]))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for words in ("证据卷宗", "责任认定", "温度超标", f"车辆 {case['vehicle_id']}", "交接记录",
+                  "附录：账本证明", "签名检查点", case["tracking_no"]):
+        assert words in text, words
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    assert len(list(tmp_path.glob("page-*.png"))) >= 2
+    assert dossier.verify(pdf.read_bytes(), Ed25519Check) == []
+    assert dossier.verify(pdf.read_bytes(), Ed25519Check, system.signer.verifier_key()) == []
+
+
+def test_one_altered_byte_in_a_proof_fails_verification(
+    world: tuple[bootstrap.System, list[dict[str, Any]]],
+) -> None:
+    system, labels = world
+    case = next(x for x in labels if x["anomaly"] == "rough_handling")
+    good = _dossier(system, case["tracking_no"])
+    bundle = dossier.read_bundle(good)
+    proof = bundle["entries"][0]["proof"]["hashes"]
+    proof[0] = ("0" if proof[0][0] != "0" else "1") + proof[0][1:]  # one hex digit: 4 bits
+    report = {"tracking_no": bundle["tracking_no"], "carrier": "sf", "category": "fragile",
+              "verifier_key": bundle["verifier_key"], "incidents": [], "segments": [],
+              "entries": []}
+    forged = dossier.dossier_pdf(report, {"origin": "", "destination": "", "status": "",
+                                          "timeline": []}, [], None, None, bundle, 0)
+    problems = dossier.verify(forged, Ed25519Check)
+    assert any(f"entry #{bundle['entries'][0]['index']}" in p for p in problems), problems
+    flipped = bytearray(good)
+    at = flipped.index(b"stream\n", flipped.index(b"/EmbeddedFile")) + 60  # in its data
+    flipped[at] ^= 0x01
+    assert dossier.verify(bytes(flipped), Ed25519Check) != []
+    other_key = "other+00000000+" + "A" * 44
+    assert dossier.verify(good, Ed25519Check, other_key) != []

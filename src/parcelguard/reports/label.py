@@ -14,6 +14,7 @@ import base64
 import html
 import io
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
@@ -91,7 +92,7 @@ def label_pdf(s: Shipment, printed_at: datetime) -> bytes:
     return render_pdf(label_html(s, printed_at))
 
 
-def render_pdf(page: str) -> bytes:
+def render_pdf(page: str, **options: Any) -> bytes:
     """HTML to PDF. WeasyPrint is imported here, not at start-up: a server on a machine without
     Debian's pango still serves everything else, and says what to install."""
     try:
@@ -99,5 +100,5 @@ def render_pdf(page: str) -> bytes:
     except OSError as exc:  # the pango library did not load
         raise Unavailable("PDF rendering needs pango: apt-get install libpango-1.0-0 "
                           f"libpangoft2-1.0-0 ({exc})") from None
-    pdf: bytes = HTML(string=page).write_pdf()
+    pdf: bytes = HTML(string=page).write_pdf(**options)
     return pdf

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from parcelguard.bootstrap import System
-from parcelguard.web import geo
+from parcelguard.reports import geo
 from parcelguard.web.throttle import LOOKUPS_PER_MINUTE, PerClient
 from parcelguard.web.view import local_us
 

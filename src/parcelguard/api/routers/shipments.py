@@ -16,6 +16,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
 from parcelguard.domain.tenancy import Permission, Principal, Role
 from parcelguard.ingest import wire
+from parcelguard.reports import dossier
 from parcelguard.reports import label as waybill
 from parcelguard.services import liability, queries
 from parcelguard.services.messages import Result
@@ -167,3 +168,18 @@ def label(tracking_no: str, sys: SystemDep, caller: Reader) -> Response:
     pdf = waybill.label_pdf(record.shipment, sys.clock.now())
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{tracking_no}.pdf"'})
+
+
+@router.get("/{tracking_no}/dossier.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}},
+            summary="The evidence dossier: verdicts, custody, route, temperature curve and the "
+                    "ledger proofs (attached as proofs.json; `parcelguard ledger verify-dossier`)")
+def dossier_pdf(
+    tracking_no: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.READ_LEDGER))],
+) -> Response:
+    with sys.store.unit_of_work(write=False) as uow:
+        pdf = dossier.make(uow, caller.tenant_id, tracking_no, sys.ingestor.alerting.profiles,
+                           sys.signer.verifier_key(), times.to_us(sys.clock.now()))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{tracking_no}-dossier.pdf"'})
