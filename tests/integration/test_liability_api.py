@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -96,3 +97,26 @@ def test_the_command_prints_the_verdicts(server: Server) -> None:
                              capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode == 1
     assert "SF1499999999" in missing.stderr
+
+
+@SQLITE
+def test_a_dossier_from_the_api_verifies_with_the_command_and_a_forged_one_does_not(
+    server: Server, tmp_path: Path,
+) -> None:
+    api = knocked_in_transit(server)
+    r = api.get(f"/v1/shipments/{TN}/dossier.pdf")
+    assert (r.status_code, r.headers["content-type"]) == (200, "application/pdf")
+    good = tmp_path / "d.pdf"
+    good.write_bytes(r.content)
+    key = api.get("/v1/ledger/key").json()["verifier_key"]
+    done = subprocess.run([*EXE, "ledger", "verify-dossier", str(good), "--key", key],
+                          capture_output=True, text=True, timeout=60)
+    # no checkpoint is signed yet on this young ledger: the command says so and fails
+    assert done.returncode == 1
+    assert "no signed checkpoint" in done.stderr
+    bad = tmp_path / "x.pdf"
+    bad.write_bytes(b"%PDF-1.7 not a dossier")
+    broken = subprocess.run([*EXE, "ledger", "verify-dossier", str(bad)], capture_output=True,
+                            text=True, timeout=60)
+    assert broken.returncode == 1
+    assert "cannot read the dossier" in broken.stderr

@@ -145,6 +145,8 @@ def test_the_shipment_page_is_unmasked_with_its_custody_trail_and_proofs(
         ("damage", "C-2")]  # the courier who picked it up: the last holder before HUB-SHA
     waybill = client.get("/dashboard/shipments/SF3/label.pdf")
     assert (waybill.status_code, waybill.content[:5]) == (200, b"%PDF-")
+    evidence = client.get("/dashboard/shipments/SF3/dossier.pdf")
+    assert (evidence.status_code, evidence.content[:5]) == (200, b"%PDF-")
     proofs = client.get("/dashboard/shipments/SF3/custody.json").json()
     assert [e["entry"]["kind"] for e in proofs["entries"]][:3] == [
         "shipment.registered", "scan.recorded", "scan.recorded"]

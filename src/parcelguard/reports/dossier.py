@@ -158,7 +158,8 @@ def _page(report: dict[str, Any], parcel: dict[str, Any], route: Sequence[Sequen
 <td class="mono">{e(report['verifier_key'])}</td></tr></table>
 <h2>责任认定</h2>
 <table class="verdict"><colgroup><col style="width:13%"><col style="width:11%">
-<col style="width:17%"><col style="width:8%"><col style="width:51%"></colgroup><tr><th>时间</th><th>事件</th><th>责任方</th><th>置信度</th><th>依据</th></tr>
+<col style="width:17%"><col style="width:8%"><col style="width:51%"></colgroup>
+<tr><th>时间</th><th>事件</th><th>责任方</th><th>置信度</th><th>依据</th></tr>
 {verdicts}</table>
 <h2>交接记录（全程监管链）</h2>
 <table><tr><th>#</th><th>持有方</th><th>起</th><th>止</th><th>地点</th><th>操作员</th>

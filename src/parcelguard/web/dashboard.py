@@ -23,6 +23,7 @@ from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal
+from parcelguard.reports import dossier
 from parcelguard.reports.label import label_pdf
 from parcelguard.services import ledger, liability, merchant, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
@@ -287,6 +288,23 @@ def waybill(request: Request, tracking_no: str, sys: SystemDep) -> Response:
         return Response(status_code=404)
     return Response(label_pdf(record.shipment, sys.clock.now()), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{tracking_no}.pdf"'})
+
+
+@router.get("/dashboard/shipments/{tracking_no}/dossier.pdf")
+def dossier_pdf(request: Request, tracking_no: str, sys: SystemDep) -> Response:
+    """The evidence dossier, as ``GET /v1/shipments/<tn>/dossier.pdf``."""
+    signed = session.open_session(request, sys)
+    if signed is None or not signed[0].can(Permission.READ_LEDGER):
+        return Response(status_code=401)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            pdf = dossier.make(uow, signed[0].tenant_id, tracking_no,
+                               sys.ingestor.alerting.profiles, sys.signer.verifier_key(),
+                               times.to_us(sys.clock.now()))
+    except NotFound:
+        return Response(status_code=404)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{tracking_no}-dossier.pdf"'})
 
 
 @router.get("/dashboard/shipments/{tracking_no}/custody.json")
