@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from parcelguard.domain import times
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
 from tests.factories import event_json, shipment_json
@@ -133,3 +134,14 @@ def test_a_signed_high_value_parcel_shows_its_proof_of_delivery_masked(server: S
     html = server.anonymous().get(share_url(server)).text
     assert "签收凭证：\n    已核验收件人身份 · 签收人 张** · 有签收照片" in html
     assert "三丰" not in html
+
+
+@SQLITE
+def test_ended_counts_are_swept(server: Server, clock: ManualClock) -> None:
+    lookup = server.system.lookup
+    now = times.to_us(clock.now())
+    for i in range(3):
+        lookup.find(f"SF14{i:08d}", "0000", now)
+    later = now + 49 * 3_600_000_000  # past both the 24 h window and any lock
+    assert lookup.prune(later) == 3
+    assert lookup.prune(later) == 0

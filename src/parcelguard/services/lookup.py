@@ -28,6 +28,7 @@ HOUR_US = 3_600_000_000
 WINDOW_US = 24 * HOUR_US  # wrong tries counted over this
 LOCK_US = 24 * HOUR_US
 SHARE_US = 14 * 24 * HOUR_US
+PRUNE_EVERY = 1000  # lookups between sweeps of ended counts and locks
 _SUFFIX = re.compile(r"\d{4}")
 
 
@@ -42,11 +43,16 @@ class PublicLookup:
     def __init__(self, store: Store, vault: Vault) -> None:
         self.store, self.vault = store, vault
         self._lock = threading.Lock()  # one count at a time: read, add one, write
+        self._since_prune = 0
 
     def find(self, tracking_no: str, last4: str, now_us: int) -> Answer:
         check_tracking_no(tracking_no)
         if not _SUFFIX.fullmatch(last4):
             raise InvalidInput("phone_last4", "expected the last 4 digits of the recipient's phone")
+        self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY:  # guesses at made-up numbers leave rows behind
+            self._since_prune = 0
+            self.prune(now_us)
         with self._lock, self.store.unit_of_work() as uow:
             failed = uow.lookups.failures(tracking_no)
             if failed is not None and failed.locked_until_us and failed.locked_until_us > now_us:
