@@ -134,6 +134,10 @@ def test_the_dossier_renders_in_chinese_and_its_proofs_verify_offline(
     for words in ("证据卷宗", "责任认定", "温度超标", f"车辆 {case['vehicle_id']}", "交接记录",
                   "附录：账本证明", "签名检查点", case["tracking_no"]):
         assert words in text, words
+    plain = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "温度超出 2–8 °C 安全区间" in plain  # the verdict's reasoning, in Chinese
+    assert "开始时包裹由车辆" in plain
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "page")],
                    check=True)
     assert len(list(tmp_path.glob("page-*.png"))) >= 2

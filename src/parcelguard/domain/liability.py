@@ -261,6 +261,7 @@ def _damage(segs: Sequence[Segment], scans: Sequence[Scan],
                f"scan at {facts['last_intact_facility_id'] or 'none'}; a shock of "
                f"{worst.facts['peak_g']} g was recorded between them, with "
                f"{_describe(worst.party)}")  # type: ignore[arg-type]
+        facts["shock_g"] = worst.facts["peak_g"]
         return [Incident("damage", worst.at_us, first_bad.at_us, worst.segment, worst.party,
                          0.9, why, facts, sorted({*ledger, *worst.ledger}))]
     held = [s for s in segs if s.start_us < first_bad.at_us
@@ -274,6 +275,7 @@ def _damage(segs: Sequence[Segment], scans: Sequence[Scan],
     seg = held[0]
     party = party_of(seg, last_ok.at_us if last_ok else None)
     confidence = 0.8 if len(held) == 1 else 0.5
+    facts["holders_in_window"] = len(held)
     before = ("the last scan that found it intact was with" if last_ok else
               "no scan before noted its condition; before that it was with")
     why = (f"damage first noted at {first_bad.event.facility_id or 'a scan'}; {before} "

@@ -55,6 +55,7 @@ th { background: #eee; }
 .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 6.5pt; word-break: break-all; }
 .note { white-space: pre-wrap; }
 .appendix { page-break-before: always; }
+.en { color: #555; font-size: 7.5pt; }
 svg { width: 100%; }
 """
 
@@ -128,7 +129,8 @@ def _page(report: dict[str, Any], parcel: dict[str, Any], route: Sequence[Sequen
     verdicts = "".join(
         f"<tr><td>{e(_iso_local(i['at']))}</td><td>{KINDS.get(i['kind'], e(i['kind']))}</td>"
         f"<td>{_party(i['party'])}</td><td>{round(i['confidence'] * 100)}%</td>"
-        f"<td>{e(i['reasoning'])}<br><span class='mono'>账本条目 "
+        f"<td>{e(reasoning_zh(i))}<br><span class='en'>{e(i['reasoning'])}</span>"
+        f"<br><span class='mono'>账本条目 "
         f"{', '.join(f'#{x}' for x in i['ledger'])}</span></td></tr>"
         for i in report["incidents"]) or "<tr><td colspan=5>记录中没有损害事件</td></tr>"
     custody = "".join(
@@ -175,6 +177,56 @@ def _page(report: dict[str, Any], parcel: dict[str, Any], route: Sequence[Sequen
 <table><tr><th>条目</th><th>叶哈希</th><th>包含证明（各哈希前 16 位）</th></tr>{entries}</table>
 <h2>签名检查点</h2><p class="mono note">{e(cp)}</p></div>
 </body></html>"""
+
+
+CONDITIONS = {"damaged": "破损", "wet": "受潮", "opened": "被拆开", "missing_items": "内件缺失"}
+
+
+def _who(p: dict[str, Any] | None) -> str:
+    if p is None:
+        return "（尚无扫描记录的持有方）"
+    text = f"{HOLDERS.get(p['kind'], p['kind'])} {p['id']}"
+    if p.get("carrier"):
+        text += f"（{p['carrier']}）"
+    if p.get("operator_id") and p["kind"] != "courier":
+        text += f"，经手人 {p['operator_id']}"
+    return text
+
+
+def reasoning_zh(i: dict[str, Any]) -> str:
+    """The verdict's reasoning in Chinese, from its kind, facts and party."""
+    f, who = i["facts"], _who(i["party"])
+    kind = i["kind"]
+    if kind == "shock":
+        return f"箱内传感器记录到 {f['peak_g']:g} g 冲击（上限 {f['limit_g']:g} g），当时包裹由{who}持有。"
+    if kind == "temperature_excursion":
+        lo, hi = f["band_c"]
+        more = len(f.get("segments", [])) - 1
+        tail = f"；超温持续期间又经过 {more} 段交接" if more > 0 else ""
+        return (f"温度超出 {lo:g}–{hi:g} °C 安全区间，持续 {f['minutes']} 分钟（峰值 "
+                f"{f['peak_c']:g} °C），开始时包裹由{who}持有{tail}。")
+    if kind == "damage":
+        seen = CONDITIONS.get(f.get("condition") or "", "异常")
+        where = f.get("noted_at_facility_id") or "某次扫描"
+        last = f.get("last_intact_facility_id")
+        text = f"{where} 首次记录包裹{seen}；" + (f"上一次完好记录在 {last}" if last else
+                                              "此前没有扫描记录包裹状况")
+        if "shock_g" in f:
+            return text + f"，其间记录到 {f['shock_g']:g} g 冲击，当时包裹由{who}持有。"
+        many = f.get("holders_in_window", 1)
+        return text + (f"，其后由{who}持有。" if many == 1 else
+                       f"，其间共有 {many} 个持有方，无传感器证据区分，先归于{who}。")
+    if kind == "misroute":
+        return (f"包裹在路由计划之外的 {f['wrong_facility_id']} 被扫描，由 {f['sent_from']} 发出"
+                f"（{who}）。")
+    if kind == "loss":
+        return (f"最后一次出现：{f['last_status']}"
+                + (f"，地点 {f['last_facility_id']}" if f.get("last_facility_id") else "")
+                + f"；当时包裹由{who}持有。")
+    if kind == "wrong_recipient":
+        return (f"快递员 {i['party']['id'] if i['party'] else '?'} 未核验收件人身份即完成签收"
+                f"（签收人：{f.get('signer') or '未知'}）。")
+    return str(i["reasoning"])
 
 
 def _party(p: dict[str, Any] | None) -> str:
