@@ -23,12 +23,14 @@ from parcelguard.domain.shipment import Category
 from parcelguard.expressions.cel import CelExpressions
 from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.ingest.mqtt import MqttSubscriber
+from parcelguard.notify.senders import LogSender
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
 from parcelguard.services.alerting import Alerting
 from parcelguard.services.auth import Authenticator
 from parcelguard.services.clock import Clock, SystemClock
+from parcelguard.services.delivery import Deliveries
 from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
@@ -37,6 +39,7 @@ from parcelguard.services.pipeline import Pipeline
 from parcelguard.services.ports import Encoder, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
 from parcelguard.storage import migrate
+from parcelguard.storage.blobs import DirectoryBlobs
 from parcelguard.storage.memory import MemoryStore
 from parcelguard.storage.sql import SqlStore
 
@@ -61,6 +64,7 @@ class System:
     deliverer: Deliverer
     hooks: HookReceiver
     lookup: PublicLookup
+    deliveries: Deliveries
     mqtt: MqttSubscriber | None = None
 
     def start(self, *, deliver: bool | None = None) -> None:
@@ -70,6 +74,9 @@ class System:
         # allocations (measured: a third of ingest time with the default threshold of 700).
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         self.pipeline.start()
+        # pickup codes go out at out-for-delivery on a serving system only: replays and
+        # evaluations drive the ingestor themselves and send no one anything
+        self.ingestor.status_watchers.append(self.deliveries.on_status)
         self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
         if self._delivering:
             self.deliverer.start()
@@ -82,6 +89,7 @@ class System:
         if getattr(self, "_delivering", False):
             self.deliverer.stop()
         self.pipeline.stop()
+        self.deliveries.close()  # codes being issued finish before the store closes
         self.store.close()
 
 
@@ -142,11 +150,14 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
                           settings.webhook_timeout_s)
     ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
     pipeline = Pipeline(ingestor)
+    deliveries = Deliveries(store, vault, DirectoryBlobs(settings.data_dir / "blobs"),
+                            LogSender(), pipeline, clock, alerting.profiles)
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
+        deliveries=deliveries,
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled else None,
     )

@@ -30,6 +30,7 @@ from parcelguard.config import Settings
 from parcelguard.web import dashboard, pages, track
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
+DELIVERY_BODY = 11 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, system: bootstrap.System | None = None) -> FastAPI:
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     app.include_router(dashboard.router)
     pages.install(app)
     _docs(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={"/delivery": DELIVERY_BODY})  # a photo of up to 10 MiB
     app.add_middleware(metrics.HttpMetrics, registry=registry)
     return app
 

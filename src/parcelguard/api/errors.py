@@ -27,6 +27,7 @@ STATUS: dict[type[e.ParcelGuardError], int] = {
     e.NotFound: 404,
     e.Conflict: 409,
     e.TooLarge: 413,
+    e.Locked: 423,
     e.RateLimited: 429,
     e.Unavailable: 503,
 }

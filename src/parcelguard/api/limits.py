@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,21 +16,32 @@ class BodyTooLarge(TooLarge):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    """``larger``: paths (by suffix) that may carry more, e.g. a delivery's photo."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 larger: Mapping[str, int] | None = None) -> None:
+        self.app, self.default = app, max_bytes
+        self.larger = dict(larger or {})
+
+    def _limit(self, path: str) -> int:
+        for suffix, limit in self.larger.items():
+            if path.endswith(suffix):
+                return limit
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > max_bytes
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await self._reject(send)
+                    await self._reject(send, max_bytes)
                     return
         seen = 0
         started = False
@@ -39,8 +51,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -52,12 +64,12 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int) -> None:
         payload = json.dumps({"error": {
             "code": "too_large",
-            "message": f"the request body is over {self.max_bytes} bytes; send smaller batches",
+            "message": f"the request body is over {max_bytes} bytes; send smaller batches",
         }}).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),

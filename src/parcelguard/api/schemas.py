@@ -288,6 +288,18 @@ def liability(report: Report, verifier_key: str) -> LiabilityOut:
     return LiabilityOut.model_validate(liability_dict(report, verifier_key))
 
 
+class DeliveredOut(BaseModel):
+    tracking_no: str
+    event_id: str = Field(description="the delivered scan recorded with the proof of delivery")
+    delivered_at: str
+    photo_sha256: str = Field(description="the photo's content address; also in the ledger")
+
+
+class CodeSentOut(BaseModel):
+    tracking_no: str
+    channel: str
+
+
 class ConsistencyOut(BaseModel):
     first: int
     second: int

@@ -68,5 +68,11 @@ class RateLimited(ParcelGuardError):
     code = "rate_limited"
 
 
+class Locked(ParcelGuardError):
+    """Refused until someone with the right unlocks it (a pickup code after five wrong tries)."""
+
+    code = "locked"
+
+
 class Unavailable(ParcelGuardError):
     code = "unavailable"

@@ -44,6 +44,7 @@ from parcelguard.services.messages import (
     Command,
     NoteEstimate,
     Outcome,
+    RaiseAlert,
     RecordReading,
     RecordScan,
     RegisterDevice,
@@ -97,6 +98,7 @@ class Ingestor:
         self.aboard: dict[Key, set[Key]] = {}  # (tenant, vehicle) -> parcels on it now
         self.listeners: list[Listener] = []
         self.watchers: list[Callable[[list[Key]], None]] = []  # shipments each commit changed
+        self.status_watchers: list[Callable[[list[StatusChange]], None]] = []  # after commit
 
     def start(self) -> None:
         with self.store.unit_of_work(write=False) as uow:
@@ -138,6 +140,9 @@ class Ingestor:
         self._count(submissions, outcomes, batch, time.perf_counter() - started)
         for listener in self.listeners:
             listener(batch.sink.changes)
+        if self.status_watchers and batch.statuses:
+            for status_watcher in self.status_watchers:
+                status_watcher(batch.statuses)
         if self.watchers and batch.dirty:
             changed = list(batch.dirty)
             for watcher in self.watchers:
@@ -182,6 +187,8 @@ class Ingestor:
             return self._act(uow, cmd, batch)
         if isinstance(cmd, NoteEstimate):
             return self._estimate(uow, cmd, batch)
+        if isinstance(cmd, RaiseAlert):
+            return self._raise(uow, cmd, batch)
         return self._device(uow, cmd, batch)
 
     def _fire(self, uow: UnitOfWork, now_us: int, batch: Batch) -> None:
@@ -302,6 +309,18 @@ class Ingestor:
                       at_us, event, reading, source)
         self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref, w.active), batch.sink)
         self.alerting.schedule(w)
+
+    def _raise(self, uow: UnitOfWork, cmd: RaiseAlert, batch: Batch) -> Outcome:
+        key = (cmd.tenant_id, cmd.tracking_no)
+        live = self.live.get(uow, key)
+        if live is None:
+            return Outcome(Result.NOT_FOUND, cmd.tracking_no, "unknown tracking_no", "tracking_no")
+        at = times.to_us(cmd.at)
+        self._fire(uow, at, batch)
+        signal = live.watched.watch.raise_(cmd.rule, cmd.kind, at, cmd.severity, cmd.evidence)
+        self.alerting.apply(live.watched, [signal], batch.sink)
+        batch.dirty[key] = live
+        return ACCEPTED
 
     def _estimate(self, uow: UnitOfWork, cmd: NoteEstimate, batch: Batch) -> Outcome:
         live = self.live.get(uow, (cmd.tenant_id, cmd.tracking_no))
@@ -429,5 +448,5 @@ class Ingestor:
 _KINDS: dict[type, str] = {
     RecordScan: "event", RecordReading: "telemetry", RegisterShipment: "shipment",
     RegisterDevice: "device", AdvanceClock: "clock", ActOnAlert: "alert_action",
-    NoteEstimate: "carrier_estimate",
+    NoteEstimate: "carrier_estimate", RaiseAlert: "alert_raise",
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.events import TrackingEvent
 from parcelguard.domain.shipment import Recipient, Shipment
 from parcelguard.domain.telemetry import Device, Reading
@@ -56,6 +57,20 @@ class NoteEstimate:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RaiseAlert:
+    """Something other than a scan or a reading says a parcel needs attention (five wrong
+    pickup codes at the door). ``rule`` keeps it apart from the engine's own rules."""
+
+    tenant_id: str
+    tracking_no: str
+    rule: str
+    kind: Kind
+    severity: Severity
+    evidence: dict[str, object]
+    at: datetime
+
+
 class AlertAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
@@ -75,7 +90,7 @@ class ActOnAlert:
 
 
 Command = (RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock
-           | ActOnAlert | NoteEstimate)
+           | ActOnAlert | NoteEstimate | RaiseAlert)
 
 
 class Result(StrEnum):

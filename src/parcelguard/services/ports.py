@@ -362,6 +362,57 @@ class Reports(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PickupCode:
+    """The one-time code a recipient shows the courier; only its keyed digest is kept."""
+
+    tenant_id: str
+    tracking_no: str
+    code_digest: str
+    issued_at_us: int
+    failures: int = 0
+    locked_at_us: int | None = None
+    used_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerMessage:
+    """A message to a recipient (a pickup code, later notifications), kept sealed."""
+
+    tenant_id: str
+    tracking_no: str
+    channel: str  # sms | email
+    to_sealed: bytes
+    body_sealed: bytes
+    purpose: str  # pickup_code | ...
+    created_at_us: int
+    status: str = "pending"  # pending | sent | failed
+    message_id: int | None = None
+
+
+class Deliveries(Protocol):
+    def code(self, tenant_id: str, tracking_no: str) -> PickupCode | None: ...
+    def save_code(self, code: PickupCode) -> None: ...
+    def add_message(self, message: ConsumerMessage) -> int: ...
+    def set_message_status(self, message_id: int, status: str) -> None: ...
+    def messages(self, tenant_id: str, tracking_no: str) -> list[ConsumerMessage]: ...
+
+
+class Sender(Protocol):
+    """Delivers a message to a recipient (SMS gateway, mail, or the log); True when sent."""
+
+    channel: str
+
+    def send(self, to: str, text: str) -> bool: ...
+
+
+class Blobs(Protocol):
+    """Content-addressed storage of photos: the key is the SHA-256 of the bytes."""
+
+    def put(self, data: bytes) -> str: ...
+    def get(self, sha256: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class LookupFailures:
     """Wrong answers to the public lookup of one tracking number, known to us or not."""
 
@@ -445,6 +496,8 @@ class UnitOfWork(Protocol):
     def lookups(self) -> Lookups: ...
     @property
     def reports(self) -> Reports: ...
+    @property
+    def deliveries(self) -> Deliveries: ...
     @property
     def ledger(self) -> Ledger: ...
 

@@ -31,9 +31,11 @@ from parcelguard.services.ports import (
     CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
+    ConsumerMessage,
     EndpointRow,
     LookupFailures,
     NewShipment,
+    PickupCode,
     QuarantinedEvent,
     RejectedPayload,
     ShipmentFilter,
@@ -71,6 +73,8 @@ class _Data:
     estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     lookup_failures: dict[str, LookupFailures] = field(default_factory=dict)
+    pickup_codes: dict[tuple[str, str], PickupCode] = field(default_factory=dict)
+    consumer_messages: list[ConsumerMessage] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -561,6 +565,35 @@ class MemoryReports(_Repo):
         return [r for _, r in late[:limit]]
 
 
+class MemoryDeliveries(_Repo):
+    def code(self, tenant_id: str, tracking_no: str) -> PickupCode | None:
+        return self.data.pickup_codes.get((tenant_id, tracking_no))
+
+    def save_code(self, code: PickupCode) -> None:
+        self.later(lambda: self.data.pickup_codes.__setitem__(
+            (code.tenant_id, code.tracking_no), code))
+
+    def add_message(self, message: ConsumerMessage) -> int:
+        message_id = self.data.next_id
+        self.data.next_id += 1
+        self.later(lambda: self.data.consumer_messages.append(
+            replace(message, message_id=message_id)))
+        return message_id
+
+    def set_message_status(self, message_id: int, status: str) -> None:
+        def apply() -> None:
+            msgs = self.data.consumer_messages
+            for i, m in enumerate(msgs):
+                if m.message_id == message_id:
+                    msgs[i] = replace(m, status=status)
+
+        self.later(apply)
+
+    def messages(self, tenant_id: str, tracking_no: str) -> list[ConsumerMessage]:
+        return [m for m in self.data.consumer_messages
+                if (m.tenant_id, m.tracking_no) == (tenant_id, tracking_no)]
+
+
 class MemoryLookups(_Repo):
     def failures(self, tracking_no: str) -> LookupFailures | None:
         return self.data.lookup_failures.get(tracking_no)
@@ -602,6 +635,7 @@ class MemoryUnitOfWork:
         self.integrations = MemoryIntegrations(self)
         self.lookups = MemoryLookups(self)
         self.reports = MemoryReports(self)
+        self.deliveries = MemoryDeliveries(self)
         self.ledger = MemoryLedger(self)
 
     def __enter__(self) -> Self:

@@ -37,9 +37,11 @@ from parcelguard.services.ports import (
     CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
+    ConsumerMessage,
     EndpointRow,
     LookupFailures,
     NewShipment,
+    PickupCode,
     QuarantinedEvent,
     RejectedPayload,
     ShipmentFilter,
@@ -989,6 +991,48 @@ GROUP BY s.carrier ORDER BY s.carrier
 """
 
 
+class SqlDeliveries(_Repo):
+    def code(self, tenant_id: str, tracking_no: str) -> PickupCode | None:
+        c = t.pickup_codes.c
+        r = self.conn.execute(sa.select(t.pickup_codes).where(
+            c.tenant_id == tenant_id, c.tracking_no == tracking_no)).first()
+        return None if r is None else PickupCode(r.tenant_id, r.tracking_no, r.code_digest,
+                                                 r.issued_at, r.failures, r.locked_at, r.used_at)
+
+    def save_code(self, code: PickupCode) -> None:
+        self.bulk(_CODE_UPSERT, [(code.tenant_id, code.tracking_no, code.code_digest,
+                                  code.issued_at_us, code.failures, code.locked_at_us,
+                                  code.used_at_us)])
+
+    def add_message(self, m: ConsumerMessage) -> int:
+        result = self.conn.execute(t.consumer_messages.insert().values(
+            tenant_id=m.tenant_id, tracking_no=m.tracking_no, channel=m.channel,
+            to_sealed=m.to_sealed, body_sealed=m.body_sealed, purpose=m.purpose,
+            created_at=m.created_at_us, status=m.status))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def set_message_status(self, message_id: int, status: str) -> None:
+        self.conn.execute(t.consumer_messages.update().where(
+            t.consumer_messages.c.id == message_id).values(status=status))
+
+    def messages(self, tenant_id: str, tracking_no: str) -> list[ConsumerMessage]:
+        c = t.consumer_messages.c
+        rows = self.conn.execute(sa.select(t.consumer_messages).where(
+            c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.id))
+        return [ConsumerMessage(r.tenant_id, r.tracking_no, r.channel, _blob(r.to_sealed),
+                                _blob(r.body_sealed), r.purpose, r.created_at, r.status,
+                                int(r.id)) for r in rows]
+
+
+_CODE_UPSERT = (
+    _insert_sql(t.pickup_codes, ["tenant_id", "tracking_no", "code_digest", "issued_at",
+                                 "failures", "locked_at", "used_at"])
+    + " ON CONFLICT (tenant_id, tracking_no) DO UPDATE SET code_digest = excluded.code_digest,"
+    " issued_at = excluded.issued_at, failures = excluded.failures,"
+    " locked_at = excluded.locked_at, used_at = excluded.used_at"
+)
+
+
 class SqlLookups(_Repo):
     def failures(self, tracking_no: str) -> LookupFailures | None:
         c = t.lookup_failures.c
@@ -1033,6 +1077,7 @@ class SqlUnitOfWork:
         self.integrations = SqlIntegrations(self)
         self.lookups = SqlLookups(self)
         self.reports = SqlReports(self)
+        self.deliveries = SqlDeliveries(self)
         self.ledger = SqlLedger(self)
 
     def __enter__(self) -> Self:

@@ -353,6 +353,33 @@ lookup_failures = sa.Table(
     sa.Column("locked_until", Micros),
 )
 
+# one-time pickup codes (keyed digests only) for identity-verified delivery
+pickup_codes = sa.Table(
+    "pickup_codes", metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("tracking_no", sa.String(64), primary_key=True),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("issued_at", Micros, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_at", Micros),
+    sa.Column("used_at", Micros),
+)
+
+# messages to recipients, sealed (the outbox the senders work from)
+consumer_messages = sa.Table(
+    "consumer_messages", metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("to_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("body_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Index(None, "tenant_id", "tracking_no"),
+)
+
 # where facilities are, from scans that gave a position: route corridors are drawn with them
 facilities = sa.Table(
     "facilities", metadata,

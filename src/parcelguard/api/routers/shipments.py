@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from parcelguard.api import openapi, schemas
@@ -19,6 +20,7 @@ from parcelguard.ingest import wire
 from parcelguard.reports import dossier
 from parcelguard.reports import label as waybill
 from parcelguard.services import liability, queries
+from parcelguard.services.delivery import MAX_PHOTO, Handover
 from parcelguard.services.messages import Result
 from parcelguard.services.ports import ShipmentFilter
 
@@ -183,3 +185,33 @@ def dossier_pdf(
                            sys.signer.verifier_key(), times.to_us(sys.clock.now()))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{tracking_no}-dossier.pdf"'})
+
+
+@router.post("/{tracking_no}/delivery", status_code=201, response_model=schemas.DeliveredOut,
+             summary="Identity-verified delivery: the recipient's pickup code, the courier, the "
+                     "device, the position and a photo (JPEG or PNG, at most 10 MiB)",
+             responses={409: {"model": schemas.ErrorBody}, 413: {"model": schemas.ErrorBody},
+                        423: {"model": schemas.ErrorBody}})
+async def deliver(
+    tracking_no: str, sys: SystemDep,
+    caller: Annotated[Principal, Depends(require(Permission.WRITE_EVENTS))],
+    code: Annotated[str, Form(max_length=16, description="the 6-digit pickup code")],
+    courier_id: Annotated[str, Form(min_length=1, max_length=64)],
+    device_id: Annotated[str, Form(min_length=1, max_length=64)],
+    lat: Annotated[float, Form(ge=-90, le=90)],
+    lon: Annotated[float, Form(ge=-180, le=180)],
+    photo: Annotated[UploadFile, File(description="the handover, JPEG or PNG")],
+) -> schemas.DeliveredOut:
+    data = await photo.read(MAX_PHOTO + 1)
+    done = await sys.deliveries.deliver(caller.tenant_id, tracking_no, Handover(
+        code.strip(), courier_id, device_id, lat, lon, data))
+    return schemas.DeliveredOut(tracking_no=tracking_no, event_id=done.event_id,
+                                delivered_at=done.delivered_at, photo_sha256=done.photo_sha256)
+
+
+@router.post("/{tracking_no}/pickup-code", status_code=201, response_model=schemas.CodeSentOut,
+             summary="Send the recipient a new pickup code (the old one stops working; a "
+                     "parcel locked after wrong codes is unlocked)")
+async def new_pickup_code(tracking_no: str, sys: SystemDep, caller: Writer) -> schemas.CodeSentOut:
+    await asyncio.to_thread(sys.deliveries.issue, caller.tenant_id, tracking_no)
+    return schemas.CodeSentOut(tracking_no=tracking_no, channel=sys.deliveries.sender.channel)
