@@ -11,6 +11,7 @@ import pytest
 from parcelguard.domain.tenancy import Role
 from tests.conftest import Server
 from tests.factories import event_json, shipment_json
+from tests.web.helpers import share_url
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 TN = "SF1400000001"
@@ -137,3 +138,19 @@ def test_a_parcel_that_needs_no_code_gets_none_and_other_tenants_get_404(
     assert hand_over(other, "123456").status_code == 404
     missing = carrier.post(f"/v1/shipments/{TN}/delivery", data={"code": "123456"})
     assert missing.status_code == 422
+
+
+@SQLITE
+def test_the_tracking_page_shows_the_handover_photo_to_the_link_holder(server: Server) -> None:
+    carrier = out_for_delivery(server)
+    (code,) = codes_sent(server)
+    assert hand_over(carrier, code).status_code == 201
+    url = share_url(server)
+    page = server.anonymous().get(url).text
+    assert "已核验收件人身份" in page
+    assert 'data-testid="pod-photo"' in page
+    token = url.split("s=")[1].split("&")[0]
+    photo = server.anonymous().get(f"/t/{TN}/pod-photo", params={"s": token})
+    assert (photo.status_code, photo.headers["content-type"], photo.content) == (
+        200, "image/jpeg", JPEG)
+    assert server.anonymous().get(f"/t/{TN}/pod-photo", params={"s": "x.1.y"}).status_code == 404

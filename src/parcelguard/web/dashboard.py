@@ -31,7 +31,7 @@ from parcelguard.services.ports import AlertFilter
 from parcelguard.web import pages, session
 from parcelguard.web.i18n import DASH, KINDS, TEXT, lang_of
 from parcelguard.web.pages import ANY, SystemDep
-from parcelguard.web.track import view_of
+from parcelguard.web.track import photo_response, view_of
 from parcelguard.web.view import local_us
 
 router = APIRouter(include_in_schema=False)
@@ -255,6 +255,7 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
                       "vehicle": e.vehicle_id or "", "ledger": stored.ledger_index})
     return pages.render(request, "shipment.html", _base(
         request, lang, v=view, trail=trail, alerts=alerts,
+        photo_url=f"/dashboard/shipments/{tracking_no}/pod-photo",
         incidents=found.analysis.incidents,
         data_json=json.dumps(view.data, ensure_ascii=False).replace("<", "\\u003c"),
     ))
@@ -273,6 +274,19 @@ def liability_json(request: Request, tracking_no: str, sys: SystemDep) -> Respon
     except NotFound:
         return Response(status_code=404)
     return JSONResponse(liability.as_dict(found, sys.signer.verifier_key()))
+
+
+@router.get("/dashboard/shipments/{tracking_no}/pod-photo")
+def dashboard_pod_photo(request: Request, tracking_no: str, sys: SystemDep) -> Response:
+    signed = session.open_session(request, sys)
+    if signed is None:
+        return Response(status_code=401)
+    try:
+        with sys.store.unit_of_work(write=False) as uow:
+            record = queries.shipment(uow, signed[0].tenant_id, tracking_no)
+    except NotFound:
+        return Response(status_code=404)
+    return photo_response(sys, record)
 
 
 @router.get("/dashboard/shipments/{tracking_no}/label.pdf")

@@ -28,6 +28,7 @@ from parcelguard.web.i18n import TEXT, lang_of
 from parcelguard.web.pages import SystemDep
 from parcelguard.web.throttle import PerClient
 from parcelguard.web.view import TrackView, build, local_us
+from parcelguard.web.view import pod_of as build_pod
 
 router = APIRouter(include_in_schema=False)
 Lang = Annotated[str | None, Query(max_length=5)]
@@ -105,11 +106,36 @@ def track_page(
     share = f"{request.base_url}t/{tracking_no}?{urlencode({'s': s})}"
     return pages.render(request, "track.html", {
         "lang": lang, "t": TEXT[lang], "v": view, "share_url": share,
+        "photo_url": f"/t/{tracking_no}/pod-photo?{urlencode({'s': s})}",
         "live_url": f"/t/{tracking_no}/live?{query}",
         "data_json": _json(view.data),
         "switch_url": f"/t/{tracking_no}?"
                       + urlencode({"s": s, "lang": "en" if lang == "zh" else "zh"}),
     })
+
+
+@router.get("/t/{tracking_no}/pod-photo")
+def pod_photo(
+    tracking_no: str, sys: SystemDep, s: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The photo taken at the handover, for whoever holds the parcel's share link."""
+    record = _shared(sys, tracking_no, s)
+    if record is None:
+        return Response(status_code=404)
+    return photo_response(sys, record)
+
+
+def photo_response(sys: System, record: ShipmentRecord) -> Response:
+    with sys.store.unit_of_work(write=False) as uow:
+        tl = queries.timeline(uow, record.shipment.tenant_id, record.shipment.tracking_no)
+    pod = build_pod(tl)
+    sha = pod.get("photo_sha256") if pod else None
+    data = sys.deliveries.blobs.get(str(sha)) if sha else None
+    if data is None:
+        return Response(status_code=404)
+    kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=3600",
+                                                    "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/t/{tracking_no}/live")

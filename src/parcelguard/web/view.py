@@ -127,6 +127,10 @@ def _milestone(e: TrackingEvent, lang: str, masked: bool) -> Milestone:
                      status_name(e.status, lang), wording, place, kind, warn)
 
 
+def pod_of(tl: Timeline) -> dict[str, object] | None:
+    return _pod(tl, masked=False)
+
+
 def _pod(tl: Timeline, masked: bool) -> dict[str, object] | None:
     """What the courier's app recorded at the door (``raw.pod`` of the delivery scan)."""
     for stored in reversed(tl.events):
@@ -136,7 +140,9 @@ def _pod(tl: Timeline, masked: bool) -> dict[str, object] | None:
             signer = str(pod.get("signer") or "")
             return {"verified": pod.get("id_verified") is True,
                     "signer": privacy.mask_name(signer) if masked and signer else signer,
-                    "photo": bool(pod.get("photo"))}
+                    "photo": bool(pod.get("photo") or pod.get("photo_sha256")),
+                    "photo_sha256": pod.get("photo_sha256"),
+                    "by_code": pod.get("method") == "pickup_code"}
     return None
 
 
