@@ -23,7 +23,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.expressions.cel import CelExpressions
 from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.ingest.mqtt import MqttSubscriber
-from parcelguard.notify.senders import LogSender
+from parcelguard.notify.senders import LogSender, SmtpSender
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
@@ -36,7 +36,7 @@ from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
 from parcelguard.services.merchant import MerchantRules
 from parcelguard.services.pipeline import Pipeline
-from parcelguard.services.ports import Encoder, SignatureCheck, Store, Vault
+from parcelguard.services.ports import Encoder, Sender, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
 from parcelguard.storage import migrate
 from parcelguard.storage.blobs import DirectoryBlobs
@@ -150,8 +150,11 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
                           settings.webhook_timeout_s)
     ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
     pipeline = Pipeline(ingestor)
-    deliveries = Deliveries(store, vault, DirectoryBlobs(settings.data_dir / "blobs"),
-                            LogSender(), pipeline, clock, alerting.profiles)
+    senders: dict[str, Sender] = {"sms": LogSender()}
+    if settings.smtp_url:
+        senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)
+    deliveries = Deliveries(store, vault, DirectoryBlobs(settings.data_dir / "blobs"), senders,
+                            pipeline, clock, alerting.profiles)
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = Field(
         default=False, description="deliver to loopback/private/link-local targets (tests, labs)")
     webhook_timeout_s: float = 10.0
+    smtp_url: str | None = Field(
+        default=None, description="smtp://host:port: pickup codes go by mail to recipients with an "
+        "e-mail address (otherwise the log sender records that a text went out)")
+    smtp_from: str = "ParcelGuard <parcelguard@localhost>"
     mqtt_enabled: bool = Field(
         default=True, description="subscribe to device telemetry and sorter scans over MQTT")
     mqtt_url: str = "mqtt://127.0.0.1:1883"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import time
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
+from parcelguard import bootstrap
 from parcelguard.domain.tenancy import Role
-from tests.conftest import Server
+from parcelguard.services.clock import ManualClock
+from tests.conftest import Server, free_port, make_keys, run_server, settings_for
 from tests.factories import event_json, shipment_json
 from tests.web.helpers import share_url
 
@@ -154,3 +161,58 @@ def test_the_tracking_page_shows_the_handover_photo_to_the_link_holder(server: S
     assert (photo.status_code, photo.headers["content-type"], photo.content) == (
         200, "image/jpeg", JPEG)
     assert server.anonymous().get(f"/t/{TN}/pod-photo", params={"s": "x.1.y"}).status_code == 404
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[Message] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.mails.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_with_mail_configured_the_code_goes_by_mail_to_a_recipient_with_an_address(
+    db_url: str, tmp_path: Path, clock: ManualClock,
+) -> None:
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    system = bootstrap.build(settings_for(db_url, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp.port}"),
+                             clock=clock)
+    system.start()
+    keys = make_keys(system)
+    srv, thread, url = run_server(system)
+    server = Server(url, system, keys)
+    try:
+        merchant = server.client(Role.MERCHANT)
+        body = shipment_json(TN, category="high_value")
+        body["recipient"]["email"] = "zhang.sanfeng@example.com"
+        assert merchant.post("/v1/shipments", json=body).status_code == 201
+        bad = shipment_json("SF1400000002", category="high_value")
+        bad["recipient"]["email"] = "not-an-address"
+        refused = merchant.post("/v1/shipments", json=bad)
+        assert (refused.status_code, refused.json()["error"]["field"]) == (422, "recipient.email")
+        assert merchant.get(f"/v1/shipments/{TN}", params={"include": "recipient"}).json()[
+            "recipient"]["email"] == "zhang.sanfeng@example.com"
+        carrier = server.client(Role.CARRIER)
+        carrier.post("/v1/events", json=[event_json(TN, 9, "out_for_delivery", operator_id="C-9")])
+        deadline = time.monotonic() + 10
+        while not inbox.mails and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (mail,) = inbox.mails
+        assert mail["To"] == "zhang.sanfeng@example.com"
+        text = mail.get_payload(decode=True).decode()
+        code = text.split("取件码 ")[1][:6]
+        with system.store.unit_of_work(write=False) as uow:
+            (kept,) = uow.deliveries.messages("acme", TN)
+        assert kept.channel == "email"
+        assert code.encode() not in kept.body_sealed  # sealed at rest
+        assert hand_over(carrier, code).status_code == 201
+    finally:
+        server.close()
+        srv.should_exit = True
+        thread.join(10)
+        system.stop()
+        smtp.stop()

@@ -71,6 +71,7 @@ class RecipientOut(BaseModel):
     name: str
     phone: str
     address: str
+    email: str | None = Field(default=None, description="only in clear, for the merchant")
     masked: bool = Field(description="true unless the merchant asked for the recipient in clear")
 
 
@@ -357,7 +358,7 @@ def shipment(r: ShipmentRecord, clear: Recipient | None = None) -> ShipmentOut:
     recipient = None
     if clear is not None:
         recipient = RecipientOut(name=clear.name, phone=clear.phone, address=clear.address,
-                                 masked=False)
+                                 email=clear.email, masked=False)
     elif s.recipient is not None:
         m = s.recipient
         recipient = RecipientOut(name=m.name, phone=m.phone, address=m.address, masked=True)

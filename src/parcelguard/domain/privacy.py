@@ -27,6 +27,15 @@ def check_phone(phone: str, field: str = "recipient.phone") -> str:
     return phone.strip()
 
 
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
+
+
+def check_email(email: str, field: str = "recipient.email") -> str:
+    if not _EMAIL.fullmatch(email.strip()):
+        raise InvalidInput(field, "expected an e-mail address, e.g. name@example.com")
+    return email.strip()
+
+
 def last4(phone: str) -> str:
     return digits(phone)[-4:]
 

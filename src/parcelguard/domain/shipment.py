@@ -54,6 +54,7 @@ class Recipient:
     name: str
     phone: str
     address: str
+    email: str | None = None  # where pickup codes go when mail is configured
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ class WireRecipient(_Wire):
     name: Short
     phone: Annotated[str, msgspec.Meta(max_length=32)]
     address: Text
+    email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
 
 
 class WireThresholds(_Wire):
@@ -260,7 +261,10 @@ def to_register(
     recipient = None
     if w.recipient is not None:
         privacy.check_phone(w.recipient.phone)
-        recipient = Recipient(w.recipient.name.strip(), w.recipient.phone, w.recipient.address)
+        email = (privacy.check_email(w.recipient.email) if w.recipient.email is not None
+                 else None)
+        recipient = Recipient(w.recipient.name.strip(), w.recipient.phone, w.recipient.address,
+                              email)
     thresholds = Thresholds(**msgspec.structs.asdict(w.thresholds)) if w.thresholds else Thresholds()
     lo, hi = thresholds.temp_min_c, thresholds.temp_max_c
     if lo is not None and hi is not None and lo >= hi:

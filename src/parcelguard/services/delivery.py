@@ -2,7 +2,8 @@
 
 When a parcel that needs it (a ``high_value`` one, or any whose profile says
 ``require_verified_pod``) goes out for delivery, the recipient gets a six-digit code through
-the configured sender; only a keyed digest of the code is stored. The courier's app posts the
+the configured sender (mail when SMTP is configured and the recipient has an address, else
+the SMS sender: the log by default); only a keyed digest of the code is stored. The courier's app posts the
 code with the courier, the device, the position and a photo of the handover
 (``POST /v1/shipments/<tn>/delivery``). A right code stores the photo content-addressed and
 records the delivery as a ``delivered`` scan whose proof of delivery (``raw.pod``: verified by
@@ -75,9 +76,10 @@ def photo_type(photo: bytes) -> str:
 
 
 class Deliveries:
-    def __init__(self, store: Store, vault: Vault, blobs: Blobs, sender: Sender,
+    def __init__(self, store: Store, vault: Vault, blobs: Blobs, senders: Mapping[str, Sender],
                  pipeline: Pipeline, clock: Clock, profiles: Mapping[Category, Profile]) -> None:
-        self.store, self.vault, self.blobs, self.sender = store, vault, blobs, sender
+        """``senders`` by channel: ``sms`` always; ``email`` when mail is configured."""
+        self.store, self.vault, self.blobs, self.senders = store, vault, blobs, senders
         self.pipeline, self.clock, self.profiles = pipeline, clock, profiles
         self._lock = threading.Lock()  # one code check at a time: read, count, write
         self._issuer = ThreadPoolExecutor(1, thread_name_prefix="pickup-codes")
@@ -106,11 +108,12 @@ class Deliveries:
             s = queries.shipment(uow, tenant_id, tracking_no).shipment
         return self.profiles[s.category].with_thresholds(s.thresholds).require_verified_pod
 
-    def issue(self, tenant_id: str, tracking_no: str, only_if_needed: bool = False) -> bool:
+    def issue(self, tenant_id: str, tracking_no: str, only_if_needed: bool = False) -> str | None:
         """A new code for the parcel, sent to its recipient (a new round, or the merchant
-        unlocking it); the previous one stops working. False when the parcel needs none."""
+        unlocking it); the previous one stops working. The channel it went by; None when the
+        parcel needs none."""
         if only_if_needed and not self.needs_code(tenant_id, tracking_no):
-            return False
+            return None
         now_us = times.to_us(self.clock.now())
         code = f"{secrets.randbelow(10 ** 6):06d}"
         with self.store.unit_of_work() as uow:
@@ -123,16 +126,18 @@ class Deliveries:
             uow.deliveries.save_code(PickupCode(tenant_id, tracking_no,
                                                 self._digest(tenant_id, tracking_no, code),
                                                 now_us))
+            by_mail = recipient.email is not None and "email" in self.senders
+            sender = self.senders["email" if by_mail else "sms"]
+            to = recipient.email if by_mail and recipient.email else recipient.phone
             message_id = uow.deliveries.add_message(ConsumerMessage(
-                tenant_id, tracking_no, self.sender.channel,
-                self.vault.seal(recipient.phone.encode()), self.vault.seal(text.encode()),
-                "pickup_code", now_us))
+                tenant_id, tracking_no, sender.channel, self.vault.seal(to.encode()),
+                self.vault.seal(text.encode()), "pickup_code", now_us))
             uow.commit()
-        sent = self.sender.send(recipient.phone, text)
+        sent = sender.send(to, text)
         with self.store.unit_of_work() as uow:
             uow.deliveries.set_message_status(message_id, "sent" if sent else "failed")
             uow.commit()
-        return True
+        return sender.channel
 
     def _digest(self, tenant_id: str, tracking_no: str, code: str) -> str:
         return self.vault.digest(f"pickup\x1f{tenant_id}\x1f{tracking_no}\x1f{code}")

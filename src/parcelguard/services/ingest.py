@@ -75,7 +75,8 @@ TRANSIT_HISTORY = 200_000  # delivered shipments the ETA model learns from at st
 
 def seal_recipient(vault: Vault, recipient: Recipient) -> bytes:
     plain = json.dumps(
-        {"name": recipient.name, "phone": recipient.phone, "address": recipient.address},
+        {"name": recipient.name, "phone": recipient.phone, "address": recipient.address}
+        | ({"email": recipient.email} if recipient.email else {}),
         ensure_ascii=False,
     )
     return vault.seal(plain.encode())

@@ -47,7 +47,7 @@ def recipient(vault: Vault, record: ShipmentRecord) -> Recipient | None:
     if record.recipient_sealed is None:
         return None
     data = json.loads(vault.open(record.recipient_sealed))
-    return Recipient(data["name"], data["phone"], data["address"])
+    return Recipient(data["name"], data["phone"], data["address"], data.get("email"))
 
 
 def page(

@@ -213,5 +213,5 @@ async def deliver(
              summary="Send the recipient a new pickup code (the old one stops working; a "
                      "parcel locked after wrong codes is unlocked)")
 async def new_pickup_code(tracking_no: str, sys: SystemDep, caller: Writer) -> schemas.CodeSentOut:
-    await asyncio.to_thread(sys.deliveries.issue, caller.tenant_id, tracking_no)
-    return schemas.CodeSentOut(tracking_no=tracking_no, channel=sys.deliveries.sender.channel)
+    channel = await asyncio.to_thread(sys.deliveries.issue, caller.tenant_id, tracking_no)
+    return schemas.CodeSentOut(tracking_no=tracking_no, channel=channel or "none")
