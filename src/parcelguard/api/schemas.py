@@ -71,7 +71,8 @@ class RecipientOut(BaseModel):
     name: str
     phone: str
     address: str
-    email: str | None = Field(default=None, description="only in clear, for the merchant")
+    email: str | None = Field(default=None, description="only in clear, for the merchant; "
+                              "null when masked")
     masked: bool = Field(description="true unless the merchant asked for the recipient in clear")
 
 
