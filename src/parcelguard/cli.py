@@ -446,10 +446,11 @@ def report_dossier(
 
     settings = Settings()
     profiles = bootstrap.load_profiles(settings.profiles_file)
-    key = bootstrap.ledger_signer(settings).verifier_key()
+    signer = bootstrap.ledger_signer(settings)
     try:
         with _store() as store, store.unit_of_work(write=False) as uow:
-            pdf = dossier.make(uow, tenant, tracking_no, profiles, key, _now_us())
+            pdf = dossier.make(uow, tenant, tracking_no, profiles, signer.verifier_key(),
+                               signer.sign, _now_us())
     except ParcelGuardError as exc:
         raise _fail(exc.message) from None
     target = out_file or Path(f"{tracking_no}-dossier.pdf")
@@ -461,21 +462,27 @@ def report_dossier(
 def ledger_verify_dossier(
     path: Annotated[Path, typer.Argument(help="a dossier PDF", exists=True, dir_okay=False)],
     key: Annotated[str | None, typer.Option(
-        help="the verifier key you trust (from GET /v1/ledger/key); default: the one the "
-             "dossier carries")] = None,
+        help="the verifier key you trust (GET /v1/ledger/key, or the operator's published "
+             "key)")] = None,
+    trust_embedded_key: Annotated[bool, typer.Option(
+        help="check against the key the dossier carries (proves consistency, not origin)")]
+    = False,
 ) -> None:
-    """Check a dossier's proofs offline: checkpoint signature, leaf hashes, inclusion proofs."""
+    """Check a dossier offline: signed verdicts, signed checkpoint, leaf hashes, proofs."""
     from parcelguard.crypto.keys import Ed25519Check
     from parcelguard.reports import dossier
 
+    if key is None and not trust_embedded_key:
+        raise _fail("give --key with the published verifier key (a dossier signed by any other "
+                    "key would otherwise pass), or --trust-embedded-key")
     problems = dossier.verify(path.read_bytes(), Ed25519Check, key)
     if problems:
         for p in problems:
             err.print(f"[red]✗[/red] {p}", highlight=False)
         raise typer.Exit(1)
     trust = "" if key else " (with the key the dossier carries: compare it with the published one)"
-    out.print(f"[green]dossier OK[/green]: every cited entry is proven against the signed "
-              f"checkpoint{trust}")
+    out.print(f"[green]dossier OK[/green]: the verdicts are signed and every cited entry is "
+              f"proven against the signed checkpoint{trust}")
 
 
 @ledger_app.command("verify")

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ def test_every_cited_fact_is_proven_against_the_signed_checkpoint(
 def _dossier(system: bootstrap.System, tn: str) -> bytes:
     with system.store.unit_of_work(write=False) as uow:
         return dossier.make(uow, TENANT, tn, system.ingestor.alerting.profiles,
-                            system.signer.verifier_key(), 0)
+                            system.signer.verifier_key(), system.signer.sign, 0)
 
 
 def test_the_dossier_renders_in_chinese_and_its_proofs_verify_offline(
@@ -151,19 +152,39 @@ def test_one_altered_byte_in_a_proof_fails_verification(
     system, labels = world
     case = next(x for x in labels if x["anomaly"] == "rough_handling")
     good = _dossier(system, case["tracking_no"])
-    bundle = dossier.read_bundle(good)
-    proof = bundle["entries"][0]["proof"]["hashes"]
-    proof[0] = ("0" if proof[0][0] != "0" else "1") + proof[0][1:]  # one hex digit: 4 bits
-    report = {"tracking_no": bundle["tracking_no"], "carrier": "sf", "category": "fragile",
-              "verifier_key": bundle["verifier_key"], "incidents": [], "segments": [],
-              "entries": []}
-    forged = dossier.dossier_pdf(report, {"origin": "", "destination": "", "status": "",
-                                          "timeline": []}, [], None, None, bundle, 0)
-    problems = dossier.verify(forged, Ed25519Check)
-    assert any(f"entry #{bundle['entries'][0]['index']}" in p for p in problems), problems
+    key = system.signer.verifier_key()
+    assert dossier.verify(good, Ed25519Check, key) == []
+
+    def forged(change: Callable[[dict[str, Any]], None]) -> list[str]:
+        bundle = dossier.read_bundle(good)
+        change(bundle)
+        report = {"tracking_no": bundle["tracking_no"], "carrier": "sf", "category": "fragile",
+                  "verifier_key": bundle["verifier_key"], "incidents": [], "segments": [],
+                  "entries": []}
+        pdf = dossier.dossier_pdf(report, {"origin": "", "destination": "", "status": "",
+                                           "timeline": []}, [], None, None, bundle, 0)
+        return dossier.verify(pdf, Ed25519Check, key)
+
+    def flip_proof(b: dict[str, Any]) -> None:
+        hashes = b["entries"][0]["proof"]["hashes"]
+        hashes[0] = ("0" if hashes[0][0] != "0" else "1") + hashes[0][1:]  # one hex digit
+
+    def drop_verdicts(b: dict[str, Any]) -> None:
+        b["verdicts"] = []
+
+    def blame_another(b: dict[str, Any]) -> None:
+        b["verdicts"][0]["party"]["id"] = "HUB-ELSEWHERE"
+
+    def empty_citations(b: dict[str, Any]) -> None:
+        for v in b["verdicts"]:
+            v["ledger"] = []
+
+    assert any("entry #" in p for p in forged(flip_proof))
+    for change in (drop_verdicts, blame_another, empty_citations):
+        assert any("differ from what was signed" in p for p in forged(change)), change.__name__
     flipped = bytearray(good)
     at = flipped.index(b"stream\n", flipped.index(b"/EmbeddedFile")) + 60  # in its data
     flipped[at] ^= 0x01
-    assert dossier.verify(bytes(flipped), Ed25519Check) != []
+    assert dossier.verify(bytes(flipped), Ed25519Check, key) != []
     other_key = "other+00000000+" + "A" * 44
     assert dossier.verify(good, Ed25519Check, other_key) != []

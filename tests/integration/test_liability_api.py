@@ -113,10 +113,14 @@ def test_a_dossier_from_the_api_verifies_with_the_command_and_a_forged_one_does_
                           capture_output=True, text=True, timeout=60)
     # no checkpoint is signed yet on this young ledger: the command says so and fails
     assert done.returncode == 1
-    assert "no signed checkpoint" in done.stderr
+    assert "no signed checkpoint or signed verdicts" in done.stderr
+    unpinned = subprocess.run([*EXE, "ledger", "verify-dossier", str(good)],
+                              capture_output=True, text=True, timeout=60)
+    assert unpinned.returncode == 1
+    assert "give --key" in unpinned.stderr
     bad = tmp_path / "x.pdf"
     bad.write_bytes(b"%PDF-1.7 not a dossier")
-    broken = subprocess.run([*EXE, "ledger", "verify-dossier", str(bad)], capture_output=True,
-                            text=True, timeout=60)
+    broken = subprocess.run([*EXE, "ledger", "verify-dossier", str(bad), "--trust-embedded-key"],
+                            capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert "cannot read the dossier" in broken.stderr

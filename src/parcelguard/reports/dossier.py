@@ -35,6 +35,7 @@ from parcelguard.services.ports import SignatureCheck, UnitOfWork
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ATTACHMENT = "proofs.json"
+Sign = Callable[[bytes], notes.Signature]
 CHINA = Path("node_modules") / "echarts" / "map" / "json" / "china.json"
 KINDS = {"shock": "剧烈冲击", "temperature_excursion": "温度超标", "damage": "破损",
          "misroute": "错分", "loss": "丢失", "wrong_recipient": "错投（未核验身份）"}
@@ -60,13 +61,23 @@ svg { width: 100%; }
 """
 
 
+def _verdicts_body(tracking_no: str, verdicts: list[dict[str, Any]], size: int | None) -> bytes:
+    """What the verdict note signs: the parcel, every verdict in full, the checkpoint size."""
+    return json.dumps({"tracking_no": tracking_no, "verdicts": verdicts, "checkpoint_size": size},
+                      ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
 def bundle(report: dict[str, Any], bodies: dict[int, str], checkpoint_note: str | None,
-           ) -> dict[str, Any]:
-    """What ``proofs.json`` holds: the liability report plus each entry's canonical text."""
-    return {"version": 1, "tracking_no": report["tracking_no"],
+           checkpoint_size: int | None, sign: Sign) -> dict[str, Any]:
+    """What ``proofs.json`` holds: the verdicts, signed with the ledger's key (so they cannot be
+    edited or dropped), each cited entry's canonical text with its inclusion proof, and the
+    signed checkpoint the proofs lead to."""
+    verdicts = [{k: i[k] for k in ("kind", "at", "party", "confidence", "reasoning", "facts",
+                                   "ledger")} for i in report["incidents"]]
+    body = _verdicts_body(report["tracking_no"], verdicts, checkpoint_size)
+    return {"version": 2, "tracking_no": report["tracking_no"],
             "verifier_key": report["verifier_key"], "checkpoint": checkpoint_note,
-            "incidents": [{"kind": i["kind"], "ledger": i["ledger"]}
-                          for i in report["incidents"]],
+            "verdicts": verdicts, "verdict_note": notes.format_note(body, [sign(body)]),
             "entries": [{"index": e["index"], "body": bodies[e["index"]],
                          "leaf_hash": e["leaf_hash"], "proof": e["proof"]}
                         for e in report["entries"]]}
@@ -84,7 +95,8 @@ def dossier_pdf(report: dict[str, Any], parcel: dict[str, Any], route: Sequence[
 
 
 def make(uow: UnitOfWork, tenant_id: str, tracking_no: str,
-         profiles: Mapping[Category, Profile], verifier_key: str, now_us: int) -> bytes:
+         profiles: Mapping[Category, Profile], verifier_key: str, sign: Sign,
+         now_us: int) -> bytes:
     """The dossier of one shipment, from the store."""
     found = liability.report(uow, tenant_id, tracking_no, profiles)
     report = liability.as_dict(found, verifier_key)
@@ -110,7 +122,8 @@ def make(uow: UnitOfWork, tenant_id: str, tracking_no: str,
                   "text": privacy.mask_phones_in(st.event.description or "")}
                   for st in tl.events]}
     bodies = {i: c.entry.body.decode() for i, c in found.cited.items()}
-    proofs = bundle(report, bodies, found.checkpoint.note if found.checkpoint else None)
+    cp = found.checkpoint
+    proofs = bundle(report, bodies, cp.note if cp else None, cp.size if cp else None, sign)
     return dossier_pdf(report, parcel, route, curve, band, proofs, now_us)
 
 
@@ -324,32 +337,47 @@ def read_bundle(pdf: bytes) -> dict[str, Any]:
 
 def verify(pdf: bytes, checker: Callable[[str], SignatureCheck],
            pinned_key: str | None = None) -> list[str]:
-    """Problems found; empty when every proof holds against the signed checkpoint.
-    ``checker`` makes a signature check from a verifier key (crypto.keys.Ed25519Check)."""
+    """Problems found; empty when the verdicts are signed by the key, every entry they cite is
+    this parcel's and is proven against the signed checkpoint. ``checker`` makes a signature
+    check from a verifier key (crypto.keys.Ed25519Check)."""
     try:
         b = read_bundle(pdf)
     except Exception as exc:  # an unreadable PDF or bundle is a finding, not a crash
         return [f"cannot read the dossier: {exc}"]
     problems: list[str] = []
-    key = pinned_key or b.get("verifier_key", "")
+    key = pinned_key or str(b.get("verifier_key", ""))
     if pinned_key and b.get("verifier_key") != pinned_key:
         problems.append("the dossier names another verifier key than the one given")
-    if not b.get("checkpoint"):
-        return [*problems, "no signed checkpoint: the entries are not yet provable"]
+    if b.get("version") != 2 or not b.get("checkpoint") or not b.get("verdict_note"):
+        return [*problems, "no signed checkpoint or signed verdicts: nothing to prove"]
     try:
+        check = checker(key)
         body, signatures = notes.parse_note(b["checkpoint"])
-        if not checker(key)(body, signatures):
+        if not check(body, signatures):
             problems.append("the checkpoint's signature does not verify with the verifier key")
         cp = notes.parse_body(body)
+        vbody, vsigs = notes.parse_note(b["verdict_note"])
+        if not check(vbody, vsigs):
+            problems.append("the verdicts' signature does not verify with the verifier key")
     except notes.NoteError as exc:
-        return [*problems, f"the checkpoint cannot be read: {exc}"]
+        return [*problems, f"a signed note cannot be read: {exc}"]
+    tn, verdicts = b.get("tracking_no"), b.get("verdicts")
+    if not isinstance(verdicts, list) or vbody != _verdicts_body(str(tn), verdicts, cp.size):
+        problems.append("the verdicts, the parcel or the checkpoint differ from what was signed")
+        verdicts = []
     proven: set[int] = set()
+    tenants: set[str] = set()
     for entry in b.get("entries", []):
         index = entry["index"]
         leaf = merkle.leaf_hash(entry["body"].encode())
         if leaf.hex() != entry["leaf_hash"]:
             problems.append(f"entry #{index}: its body does not hash to its leaf hash")
             continue
+        data = json.loads(entry["body"])
+        if data.get("tracking_no") not in (None, tn):
+            problems.append(f"entry #{index}: it is about {data.get('tracking_no')}, not {tn}")
+            continue
+        tenants.add(str(data.get("tenant")))
         if entry.get("proof") is None:
             problems.append(f"entry #{index}: no inclusion proof")
             continue
@@ -360,8 +388,10 @@ def verify(pdf: bytes, checker: Callable[[str], SignatureCheck],
             proven.add(index)
         except (merkle.ProofError, ValueError) as exc:
             problems.append(f"entry #{index}: {exc}")
-    for inc in b.get("incidents", []):
-        missing = [i for i in inc["ledger"] if i not in proven]
-        if missing:
-            problems.append(f"the {inc['kind']} verdict cites unproven entries {missing}")
+    if len(tenants) > 1:
+        problems.append("the entries belong to more than one tenant")
+    for v in verdicts:
+        missing = [i for i in v["ledger"] if i not in proven]
+        if not v["ledger"] or missing:
+            problems.append(f"the {v['kind']} verdict cites unproven entries {missing or '(none)'}")
     return problems

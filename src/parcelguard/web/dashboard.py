@@ -314,7 +314,7 @@ def dossier_pdf(request: Request, tracking_no: str, sys: SystemDep) -> Response:
         with sys.store.unit_of_work(write=False) as uow:
             pdf = dossier.make(uow, signed[0].tenant_id, tracking_no,
                                sys.ingestor.alerting.profiles, sys.signer.verifier_key(),
-                               times.to_us(sys.clock.now()))
+                               sys.signer.sign, times.to_us(sys.clock.now()))
     except NotFound:
         return Response(status_code=404)
     return Response(pdf, media_type="application/pdf", headers={

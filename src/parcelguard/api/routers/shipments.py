@@ -182,7 +182,8 @@ def dossier_pdf(
 ) -> Response:
     with sys.store.unit_of_work(write=False) as uow:
         pdf = dossier.make(uow, caller.tenant_id, tracking_no, sys.ingestor.alerting.profiles,
-                           sys.signer.verifier_key(), times.to_us(sys.clock.now()))
+                           sys.signer.verifier_key(), sys.signer.sign,
+                           times.to_us(sys.clock.now()))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{tracking_no}-dossier.pdf"'})
 
