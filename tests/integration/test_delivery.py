@@ -216,3 +216,25 @@ def test_with_mail_configured_the_code_goes_by_mail_to_a_recipient_with_an_addre
         thread.join(10)
         system.stop()
         smtp.stop()
+
+
+@SQLITE
+def test_two_hand_overs_at_once_use_the_code_once(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    carrier = out_for_delivery(server)
+    (code,) = codes_sent(server)
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(r.status_code for r in pool.map(
+            lambda _: hand_over(server.client(Role.CARRIER), code), range(4)))
+    assert answers == [201, 409, 409, 409]
+    timeline = carrier.get(f"/v1/shipments/{TN}/timeline").json()["events"]
+    assert [e["status"] for e in timeline].count("delivered") == 1
+
+
+@SQLITE
+def test_only_the_delivery_route_takes_a_large_body(server: Server) -> None:
+    big = b"x" * (2 * 1024 * 1024)
+    r = server.anonymous().post("/v1/hooks/kdniao/delivery", content=big,
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413

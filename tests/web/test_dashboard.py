@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from typing import Any
@@ -170,3 +171,30 @@ def test_rules_are_listed_and_switched_from_the_settings_page(server: Server) ->
     operator = signed_in(server, Role.OPERATOR)  # may not manage rules
     assert operator.post(f"/dashboard/rules/{rule_id}/enable",
                          follow_redirects=False).status_code == 403
+
+
+@SQLITE
+def test_carrier_and_operator_keys_see_the_recipient_masked(server: Server) -> None:
+    merchant_world(server)
+    for role in (Role.CARRIER, Role.OPERATOR):
+        html = signed_in(server, role).get("/dashboard/shipments/SF3").text
+        assert "张** 138********" in html
+        assert "13812345678" not in html
+        assert "建国路" not in html
+
+
+@SQLITE
+def test_logout_needs_our_origin_and_a_forged_or_old_cookie_is_no_session(server: Server) -> None:
+    client = signed_in(server)
+    evil = server.anonymous({"Origin": "http://evil.example"})
+    evil.cookies = client.cookies
+    assert evil.post("/logout").status_code == 403
+    assert client.get("/dashboard").status_code == 200  # still signed in
+    old = server.anonymous()
+    sealed = server.system.vault.seal(server.keys.acme[Role.MERCHANT].encode())  # the key alone
+    old.cookies.set("pg_session", base64.urlsafe_b64encode(sealed).decode().rstrip("="))
+    assert old.get("/dashboard", follow_redirects=False).status_code == 303
+    too_many = server.anonymous({"Origin": server.url}).post(
+        "/login", content="&".join(f"f{i}=1" for i in range(50)),
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert too_many.status_code == 400

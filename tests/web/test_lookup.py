@@ -9,7 +9,7 @@ import pytest
 from parcelguard.domain import times
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
-from tests.factories import event_json, shipment_json
+from tests.factories import at, event_json, shipment_json
 from tests.web.helpers import PHONE, TN, cold_parcel, look_up, problem, share_url
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -145,3 +145,26 @@ def test_ended_counts_are_swept(server: Server, clock: ManualClock) -> None:
     later = now + 49 * 3_600_000_000  # past both the 24 h window and any lock
     assert lookup.prune(later) == 3
     assert lookup.prune(later) == 0
+
+
+@SQLITE
+def test_a_malformed_share_token_gets_the_lookup_form(server: Server) -> None:
+    cold_parcel(server)
+    for token in ("YWNtZQ.9999999999.é", "x", "a.b.c.d", "YWNtZQ.notanumber.ab"):
+        r = server.anonymous().get(f"/t/{TN}", params={"s": token})
+        assert r.status_code == 200
+        assert 'name="phone_last4"' in r.text
+
+
+@SQLITE
+def test_the_consumers_map_stops_where_the_last_mile_begins(server: Server) -> None:
+    api = cold_parcel(server)
+    out = event_json(TN, 12, "out_for_delivery",
+                     location={"city": "北京", "lat": 39.95, "lon": 116.3})
+    door = {"device_id": f"TAG-{TN[-4:]}", "ts": times.iso(at(12.5)), "lat": 39.9061,
+            "lon": 116.3912, "temperature_c": 5.0}
+    assert api.post("/v1/events", json=out).status_code == 200
+    assert api.post("/v1/telemetry", json=[door]).json()["accepted"] == 1
+    html = server.anonymous().get(share_url(server)).text
+    assert "39.9061" not in html  # the courier's fix at the door is not on the public map
+    assert "39.95" not in html

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     pages.install(app)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       larger={"/delivery": DELIVERY_BODY})  # a photo of up to 10 MiB
+                       larger={r"/v1/shipments/[^/]+/delivery": DELIVERY_BODY})  # a photo
     app.add_middleware(metrics.HttpMetrics, registry=registry)
     return app
 

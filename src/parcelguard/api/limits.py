@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,16 +17,17 @@ class BodyTooLarge(TooLarge):
 
 
 class BodyLimit:
-    """``larger``: paths (by suffix) that may carry more, e.g. a delivery's photo."""
+    """``larger``: paths (regular expressions, matched whole) that may carry more, e.g. a
+    delivery with its photo."""
 
     def __init__(self, app: ASGIApp, max_bytes: int,
                  larger: Mapping[str, int] | None = None) -> None:
         self.app, self.default = app, max_bytes
-        self.larger = dict(larger or {})
+        self.larger = [(re.compile(p), n) for p, n in (larger or {}).items()]
 
     def _limit(self, path: str) -> int:
-        for suffix, limit in self.larger.items():
-            if path.endswith(suffix):
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
                 return limit
         return self.default
 

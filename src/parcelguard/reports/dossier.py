@@ -213,10 +213,10 @@ def reasoning_zh(i: dict[str, Any]) -> str:
     if kind == "shock":
         return f"箱内传感器记录到 {f['peak_g']:g} g 冲击（上限 {f['limit_g']:g} g），当时包裹由{who}持有。"
     if kind == "temperature_excursion":
-        lo, hi = f["band_c"]
+        lo, hi = (("—" if b is None else f"{b:g}") for b in f["band_c"])
         more = len(f.get("segments", [])) - 1
         tail = f"；超温持续期间又经过 {more} 段交接" if more > 0 else ""
-        return (f"温度超出 {lo:g}–{hi:g} °C 安全区间，持续 {f['minutes']} 分钟（峰值 "
+        return (f"温度超出 {lo}–{hi} °C 安全区间，持续 {f['minutes']} 分钟（峰值 "
                 f"{f['peak_c']:g} °C），开始时包裹由{who}持有{tail}。")
     if kind == "damage":
         seen = CONDITIONS.get(f.get("condition") or "", "异常")

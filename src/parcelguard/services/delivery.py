@@ -11,8 +11,11 @@ code, the photo's SHA-256, courier, device) goes into the custody ledger with it
 then spent. Five wrong codes lock delivery of that parcel and raise a critical
 ``pod_unverified`` alert; the merchant issues a new code to unlock it.
 
-Nothing is half-written: the photo is stored (harmless if the rest fails: it is named by its
-hash) before the scan is committed, and the code is spent only after the scan is.
+Nothing is half-written: the code is claimed in the transaction that finds it right (two
+hand-overs at once cannot both use it) and released if the delivery is not recorded; the photo
+is stored (harmless if the rest fails: it is named by its hash) before the scan is committed;
+the scan's id comes from the code, so a retry after a crash is a duplicate, not a second
+delivery.
 """
 
 from __future__ import annotations
@@ -115,6 +118,11 @@ class Deliveries:
         if only_if_needed and not self.needs_code(tenant_id, tracking_no):
             return None
         now_us = times.to_us(self.clock.now())
+        if only_if_needed:  # a new round: a locked or spent code stays so (the merchant decides)
+            with self.store.unit_of_work(write=False) as uow:
+                row = uow.deliveries.code(tenant_id, tracking_no)
+            if row is not None and (row.locked_at_us is not None or row.used_at_us is not None):
+                return None
         code = f"{secrets.randbelow(10 ** 6):06d}"
         with self.store.unit_of_work() as uow:
             record = queries.shipment(uow, tenant_id, tracking_no)
@@ -148,19 +156,28 @@ class Deliveries:
         kind = photo_type(h.photo)
         if not _CODE.fullmatch(h.code):
             raise InvalidInput("code", "expected the 6-digit pickup code")
-        locked_now = await asyncio.to_thread(self._check, tenant_id, tracking_no, h.code)
-        if locked_now is not None:
-            (outcome,) = await self.pipeline.submit([RaiseAlert(
+        claimed = await asyncio.to_thread(self._check, tenant_id, tracking_no, h.code)
+        if isinstance(claimed, int):
+            await self.pipeline.submit([RaiseAlert(
                 tenant_id, tracking_no, f"{Kind.POD_UNVERIFIED}:pickup_code",
                 Kind.POD_UNVERIFIED, Severity.CRITICAL,
                 {"reason": "pickup_code_locked", "wrong_codes": MAX_WRONG,
                  "courier_id": h.courier_id, "device_id": h.device_id}, self.clock.now())])
             raise Locked(f"{MAX_WRONG} wrong codes: delivery of {tracking_no} is locked until "
                          "the merchant issues a new code (POST .../pickup-code)")
+        try:
+            return await self._record(tenant_id, tracking_no, h, kind, claimed)
+        except BaseException:
+            await asyncio.to_thread(self._release, tenant_id, tracking_no)  # try again later
+            raise
+
+    async def _record(self, tenant_id: str, tracking_no: str, h: Handover, kind: str,
+                      code: PickupCode) -> Delivered:
         sha = await asyncio.to_thread(self.blobs.put, h.photo)
         now = self.clock.now()
-        event = TrackingEvent(
-            event_id=derive_event_id("pod", tracking_no, now, "delivered", "pickup_code", None),
+        event = TrackingEvent(  # one delivery per code: a retry is the same event, a duplicate
+            event_id=derive_event_id("pod", tracking_no, times.from_us(code.issued_at_us),
+                                     "delivered", "pickup_code", None),
             tracking_no=tracking_no, carrier=await asyncio.to_thread(self._carrier, tenant_id,
                                                                       tracking_no),
             occurred_at=now, status=Status.DELIVERED, substatus="pickup_code",
@@ -173,15 +190,16 @@ class Deliveries:
         (outcome,) = await self.pipeline.submit([RecordScan(tenant_id, event, now)])
         if outcome.result not in (Result.ACCEPTED, Result.DUPLICATE):
             raise InvalidInput(outcome.field or "", outcome.reason or "the delivery was refused")
-        await asyncio.to_thread(self._spend, tenant_id, tracking_no)
         return Delivered(event.event_id, times.iso(now), sha)
 
     def _carrier(self, tenant_id: str, tracking_no: str) -> str:
         with self.store.unit_of_work(write=False) as uow:
             return queries.shipment(uow, tenant_id, tracking_no).shipment.carrier
 
-    def _check(self, tenant_id: str, tracking_no: str, code: str) -> int | None:
-        """Raise unless the code is right; the moment of locking when this try locked it."""
+    def _check(self, tenant_id: str, tracking_no: str, code: str) -> PickupCode | int:
+        """The code row, claimed (spent) in the same transaction that found it right, so two
+        hand-overs at once cannot both use it; the moment of locking when this try locked it;
+        else an error."""
         now_us = times.to_us(self.clock.now())
         with self._lock, self.store.unit_of_work() as uow:
             queries.shipment(uow, tenant_id, tracking_no)  # NotFound for other tenants' parcels
@@ -195,7 +213,9 @@ class Deliveries:
                 raise Locked(f"delivery is locked after {MAX_WRONG} wrong codes; the merchant "
                              "issues a new code to unlock it")
             if hmac.compare_digest(row.code_digest, self._digest(tenant_id, tracking_no, code)):
-                return None
+                uow.deliveries.save_code(replace(row, used_at_us=now_us))
+                uow.commit()
+                return row
             failures = row.failures + 1
             locked = now_us if failures >= MAX_WRONG else None
             uow.deliveries.save_code(replace(row, failures=failures, locked_at_us=locked))
@@ -204,10 +224,11 @@ class Deliveries:
             return locked
         raise InvalidInput("code", f"wrong pickup code; {MAX_WRONG - failures} tries left")
 
-    def _spend(self, tenant_id: str, tracking_no: str) -> None:
+    def _release(self, tenant_id: str, tracking_no: str) -> None:
+        """The delivery was not recorded: the claimed code is good again."""
         with self._lock, self.store.unit_of_work() as uow:
             row = uow.deliveries.code(tenant_id, tracking_no)
             if row is not None:
-                uow.deliveries.save_code(replace(row, used_at_us=times.to_us(self.clock.now())))
+                uow.deliveries.save_code(replace(row, used_at_us=None))
                 uow.commit()
 

@@ -49,7 +49,7 @@ def report(uow: UnitOfWork, tenant_id: str, tracking_no: str,
                       p.stored.ledger_index) for p in points]
     profile = profiles[s.category].with_thresholds(s.thresholds)
     alerts, _ = queries.alerts(uow, tenant_id, AlertFilter(
-        kind=Kind.LOST_SUSPECTED, tracking_no=tracking_no), None, 1)
+        active=True, kind=Kind.LOST_SUSPECTED, tracking_no=tracking_no), None, 1)
     analysis = analyse(scans, samples, shock_max_g=profile.shock_max_g,
                        temp_max_c=profile.temp_max_c, temp_min_c=profile.temp_min_c,
                        route_plan=s.route_plan, lost=bool(alerts))

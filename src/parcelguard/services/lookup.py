@@ -100,7 +100,7 @@ class PublicLookup:
             expires_s = int(expires)
         except ValueError:  # also binascii.Error and UnicodeDecodeError
             return None
-        if expires_s * 1_000_000 <= now_us:
+        if expires_s * 1_000_000 <= now_us or not sig.isascii():
             return None
         if not hmac.compare_digest(sig, self._sign(tenant_id, tracking_no, expires_s)):
             return None

@@ -12,7 +12,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,7 +22,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
-from parcelguard.domain.tenancy import Permission, Principal
+from parcelguard.domain.tenancy import Permission, Principal, Role
 from parcelguard.reports import dossier
 from parcelguard.reports.label import label_pdf
 from parcelguard.services import ledger, liability, merchant, queries, reports
@@ -90,9 +90,9 @@ def login_form(request: Request, lang: Lang = None) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, sys: SystemDep) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
-    key = form.get("key", [""])[0].strip()[:200]
-    lang = lang_of(form.get("lang", [""])[0])
+    form = await pages.read_form(request)
+    key = form.get("key", "").strip()[:200]
+    lang = lang_of(form.get("lang"))
     client = request.client.host if request.client else "?"
     wait = request.app.state.lookup_throttle.allow(f"login:{client}")
     if wait is not None:
@@ -103,7 +103,7 @@ async def login(request: Request, sys: SystemDep) -> Response:
     if await asyncio.to_thread(session.check_key, sys, key) is None:
         return pages.render(request, "login.html", _base(request, lang, problem=DASH[lang][
             "bad_key"]), 401)
-    nxt = form.get("next", [""])[0]
+    nxt = form.get("next", "")
     target = nxt if nxt.startswith("/dashboard") else "/dashboard"  # never off-site
     response = RedirectResponse(f"{target}?lang={lang}", status_code=303)
     session.start(response, sys, key, secure=request.url.scheme == "https")
@@ -112,6 +112,8 @@ async def login(request: Request, sys: SystemDep) -> Response:
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    if not session.same_origin(request):
+        return Response("cross-site request refused", status_code=403)
     response = RedirectResponse("/login", status_code=303)
     session.end(response)
     return response
@@ -192,8 +194,8 @@ async def act(request: Request, alert_id: str, action: str, sys: SystemDep,
         return Response(status_code=403 if action in ACTIONS else 404)
     text = None
     if ACTIONS[action] is AlertAction.COMMENT:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
-        text = form.get("text", [""])[0].strip()[:2000]
+        form = await pages.read_form(request)
+        text = form.get("text", "").strip()[:2000]
         if not text:
             return Response("a comment needs text", status_code=422)
     (outcome,) = await sys.pipeline.submit(
@@ -239,8 +241,9 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
                                      sys.ingestor.alerting.profiles)
     except NotFound:
         return pages.render(request, "not_found.html", _base(request, lang), 404)
-    view = view_of(sys, record, lang, masked=False)
-    clear = queries.recipient(sys.vault, record)
+    owner = caller.role in (Role.MERCHANT, Role.ADMIN)  # as GET ...?include=recipient
+    view = view_of(sys, record, lang, masked=not owner)
+    clear = queries.recipient(sys.vault, record) if owner else None
     if clear is not None:
         view.recipient = {"name": clear.name, "phone": clear.phone, "address": clear.address}
     trail = []

@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from parcelguard.bootstrap import System
+from parcelguard.domain.errors import RateLimited, Unparsable
 from parcelguard.reports import geo
 from parcelguard.web.throttle import LOOKUPS_PER_MINUTE, PerClient
 from parcelguard.web.view import local_us
@@ -38,6 +40,7 @@ templates.env.globals["local"] = local_us  # UTC µs -> "11-24 08:15", China tim
 templates.env.filters["num"] = lambda v, digits=1: "—" if v is None else f"{v:,.{digits}f}"
 Key = tuple[str, str]
 ANY = "*"  # (tenant, ANY): any of the tenant's shipments
+MAX_STREAMS = 20  # open event streams per parcel (or per tenant's dashboard)
 
 
 async def _system(request: Request) -> System:
@@ -59,7 +62,10 @@ class Hub:
     def watch(self, key: Key) -> asyncio.Queue[None]:
         queue: asyncio.Queue[None] = asyncio.Queue(maxsize=8)
         with self._lock:
-            self._waiting.setdefault(key, set()).add(queue)
+            waiting = self._waiting.setdefault(key, set())
+            if len(waiting) >= MAX_STREAMS:
+                raise RateLimited(f"at most {MAX_STREAMS} live pages per parcel or dashboard")
+            waiting.add(queue)
         return queue
 
     def forget(self, key: Key, queue: asyncio.Queue[None]) -> None:
@@ -109,8 +115,9 @@ def event_stream(request: Request, key: Key, render: Render, settle_s: float = 0
     waits ``settle_s`` for more), the events ``render`` gives as (name, data); a comment line
     every 15 s keeps proxies from closing a quiet stream."""
 
+    changes = hub(request.app).watch(key)  # 429 when too many are open already
+
     async def events() -> AsyncIterator[str]:
-        changes = hub(request.app).watch(key)
         try:
             yield ": connected\n\n"
             while not await request.is_disconnected():
@@ -131,6 +138,16 @@ def event_stream(request: Request, key: Key, render: Render, settle_s: float = 0
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def read_form(request: Request, max_fields: int = 10) -> dict[str, str]:
+    """A small url-encoded form (first value of each field); 400 for anything else."""
+    try:
+        parsed = parse_qs((await request.body()).decode("utf-8", "replace"),
+                          max_num_fields=max_fields)
+    except ValueError:
+        raise Unparsable("form", f"expected a form of at most {max_fields} fields") from None
+    return {k: v[0] for k, v in parsed.items()}
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200,

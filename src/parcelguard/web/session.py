@@ -9,6 +9,8 @@ SameSite=Strict, and every form post must come from our own origin (no cross-sit
 from __future__ import annotations
 
 import base64
+import json
+import time
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -27,9 +29,13 @@ def open_session(request: Request, sys: System) -> tuple[Principal, str] | None:
     if not raw:
         return None
     try:
-        key = sys.vault.open(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))).decode()
-    except ValueError:  # not ours, or sealed under another data key
+        sealed = sys.vault.open(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        data = json.loads(sealed)
+        key, issued = str(data["session_key"]), int(data["issued"])
+    except (ValueError, KeyError, TypeError):  # not ours, another data key, an old format
         return None
+    if not 0 <= time.time() - issued <= MAX_AGE_S:
+        return None  # a copied cookie stops working when the session would have ended
     principal = check_key(sys, key)
     return None if principal is None else (principal, key)
 
@@ -46,7 +52,8 @@ def check_key(sys: System, key: str) -> Principal | None:
 
 
 def start(response: Response, sys: System, key: str, secure: bool) -> None:
-    sealed = base64.urlsafe_b64encode(sys.vault.seal(key.encode())).decode().rstrip("=")
+    payload = json.dumps({"session_key": key, "issued": int(time.time())}).encode()
+    sealed = base64.urlsafe_b64encode(sys.vault.seal(payload)).decode().rstrip("=")
     response.set_cookie(COOKIE, sealed, max_age=MAX_AGE_S, httponly=True, samesite="strict",
                         secure=secure, path="/")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -59,8 +59,8 @@ def lookup_form(request: Request, lang: Lang = None) -> HTMLResponse:
 @router.post("/t", response_class=HTMLResponse)
 async def look_up(request: Request, sys: SystemDep) -> Response:
     # the form is small and url-encoded: read it ourselves rather than add a multipart parser
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
-    tracking_no, phone_last4, lang = (form.get(k, [""])[0][:64]
+    form = await pages.read_form(request)
+    tracking_no, phone_last4, lang = (form.get(k, "")[:64]
                                       for k in ("tracking_no", "phone_last4", "lang"))
     return await asyncio.to_thread(_look_up, request, sys, tracking_no, phone_last4, lang)
 

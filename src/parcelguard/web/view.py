@@ -21,6 +21,8 @@ from parcelguard.web.i18n import CONDITIONS, TEXT, status_name
 
 ZONE = ZoneInfo("Asia/Shanghai")  # times on the page: China's, where the parcels travel
 CUSTOMS_STEPS = ("customs_submitted", "customs_in_progress", "customs_cleared")
+LAST_MILE = frozenset({Status.OUT_FOR_DELIVERY, Status.AVAILABLE_FOR_PICKUP, Status.DELIVERED,
+                       Status.FAILED_ATTEMPT})
 MAX_CURVE = 2000  # points of the temperature curve; longer series are thinned evenly
 
 
@@ -106,7 +108,7 @@ def build(tl: Timeline, points: list[Point], profile: Profile, lang: str,
         excursions=runs, excursion_minutes=minutes,
     )
     view.pod = _pod(tl, masked)
-    view.data = {"route": _route(tl, points), "destination": _place(s.destination),
+    view.data = {"route": _route(tl, points, masked), "destination": _place(s.destination),
                  "curve": curve, "band": band, "status": state.status.value}
     return view
 
@@ -209,8 +211,11 @@ def _curve(points: list[Point], band: tuple[float, float] | None,
              "humidity": [r.humidity_pct for r in kept]}, runs, minutes)
 
 
-def _route(tl: Timeline, points: list[Point]) -> dict[str, object]:
-    """Where it has been (scans with a position, then GPS fixes), and where it is now."""
+def _route(tl: Timeline, points: list[Point], masked: bool = False) -> dict[str, object]:
+    """Where it has been (scans with a position, then GPS fixes), and where it is now. Masked,
+    it stops when the last mile begins: the courier's positions lead to the recipient's door."""
+    last_mile = next((times.to_us(st.event.occurred_at) for st in tl.events
+                      if st.event.status in LAST_MILE), None) if masked else None
     fixes: list[tuple[int, float, float]] = []
     for stored in tl.events:
         loc = stored.event.location
@@ -221,6 +226,8 @@ def _route(tl: Timeline, points: list[Point]) -> dict[str, object]:
         if r.lat is not None and r.lon is not None:
             fixes.append((times.to_us(r.ts), r.lat, r.lon))
     fixes.sort()
+    if last_mile is not None:
+        fixes = [f for f in fixes if f[0] < last_mile]
     step = max(1, len(fixes) // MAX_CURVE)
     path = [[lat, lon] for _, lat, lon in fixes[::step]]
     if fixes and path[-1] != [fixes[-1][1], fixes[-1][2]]:
