@@ -154,7 +154,7 @@ def test_the_tracking_page_shows_the_handover_photo_to_the_link_holder(server: S
     assert hand_over(carrier, code).status_code == 201
     url = share_url(server)
     page = server.anonymous().get(url).text
-    assert "已核验收件人身份" in page
+    assert "已凭取件码核验收件人身份" in page
     assert 'data-testid="pod-photo"' in page
     token = url.split("s=")[1].split("&")[0]
     photo = server.anonymous().get(f"/t/{TN}/pod-photo", params={"s": token})

@@ -123,16 +123,19 @@ def test_the_english_page(server: Server) -> None:
 
 
 @SQLITE
-def test_a_signed_high_value_parcel_shows_its_proof_of_delivery_masked(server: Server) -> None:
+def test_a_carriers_own_proof_of_delivery_is_shown_as_its_report_masked(server: Server) -> None:
     api = server.client()
     assert api.post("/v1/shipments", json=shipment_json(TN, category="high_value")
                     ).status_code == 201
-    done = event_json(TN, 5, "delivered", raw={"pod": {
-        "signer": "张三丰", "id_verified": True, "photo": "POD-1.jpg"}})
+    done = event_json(TN, 5, "delivered", raw={"pod": {  # even if it claims our method
+        "signer": "张三丰", "id_verified": True, "photo": "POD-1.jpg", "method": "pickup_code",
+        "photo_sha256": "a" * 64}})
     assert api.post("/v1/events", json=[event_json(TN, 0, "picked_up"), done]
                     ).json()["accepted"] == 2
     html = server.anonymous().get(share_url(server)).text
-    assert "签收凭证：\n    已核验收件人身份 · 签收人 张** · 有签收照片" in html
+    assert "签收凭证：\n    承运商报告已核验收件人身份 · 签收人 张** · 有签收照片" in html
+    assert "已凭取件码" not in html
+    assert 'data-testid="pod-photo"' not in html  # no photo of ours to show
     assert "三丰" not in html
 
 

@@ -134,17 +134,19 @@ def pod_of(tl: Timeline) -> dict[str, object] | None:
 
 
 def _pod(tl: Timeline, masked: bool) -> dict[str, object] | None:
-    """What the courier's app recorded at the door (``raw.pod`` of the delivery scan)."""
+    """What was recorded at the door (``raw.pod`` of the delivery scan). Only our own delivery
+    endpoint (source ``pod``) checked a pickup code and stored a photo; a carrier's scan can
+    only *report* that it checked the recipient's identity, and is shown as such."""
     for stored in reversed(tl.events):
         e = stored.event
         pod = (e.raw or {}).get("pod") if e.status is Status.DELIVERED else None
         if isinstance(pod, dict):
+            ours = e.source == "pod"
             signer = str(pod.get("signer") or "")
-            return {"verified": pod.get("id_verified") is True,
+            return {"verified": pod.get("id_verified") is True, "by_code": ours,
                     "signer": privacy.mask_name(signer) if masked and signer else signer,
-                    "photo": bool(pod.get("photo") or pod.get("photo_sha256")),
-                    "photo_sha256": pod.get("photo_sha256"),
-                    "by_code": pod.get("method") == "pickup_code"}
+                    "photo": bool(pod.get("photo")) or ours,
+                    "photo_sha256": pod.get("photo_sha256") if ours else None}
     return None
 
 
