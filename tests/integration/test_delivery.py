@@ -82,6 +82,9 @@ def test_the_right_code_records_a_verified_delivery_with_the_photo_in_the_ledger
     assert custody[-1]["entry"]["data"]["raw_sha256"] == bound  # the photo's hash is in the ledger
     assert custody[-1]["entry"]["data"]["operator_id"] == "C-9"
     assert api.get("/v1/alerts", params={"kind": "pod_unverified"}).json()["items"] == []
+    photo = api.get(f"/v1/shipments/{TN}/pod-photo")
+    assert (photo.status_code, photo.headers["content-type"], photo.content) == (
+        200, "image/jpeg", JPEG)
     again = hand_over(carrier, code)  # the same request replayed
     assert again.status_code == 409
     assert "delivered already" in again.json()["error"]["message"]

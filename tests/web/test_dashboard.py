@@ -141,20 +141,26 @@ def test_the_shipment_page_is_unmasked_with_its_custody_trail_and_proofs(
     assert "courier:C-2" in html
     assert "破损" in html
     assert 'data-testid="liability"' in html  # damage noted at HUB-SHA, no sensor: the holder
-    report = client.get("/dashboard/shipments/SF3/liability.json").json()
+    # the page links to the API's files; the session cookie opens them (reads only)
+    report = client.get("/v1/shipments/SF3/liability").json()
     assert [(i["kind"], i["party"]["id"]) for i in report["incidents"]] == [
         ("damage", "C-2")]  # the courier who picked it up: the last holder before HUB-SHA
-    waybill = client.get("/dashboard/shipments/SF3/label.pdf")
+    waybill = client.get("/v1/shipments/SF3/label.pdf")
     assert (waybill.status_code, waybill.content[:5]) == (200, b"%PDF-")
-    evidence = client.get("/dashboard/shipments/SF3/dossier.pdf")
+    evidence = client.get("/v1/shipments/SF3/dossier.pdf")
     assert (evidence.status_code, evidence.content[:5]) == (200, b"%PDF-")
-    proofs = client.get("/dashboard/shipments/SF3/custody.json").json()
+    proofs = client.get("/v1/shipments/SF3/custody").json()
     assert [e["entry"]["kind"] for e in proofs["entries"]][:3] == [
         "shipment.registered", "scan.recorded", "scan.recorded"]
     assert proofs["verifier_key"]
     other = signed_in(server, tenant="other")
     assert other.get("/dashboard/shipments/SF3").status_code == 404  # another tenant's parcel
-    assert other.get("/dashboard/shipments/SF3/custody.json").status_code == 404
+    assert other.get("/v1/shipments/SF3/custody").status_code == 404
+    write = client.post("/v1/shipments", json={"tracking_no": "X"})
+    assert write.status_code == 401  # a cookie never authorises a change
+    anon = server.anonymous()
+    anon.cookies.set("pg_session", "forged")
+    assert anon.get("/v1/shipments/SF3/liability").status_code == 401
 
 
 @SQLITE

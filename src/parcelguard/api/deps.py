@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from parcelguard.bootstrap import System
 from parcelguard.domain.tenancy import Permission, Principal
+from parcelguard.web import session
 
 # Dependencies are async so FastAPI runs them on the event loop instead of hopping to the thread
 # pool for each one. None blocks for long: a key is read from the database at most once per
@@ -28,7 +29,15 @@ def _token(request: Request) -> str | None:
 
 
 async def principal(request: Request, sys: Annotated[System, Depends(system)]) -> Principal:
-    return sys.auth.authenticate(_token(request))
+    """The key's holder; on reads without a key, the dashboard's signed-in merchant, so its
+    pages link straight to the API's files (labels, dossiers, proofs). Writes always need the
+    key itself: a cookie never authorises a change (no cross-site requests)."""
+    token = _token(request)
+    if token is None and request.method in ("GET", "HEAD"):
+        signed = session.open_session(request, sys)
+        if signed is not None:
+            return signed[0]
+    return sys.auth.authenticate(token)
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:

@@ -195,14 +195,15 @@ def _page(report: dict[str, Any], parcel: dict[str, Any], route: Sequence[Sequen
 CONDITIONS = {"damaged": "破损", "wet": "受潮", "opened": "被拆开", "missing_items": "内件缺失"}
 
 
-def _who(p: dict[str, Any] | None) -> str:
+def _who(p: dict[str, Any] | None, joiner: str = "，") -> str:
+    """A party in Chinese: 车辆 沪A1（sf），经手人 OP-3."""
     if p is None:
         return "（尚无扫描记录的持有方）"
     text = f"{HOLDERS.get(p['kind'], p['kind'])} {p['id']}"
     if p.get("carrier"):
         text += f"（{p['carrier']}）"
     if p.get("operator_id") and p["kind"] != "courier":
-        text += f"，经手人 {p['operator_id']}"
+        text += f"{joiner}经手人 {p['operator_id']}"
     return text
 
 
@@ -243,14 +244,8 @@ def reasoning_zh(i: dict[str, Any]) -> str:
 
 
 def _party(p: dict[str, Any] | None) -> str:
-    if p is None:
-        return "—"
-    text = f"{HOLDERS.get(p['kind'], p['kind'])} {p['id']}"
-    if p.get("carrier"):
-        text += f"（{p['carrier']}）"
-    if p.get("operator_id") and p["kind"] != "courier":
-        text += f"<br>经手人 {p['operator_id']}"
-    return html.escape(text).replace("&lt;br&gt;", "<br>")
+    """The same, as a table cell (HTML, the handler on a line of its own)."""
+    return "—" if p is None else html.escape(_who(p, "\n")).replace("\n", "<br>")
 
 
 def _map_svg(route: Sequence[Sequence[float]]) -> str:

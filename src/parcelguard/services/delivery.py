@@ -147,6 +147,19 @@ class Deliveries:
             uow.commit()
         return sender.channel
 
+    def photo(self, tenant_id: str, tracking_no: str) -> tuple[bytes, str] | None:
+        """The handover photo of a parcel delivered through ``deliver`` and its media type;
+        None for any other (a carrier's own proof of delivery has no photo of ours)."""
+        with self.store.unit_of_work(write=False) as uow:
+            tl = queries.timeline(uow, tenant_id, tracking_no)
+        for stored in reversed(tl.events):
+            e = stored.event
+            pod = (e.raw or {}).get("pod")
+            if e.source == "pod" and e.status is Status.DELIVERED and isinstance(pod, dict):
+                data = self.blobs.get(str(pod.get("photo_sha256")))
+                return None if data is None else (data, str(pod.get("photo_type")))
+        return None
+
     def _digest(self, tenant_id: str, tracking_no: str, code: str) -> str:
         return self.vault.digest(f"pickup\x1f{tenant_id}\x1f{tracking_no}\x1f{code}")
 

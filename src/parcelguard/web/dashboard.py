@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
@@ -23,15 +23,13 @@ from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal, Role
-from parcelguard.reports import dossier
-from parcelguard.reports.label import label_pdf
-from parcelguard.services import ledger, liability, merchant, queries, reports
+from parcelguard.services import liability, merchant, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
 from parcelguard.services.ports import AlertFilter
 from parcelguard.web import pages, session
 from parcelguard.web.i18n import DASH, KINDS, TEXT, lang_of
 from parcelguard.web.pages import ANY, SystemDep
-from parcelguard.web.track import photo_response, view_of
+from parcelguard.web.track import view_of
 from parcelguard.web.view import local_us
 
 router = APIRouter(include_in_schema=False)
@@ -138,10 +136,9 @@ def dashboard(
         late = uow.reports.predicted_late(caller.tenant_id, 20)
         risks = {k.value: len(queries.alerts(uow, caller.tenant_id, AlertFilter(
             active=True, kind=k), None, queries.MAX_ALERT_PAGE)[0]) for k in RISK_KINDS}
-    best = max((c.on_time_rate or 0.0 for c in carriers), default=0.0)
     return pages.render(request, "dashboard.html", _base(
         request, lang, caller=caller, days=days, periods=PERIODS, total=total,
-        carriers=carriers, best=best, late=[_late_row(r) for r in late], risks=risks,
+        carriers=carriers, late=[_late_row(r) for r in late], risks=risks,
         risk_cap=queries.MAX_ALERT_PAGE,
         board=_board(sys, caller, q), severity=severity, kind=kind,
         can_act=caller.can(Permission.WRITE_ALERTS), filters=q.encoded(),
@@ -258,95 +255,10 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
                       "vehicle": e.vehicle_id or "", "ledger": stored.ledger_index})
     return pages.render(request, "shipment.html", _base(
         request, lang, v=view, trail=trail, alerts=alerts,
-        photo_url=f"/dashboard/shipments/{tracking_no}/pod-photo",
+        photo_url=f"/v1/shipments/{tracking_no}/pod-photo",
         incidents=found.analysis.incidents,
         data_json=json.dumps(view.data, ensure_ascii=False).replace("<", "\\u003c"),
     ))
-
-
-@router.get("/dashboard/shipments/{tracking_no}/liability.json")
-def liability_json(request: Request, tracking_no: str, sys: SystemDep) -> Response:
-    """The liability report with its proofs, as ``GET /v1/shipments/<tn>/liability``."""
-    signed = session.open_session(request, sys)
-    if signed is None or not signed[0].can(Permission.READ_LEDGER):
-        return Response(status_code=401)
-    try:
-        with sys.store.unit_of_work(write=False) as uow:
-            found = liability.report(uow, signed[0].tenant_id, tracking_no,
-                                     sys.ingestor.alerting.profiles)
-    except NotFound:
-        return Response(status_code=404)
-    return JSONResponse(liability.as_dict(found, sys.signer.verifier_key()))
-
-
-@router.get("/dashboard/shipments/{tracking_no}/pod-photo")
-def dashboard_pod_photo(request: Request, tracking_no: str, sys: SystemDep) -> Response:
-    signed = session.open_session(request, sys)
-    if signed is None:
-        return Response(status_code=401)
-    try:
-        with sys.store.unit_of_work(write=False) as uow:
-            record = queries.shipment(uow, signed[0].tenant_id, tracking_no)
-    except NotFound:
-        return Response(status_code=404)
-    return photo_response(sys, record)
-
-
-@router.get("/dashboard/shipments/{tracking_no}/label.pdf")
-def waybill(request: Request, tracking_no: str, sys: SystemDep) -> Response:
-    """The waybill label, as ``GET /v1/shipments/<tn>/label.pdf``."""
-    signed = session.open_session(request, sys)
-    if signed is None:
-        return Response(status_code=401)
-    try:
-        with sys.store.unit_of_work(write=False) as uow:
-            record = queries.shipment(uow, signed[0].tenant_id, tracking_no)
-    except NotFound:
-        return Response(status_code=404)
-    return Response(label_pdf(record.shipment, sys.clock.now()), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{tracking_no}.pdf"'})
-
-
-@router.get("/dashboard/shipments/{tracking_no}/dossier.pdf")
-def dossier_pdf(request: Request, tracking_no: str, sys: SystemDep) -> Response:
-    """The evidence dossier, as ``GET /v1/shipments/<tn>/dossier.pdf``."""
-    signed = session.open_session(request, sys)
-    if signed is None or not signed[0].can(Permission.READ_LEDGER):
-        return Response(status_code=401)
-    try:
-        with sys.store.unit_of_work(write=False) as uow:
-            pdf = dossier.make(uow, signed[0].tenant_id, tracking_no,
-                               sys.ingestor.alerting.profiles, sys.signer.verifier_key(),
-                               sys.signer.sign, times.to_us(sys.clock.now()))
-    except NotFound:
-        return Response(status_code=404)
-    return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{tracking_no}-dossier.pdf"'})
-
-
-@router.get("/dashboard/shipments/{tracking_no}/custody.json")
-def custody(request: Request, tracking_no: str, sys: SystemDep) -> Response:
-    """The shipment's ledger entries with inclusion proofs, as ``GET .../custody`` gives them."""
-    signed = session.open_session(request, sys)
-    if signed is None or not signed[0].can(Permission.READ_LEDGER):
-        return Response(status_code=401)
-    try:
-        with sys.store.unit_of_work(write=False) as uow:
-            entries, cp = queries.custody(uow, signed[0].tenant_id, tracking_no)
-    except NotFound:
-        return Response(status_code=404)
-    body = {
-        "tracking_no": tracking_no, "verifier_key": sys.signer.verifier_key(),
-        "checkpoint": None if cp is None else ledger.describe(cp),
-        "entries": [{"index": c.entry.index, "kind": c.entry.kind,
-                     "recorded_at": times.iso_us(c.entry.recorded_at_us),
-                     "leaf_hash": c.entry.leaf.hex(), "entry": json.loads(c.entry.body),
-                     "proof": None if c.proof is None else {
-                         "tree_size": c.proof.tree_size,
-                         "hashes": [h.hex() for h in c.proof.hashes]}}
-                    for c in entries],
-    }
-    return JSONResponse(body)
 
 
 # ---- settings ----

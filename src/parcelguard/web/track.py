@@ -28,7 +28,6 @@ from parcelguard.web.i18n import TEXT, lang_of
 from parcelguard.web.pages import SystemDep
 from parcelguard.web.throttle import PerClient
 from parcelguard.web.view import TrackView, build, local_us
-from parcelguard.web.view import pod_of as build_pod
 
 router = APIRouter(include_in_schema=False)
 Lang = Annotated[str | None, Query(max_length=5)]
@@ -126,14 +125,10 @@ def pod_photo(
 
 
 def photo_response(sys: System, record: ShipmentRecord) -> Response:
-    with sys.store.unit_of_work(write=False) as uow:
-        tl = queries.timeline(uow, record.shipment.tenant_id, record.shipment.tracking_no)
-    pod = build_pod(tl)
-    sha = pod.get("photo_sha256") if pod else None
-    data = sys.deliveries.blobs.get(str(sha)) if sha else None
-    if data is None:
+    found = sys.deliveries.photo(record.shipment.tenant_id, record.shipment.tracking_no)
+    if found is None:
         return Response(status_code=404)
-    kind = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    data, kind = found
     return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=3600",
                                                     "X-Content-Type-Options": "nosniff"})
 

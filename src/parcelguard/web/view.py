@@ -129,10 +129,6 @@ def _milestone(e: TrackingEvent, lang: str, masked: bool) -> Milestone:
                      status_name(e.status, lang), wording, place, kind, warn)
 
 
-def pod_of(tl: Timeline) -> dict[str, object] | None:
-    return _pod(tl, masked=False)
-
-
 def _pod(tl: Timeline, masked: bool) -> dict[str, object] | None:
     """What was recorded at the door (``raw.pod`` of the delivery scan). Only our own delivery
     endpoint (source ``pod``) checked a pickup code and stored a photo; a carrier's scan can

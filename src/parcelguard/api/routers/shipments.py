@@ -23,6 +23,7 @@ from parcelguard.services import liability, queries
 from parcelguard.services.delivery import MAX_PHOTO, Handover
 from parcelguard.services.messages import Result
 from parcelguard.services.ports import ShipmentFilter
+from parcelguard.web.track import photo_response
 
 router = APIRouter(prefix="/v1/shipments", tags=["shipments"], responses=schemas.ERRORS)
 Reader = Annotated[Principal, Depends(require(Permission.READ_SHIPMENTS))]
@@ -216,3 +217,12 @@ async def deliver(
 async def new_pickup_code(tracking_no: str, sys: SystemDep, caller: Writer) -> schemas.CodeSentOut:
     channel = await asyncio.to_thread(sys.deliveries.issue, caller.tenant_id, tracking_no)
     return schemas.CodeSentOut(tracking_no=tracking_no, channel=channel or "none")
+
+
+@router.get("/{tracking_no}/pod-photo", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+            summary="The photo taken at an identity-verified handover")
+def pod_photo(tracking_no: str, sys: SystemDep, caller: Reader) -> Response:
+    with sys.store.unit_of_work(write=False) as uow:
+        record = queries.shipment(uow, caller.tenant_id, tracking_no)
+    return photo_response(sys, record)
