@@ -90,6 +90,10 @@ class Deliveries:
     def close(self) -> None:
         self._issuer.shutdown(wait=True)
 
+    def settle(self) -> None:
+        """Wait until the codes queued so far are issued and sent (tests, shutdown)."""
+        self._issuer.submit(lambda: None).result()
+
     # ---- codes ----
 
     def on_status(self, changes: list[StatusChange]) -> None:
