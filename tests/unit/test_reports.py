@@ -32,3 +32,5 @@ def test_carrier_counts_and_rates(mem: bootstrap.System) -> None:
     assert each[1].mtta_min is None  # nothing acknowledged
     with mem.store.unit_of_work(write=False) as uow:
         assert [r.shipment.tracking_no for r in uow.reports.predicted_late("acme", 10)] == []
+        assert uow.reports.active_alerts("acme")["damaged"] == 1
+        assert uow.reports.active_alerts("other") == {}

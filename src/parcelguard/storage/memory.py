@@ -552,6 +552,13 @@ class MemoryReports(_Repo):
                 row[2] += alert.acknowledged_at_us - alert.opened_at_us
         return [AlertCounts(c, k, *v) for (c, k), v in sorted(rows.items())]
 
+    def active_alerts(self, tenant_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for alert, _ in self.data.alerts.values():
+            if alert.tenant_id == tenant_id and alert.active:
+                counts[alert.kind.value] = counts.get(alert.kind.value, 0) + 1
+        return counts
+
     def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
         late = []
         for r in self.data.shipments.values():

@@ -958,6 +958,12 @@ class SqlReports(_Repo):
         return [AlertCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4] or 0))
                 for r in self.conn.execute(q)]
 
+    def active_alerts(self, tenant_id: str) -> dict[str, int]:
+        a = t.alerts.c
+        rows = self.conn.execute(sa.select(a.kind, sa.func.count()).where(
+            a.tenant_id == tenant_id, a.state.in_(("open", "acknowledged"))).group_by(a.kind))
+        return {str(kind): int(n) for kind, n in rows}
+
     def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
         c, st = t.shipments.c, t.shipment_states.c
         q = (sa.select(_JOINED).where(

@@ -134,12 +134,11 @@ def dashboard(
         total, carriers = reports.kpis(uow, caller.tenant_id, now_us - days * DAY_US,
                                        now_us + 1)  # up to and including this moment
         late = uow.reports.predicted_late(caller.tenant_id, 20)
-        risks = {k.value: len(queries.alerts(uow, caller.tenant_id, AlertFilter(
-            active=True, kind=k), None, queries.MAX_ALERT_PAGE)[0]) for k in RISK_KINDS}
+        active = uow.reports.active_alerts(caller.tenant_id)
+    risks = {k.value: active.get(k.value, 0) for k in RISK_KINDS}
     return pages.render(request, "dashboard.html", _base(
         request, lang, caller=caller, days=days, periods=PERIODS, total=total,
         carriers=carriers, late=[_late_row(r) for r in late], risks=risks,
-        risk_cap=queries.MAX_ALERT_PAGE,
         board=_board(sys, caller, q), severity=severity, kind=kind,
         can_act=caller.can(Permission.WRITE_ALERTS), filters=q.encoded(),
         severities=list(Severity), kind_names=sorted(k.value for k in Kind),
