@@ -162,14 +162,6 @@ def _board(sys: System, caller: Principal, q: Board) -> list[Alert]:
     return sorted(rows, key=lambda a: (order[a.severity], -a.opened_at_us))
 
 
-@router.get("/dashboard/board", response_class=HTMLResponse)
-def board(request: Request, sys: SystemDep, q: BoardQuery) -> Response:
-    signed = session.open_session(request, sys)
-    if signed is None:
-        return Response(status_code=401)
-    return HTMLResponse(_board_html(request, sys, signed[0], q))
-
-
 def _board_html(request: Request, sys: System, caller: Principal, q: Board) -> str:
     return pages.fragment(request, "_board.html", d=DASH[q.lang], kinds=KINDS[q.lang],
                           lang=q.lang, board=_board(sys, caller, q), caller=caller,
