@@ -30,7 +30,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.reports import geo
 from parcelguard.reports.label import render_pdf
 from parcelguard.rules.profiles import Profile
-from parcelguard.services import liability, queries
+from parcelguard.services import liability
 from parcelguard.services.ports import SignatureCheck, UnitOfWork
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -100,8 +100,7 @@ def make(uow: UnitOfWork, tenant_id: str, tracking_no: str,
     """The dossier of one shipment, from the store."""
     found = liability.report(uow, tenant_id, tracking_no, profiles)
     report = liability.as_dict(found, verifier_key)
-    tl = queries.timeline(uow, tenant_id, tracking_no)
-    points = queries.series(uow, tenant_id, tracking_no, None, None)
+    tl, points = found.timeline, found.points
     s = tl.record.shipment
     route = [[st.event.location.lat, st.event.location.lon] for st in tl.events
              if st.event.location and st.event.location.lat is not None

@@ -36,6 +36,8 @@ class Report:
     analysis: Analysis
     cited: dict[int, Cited]
     checkpoint: CheckpointRecord | None
+    timeline: queries.Timeline  # what the analysis read, for documents built on it
+    points: list[queries.Point]
 
 
 def report(uow: UnitOfWork, tenant_id: str, tracking_no: str,
@@ -63,7 +65,7 @@ def report(uow: UnitOfWork, tenant_id: str, tracking_no: str,
         if entry is not None:
             proof = inclusion(uow, index, cp, reader) if cp and index < cp.size else None
             cited[index] = Cited(entry, proof)
-    return Report(s.tracking_no, s.carrier, s.category.value, analysis, cited, cp)
+    return Report(s.tracking_no, s.carrier, s.category.value, analysis, cited, cp, tl, points)
 
 
 def as_dict(r: Report, verifier_key: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from parcelguard.services.ports import AlertFilter
 from parcelguard.web import pages, session
 from parcelguard.web.i18n import DASH, KINDS, TEXT, lang_of
 from parcelguard.web.pages import ANY, SystemDep
-from parcelguard.web.track import view_of
+from parcelguard.web.track import view_from
 from parcelguard.web.view import local_us
 
 router = APIRouter(include_in_schema=False)
@@ -221,16 +221,16 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
     lang = lang_of(lang)
     try:
         with sys.store.unit_of_work(write=False) as uow:
-            record = queries.shipment(uow, caller.tenant_id, tracking_no)
-            tl = queries.timeline(uow, caller.tenant_id, tracking_no)
+            found = liability.report(uow, caller.tenant_id, tracking_no,
+                                     sys.ingestor.alerting.profiles)  # NotFound if not theirs
             alerts, _ = queries.alerts(uow, caller.tenant_id,
                                        AlertFilter(tracking_no=tracking_no), None, 200)
-            found = liability.report(uow, caller.tenant_id, tracking_no,
-                                     sys.ingestor.alerting.profiles)
     except NotFound:
         return pages.render(request, "not_found.html", _base(request, lang), 404)
+    tl = found.timeline  # the timeline and readings are read once, for all of the page
+    record = tl.record
     owner = caller.role in (Role.MERCHANT, Role.ADMIN)  # as GET ...?include=recipient
-    view = view_of(sys, record, lang, masked=not owner)
+    view = view_from(sys, tl, found.points, lang, masked=not owner)
     clear = queries.recipient(sys.vault, record) if owner else None
     if clear is not None:
         view.recipient = {"name": clear.name, "phone": clear.phone, "address": clear.address}

@@ -38,6 +38,13 @@ def view_of(sys: System, record: ShipmentRecord, lang: str, masked: bool = True)
     with sys.store.unit_of_work(write=False) as uow:
         tl = queries.timeline(uow, s.tenant_id, s.tracking_no)
         points = queries.series(uow, s.tenant_id, s.tracking_no, None, None)
+    return view_from(sys, tl, points, lang, masked)
+
+
+def view_from(sys: System, tl: queries.Timeline, points: list[queries.Point], lang: str,
+              masked: bool = True) -> TrackView:
+    """The view of what was read already (the dashboard reads it for the liability report)."""
+    s = tl.record.shipment
     profile = sys.ingestor.alerting.profiles[s.category].with_thresholds(s.thresholds)
     return build(tl, points, profile, lang, masked)
 
