@@ -174,7 +174,7 @@ class Deliveries:
         if not _CODE.fullmatch(h.code):
             raise InvalidInput("code", "expected the 6-digit pickup code")
         claimed = await asyncio.to_thread(self._check, tenant_id, tracking_no, h.code)
-        if isinstance(claimed, int):
+        if not isinstance(claimed, tuple):
             await self.pipeline.submit([RaiseAlert(
                 tenant_id, tracking_no, f"{Kind.POD_UNVERIFIED}:pickup_code",
                 Kind.POD_UNVERIFIED, Severity.CRITICAL,
@@ -183,20 +183,19 @@ class Deliveries:
             raise Locked(f"{MAX_WRONG} wrong codes: delivery of {tracking_no} is locked until "
                          "the merchant issues a new code (POST .../pickup-code)")
         try:
-            return await self._record(tenant_id, tracking_no, h, kind, claimed)
+            return await self._record(tenant_id, tracking_no, h, kind, *claimed)
         except BaseException:
             await asyncio.to_thread(self._release, tenant_id, tracking_no)  # try again later
             raise
 
     async def _record(self, tenant_id: str, tracking_no: str, h: Handover, kind: str,
-                      code: PickupCode) -> Delivered:
+                      code: PickupCode, carrier: str) -> Delivered:
         sha = await asyncio.to_thread(self.blobs.put, h.photo)
         now = self.clock.now()
         event = TrackingEvent(  # one delivery per code: a retry is the same event, a duplicate
             event_id=derive_event_id("pod", tracking_no, times.from_us(code.issued_at_us),
                                      "delivered", "pickup_code", None),
-            tracking_no=tracking_no, carrier=await asyncio.to_thread(self._carrier, tenant_id,
-                                                                      tracking_no),
+            tracking_no=tracking_no, carrier=carrier,
             occurred_at=now, status=Status.DELIVERED, substatus="pickup_code",
             location=Location(lat=h.lat, lon=h.lon), operator_id=h.courier_id,
             device_id=h.device_id, description="收件人出示取件码，已核验签收", source="pod",
@@ -209,17 +208,15 @@ class Deliveries:
             raise InvalidInput(outcome.field or "", outcome.reason or "the delivery was refused")
         return Delivered(event.event_id, times.iso(now), sha)
 
-    def _carrier(self, tenant_id: str, tracking_no: str) -> str:
-        with self.store.unit_of_work(write=False) as uow:
-            return queries.shipment(uow, tenant_id, tracking_no).shipment.carrier
-
-    def _check(self, tenant_id: str, tracking_no: str, code: str) -> PickupCode | int:
-        """The code row, claimed (spent) in the same transaction that found it right, so two
-        hand-overs at once cannot both use it; the moment of locking when this try locked it;
-        else an error."""
+    def _check(self, tenant_id: str, tracking_no: str,
+               code: str) -> tuple[PickupCode, str] | int:
+        """The code row (and the parcel's carrier), claimed (spent) in the same transaction that
+        found it right, so two hand-overs at once cannot both use it; the moment of locking
+        when this try locked it; else an error."""
         now_us = times.to_us(self.clock.now())
         with self._lock, self.store.unit_of_work() as uow:
-            queries.shipment(uow, tenant_id, tracking_no)  # NotFound for other tenants' parcels
+            # NotFound for other tenants' parcels
+            carrier = queries.shipment(uow, tenant_id, tracking_no).shipment.carrier
             row = uow.deliveries.code(tenant_id, tracking_no)
             if row is None:
                 raise Conflict("no pickup code was issued for this parcel: it is not out for "
@@ -232,7 +229,7 @@ class Deliveries:
             if hmac.compare_digest(row.code_digest, self._digest(tenant_id, tracking_no, code)):
                 uow.deliveries.save_code(replace(row, used_at_us=now_us))
                 uow.commit()
-                return row
+                return row, carrier
             failures = row.failures + 1
             locked = now_us if failures >= MAX_WRONG else None
             uow.deliveries.save_code(replace(row, failures=failures, locked_at_us=locked))
