@@ -177,6 +177,15 @@ def test_rules_are_listed_and_switched_from_the_settings_page(server: Server) ->
     operator = signed_in(server, Role.OPERATOR)  # may not manage rules
     assert operator.post(f"/dashboard/rules/{rule_id}/enable",
                          follow_redirects=False).status_code == 403
+    hook = api.post("/v1/webhooks", json={"url": "https://hooks.example.com/pg"}).json()
+    assert f'/dashboard/webhooks/{hook["subscription_id"]}/disable' in client.get(
+        "/dashboard/rules").text
+    r = client.post(f"/dashboard/webhooks/{hook['subscription_id']}/disable",
+                    follow_redirects=False)
+    assert r.status_code == 303
+    (listed,) = api.get("/v1/webhooks").json()
+    assert listed["enabled"] is False
+    assert client.post("/dashboard/tenants/x/disable").status_code == 404
 
 
 @SQLITE

@@ -23,7 +23,7 @@ from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal, Role
-from parcelguard.services import liability, merchant, queries, reports
+from parcelguard.services import liability, merchant, notify, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
 from parcelguard.services.ports import AlertFilter
 from parcelguard.web import pages, session
@@ -266,24 +266,39 @@ def rules(request: Request, sys: SystemDep, lang: Lang = None) -> Response:
                  if caller.can(Permission.MANAGE_WEBHOOKS) else [])
     return pages.render(request, "settings.html", _base(
         request, lang_of(lang), rules=own, hooks=hooks,
-        can_manage=caller.can(Permission.MANAGE_RULES)))
+        can_manage=caller.can(Permission.MANAGE_RULES),
+        can_switch_hooks=caller.can(Permission.MANAGE_WEBHOOKS)))
 
 
-@router.post("/dashboard/rules/{rule_id}/{change}")
-def toggle_rule(request: Request, rule_id: str, change: str, sys: SystemDep,
-                lang: Lang = None) -> Response:
+def _switch_rule(sys: System, caller: Principal, rule_id: str, on: bool) -> None:
+    merchant.change(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, rule_id,
+                    times.to_us(sys.clock.now()), enabled=on)
+    sys.ingestor.rules.invalidate()
+
+
+def _switch_webhook(sys: System, caller: Principal, subscription_id: str, on: bool) -> None:
+    notify.set_enabled(sys.store, caller.tenant_id, subscription_id, on)
+
+
+SWITCHES = {"rules": (Permission.MANAGE_RULES, _switch_rule),
+            "webhooks": (Permission.MANAGE_WEBHOOKS, _switch_webhook)}
+
+
+@router.post("/dashboard/{what}/{item_id}/{change}")
+def switch(request: Request, what: str, item_id: str, change: str, sys: SystemDep,
+           lang: Lang = None) -> Response:
+    """Enable or disable a rule or a webhook subscription from the settings page."""
     signed = session.open_session(request, sys)
     if signed is None:
         return _login_redirect(request)
     caller = signed[0]
-    if change not in ("enable", "disable"):
+    if what not in SWITCHES or change not in ("enable", "disable"):
         return Response(status_code=404)
-    if not session.same_origin(request) or not caller.can(Permission.MANAGE_RULES):
+    permission, apply = SWITCHES[what]
+    if not session.same_origin(request) or not caller.can(permission):
         return Response(status_code=403)
     try:
-        merchant.change(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, rule_id,
-                        times.to_us(sys.clock.now()), enabled=change == "enable")
+        apply(sys, caller, item_id, change == "enable")
     except NotFound:
         return Response(status_code=404)
-    sys.ingestor.rules.invalidate()
     return RedirectResponse(f"/dashboard/rules?lang={lang_of(lang)}", status_code=303)
