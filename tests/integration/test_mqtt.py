@@ -220,8 +220,12 @@ def test_every_acknowledged_reading_survives_subscriber_kills_exactly_once(
         sub = subscriber(server, client_id)
     assert sent.wait(120)
     try:
-        until(lambda: stored_count(server) >= total, 120)
-        seqs = [p["seq"] for p in stored_readings(server)]
-        assert sorted(seqs) == list(range(1, total + 1))  # each once
+        try:
+            until(lambda: stored_count(server) >= total, 120)
+        finally:
+            seqs = sorted(p["seq"] for p in stored_readings(server))
+            missing = sorted(set(range(1, total + 1)) - set(seqs))
+            assert not missing, f"{len(seqs)} stored, {len(missing)} missing: {missing[:20]}"
+        assert seqs == list(range(1, total + 1))  # each once
     finally:
         sub.stop()

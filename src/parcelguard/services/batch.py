@@ -9,7 +9,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert
 from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.domain.ledger.canonical import jnum
-from parcelguard.domain.ledger.entry import Draft, Sealed
+from parcelguard.domain.ledger.entry import Draft
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.services import notify
 from parcelguard.services.alerting import Change, Sink
@@ -46,8 +46,7 @@ class PendingReading:
 class Batch:
     now_us: int
     sink: Sink
-    sealed: list[Sealed] = field(default_factory=list)
-    nodes: list[Node] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
@@ -61,10 +60,11 @@ class Batch:
     held: set[tuple[str, str, str]] = field(default_factory=set)
     statuses: list[StatusChange] = field(default_factory=list)
 
-    def append(self, ledger: LedgerWriter, draft: Draft) -> Sealed:
-        sealed = ledger.append(draft, self.now_us, self.nodes)
-        self.sealed.append(sealed)
-        return sealed
+    def append(self, draft: Draft) -> int:
+        """Queue a ledger entry; returns its place in the batch. Entries are sealed when the
+        batch is written, so its ledger index is that place plus where the log then ends."""
+        self.drafts.append(draft)
+        return len(self.drafts) - 1
 
 
 def state_of(live: Live) -> ShipmentState:
@@ -109,19 +109,20 @@ def _jsonable(value: object) -> object:
 
 def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
           vault: Vault) -> None:
-    """Write everything the batch produced; the caller commits."""
-    readings = _telemetry_entries(batch, ledger, encode)
+    """Write everything the batch produced; the caller commits.
+
+    What cites no ledger entry is written first; then the log's end is claimed (a lock when
+    writers share the store, held to the commit), the entries sealed and the rows that cite
+    them written with their final indexes.
+    """
+    readings = _telemetry_entries(batch, encode)
     latest: dict[str, tuple[Alert, int]] = {}
     for change in batch.sink.changes:
         latest[change.alert.alert_id] = (change.alert, change.shipment_id)
         if change.what != "repeated":
-            batch.append(ledger, _alert_entry(change))
-    if batch.events:
-        uow.events.add(batch.events)
+            batch.append(_alert_entry(change))
     if batch.places:
         uow.events.save_places([(t, f, lat, lon) for (t, f), (lat, lon) in batch.places.items()])
-    if readings:
-        uow.telemetry.add(readings)
     if batch.estimates:
         uow.integrations.set_estimates(list(batch.estimates.values()))
     if batch.quarantined:
@@ -136,21 +137,35 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
     messages = notify.outbox(uow, vault, batch.sink.changes, batch.statuses, batch.now_us)
     if messages:
         uow.webhooks.add_messages(messages)
-    if batch.sealed:
-        uow.ledger.append(batch.sealed, batch.nodes)
+    if not batch.drafts and not ledger.checkpoint_due(batch.now_us):
+        return
+    base = ledger.claim(uow)
+    nodes: list[Node] = []
+    sealed = [ledger.append(d, batch.now_us, nodes) for d in batch.drafts]
+    if base:
+        for row in batch.events:
+            row.ledger_index += base
+        for reading in readings:
+            reading.ledger_index += base
+    if batch.events:
+        uow.events.add(batch.events)
+    if readings:
+        uow.telemetry.add(readings)
+    if sealed:
+        uow.ledger.append(sealed, nodes)
     if ledger.checkpoint_due(batch.now_us):
         uow.ledger.add_checkpoint(ledger.checkpoint(batch.now_us))
 
 
-def _telemetry_entries(batch: Batch, ledger: LedgerWriter, encode: Encoder) -> list[StoredReading]:
+def _telemetry_entries(batch: Batch, encode: Encoder) -> list[StoredReading]:
     """One ledger entry per device per batch, listing each reading's digest."""
     rows: list[StoredReading] = []
     for (tenant_id, device_id), group in batch.readings.items():
         first = group[0]
         digests = [(times.iso(p.cmd.reading.ts), ledger_entry.reading_digest(p.cmd.reading, encode))
                    for p in group]
-        sealed = batch.append(ledger, ledger_entry.telemetry_recorded(
+        place = batch.append(ledger_entry.telemetry_recorded(
             tenant_id, first.tracking_no, device_id, first.vehicle_id, digests))
         rows.extend(StoredReading(tenant_id, p.cmd.reading, times.to_us(p.cmd.received_at),
-                                  p.shipment_id, p.vehicle_id, sealed.index) for p in group)
+                                  p.shipment_id, p.vehicle_id, place) for p in group)
     return rows

@@ -222,10 +222,9 @@ class Ingestor:
             batch.places[(cmd.tenant_id, loc.facility_id)] = (loc.lat, loc.lon)
         raw_json = self.encode(event.raw) if event.raw else None
         raw_digest = hashlib.sha256(raw_json).hexdigest() if raw_json else None
-        sealed = batch.append(self.ledger,
-                              ledger_entry.scan_recorded(cmd.tenant_id, rec, raw_digest))
+        place = batch.append(ledger_entry.scan_recorded(cmd.tenant_id, rec, raw_digest))
         batch.events.append(StoredEvent(live.track.shipment_id, event,
-                                        times.to_us(cmd.received_at), sealed.index, raw_json))
+                                        times.to_us(cmd.received_at), place, raw_json))
         batch.dirty[key] = live
         if rec.vehicle_change is not None:
             self._board(key, *rec.vehicle_change)
@@ -355,7 +354,7 @@ class Ingestor:
         shipment_id = uow.shipments.add(NewShipment(s, cmd.spec_digest, at, sealed, lookup))
         live = self.live.new(key, Track(s, shipment_id), cmd.spec_digest, at, batch.sink)
         batch.dirty[key] = live
-        batch.append(self.ledger, ledger_entry.shipment_registered(s, cmd.spec_digest))
+        batch.append(ledger_entry.shipment_registered(s, cmd.spec_digest))
         for device_id in s.devices:
             self._bind(uow, Device(s.tenant_id, device_id, DeviceKind.BOX_SENSOR,
                                    tracking_no=s.tracking_no), batch)
@@ -375,7 +374,7 @@ class Ingestor:
         uow.devices.put(device)
         self.devices[key] = device
         batch.touched_devices.add(key)
-        batch.append(self.ledger, ledger_entry.Draft(
+        batch.append(ledger_entry.Draft(
             ledger_entry.Kind.DEVICE_BOUND, device.tenant_id, device.tracking_no,
             {"device_id": device.device_id, "kind": device.kind.value,
              "vehicle_id": device.vehicle_id, "facility_id": device.facility_id}))

@@ -71,6 +71,7 @@ class LedgerWriter:
         self.encode, self.signer, self.origin = encode, signer, origin
         self.every, self.interval_us = every, interval_us
         self.frontier = Frontier()
+        self.shared = False  # other writers append to the same store (see claim)
         self.prev = GENESIS
         self.checkpoint_size = 0
         self.checkpoint_at_us = 0
@@ -102,6 +103,26 @@ class LedgerWriter:
         nodes.extend(self.frontier.append(sealed.leaf, STORED_LEVEL))
         self.prev = sealed.leaf
         return sealed
+
+    def claim(self, uow: UnitOfWork) -> int:
+        """Make the end of the log ours until ``uow`` commits; returns the next index.
+
+        One writer per store owns the log outright. When several writers share a store (bus
+        mode: one per worker process), each takes the store's ledger lock for the rest of its
+        transaction and first appends to its frontier whatever the others added since.
+        """
+        if not self.shared:
+            return self.frontier.size
+        uow.ledger.lock()
+        size = uow.ledger.size()
+        if size > self.frontier.size:
+            for leaf in uow.ledger.leaves(self.frontier.size, size):
+                self.frontier.append(leaf, STORED_LEVEL)  # their nodes are stored already
+                self.prev = leaf
+        cp = uow.ledger.latest_checkpoint()
+        if cp is not None and cp.size > self.checkpoint_size:
+            self.checkpoint_size, self.checkpoint_at_us = cp.size, cp.created_at_us
+        return self.frontier.size
 
     def checkpoint_due(self, now_us: int) -> bool:
         grown = self.frontier.size - self.checkpoint_size

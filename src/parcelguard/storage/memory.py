@@ -393,6 +393,9 @@ class MemoryWebhooks(_Repo):
 
 
 class MemoryLedger(_Repo):
+    def lock(self) -> None:
+        """One process, one writer: nothing to hold."""
+
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
         def apply() -> None:
             self.data.ledger.extend(entries)

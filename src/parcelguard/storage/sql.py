@@ -749,7 +749,15 @@ _LEDGER_INSERT = _insert_sql(
 _NODE_INSERT = _insert_sql(t.ledger_nodes, ("level", "idx", "hash"))
 
 
+LEDGER_LOCK = 0x5047_4C45_4447_4552  # "PGLEDGER": the advisory lock on the log's end
+
+
 class SqlLedger(_Repo):
+    def lock(self) -> None:
+        # SQLite already admits one writing transaction at a time
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK})
+
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
         self.bulk(_LEDGER_INSERT, [
             (e.index, e.kind, e.tenant_id, e.tracking_no, e.recorded_at_us, e.body, e.leaf)

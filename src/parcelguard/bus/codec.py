@@ -1,0 +1,64 @@
+"""Commands on the bus: msgspec JSON of the pipeline's own command types.
+
+A recipient's personal data travels sealed under the data key, as storage keeps it, so the
+stream's files on disk hold no phone number or address in the clear. Every message names
+its command type and a format version; a worker refuses one it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.shipment import Recipient
+from parcelguard.services import messages as m
+from parcelguard.services.ports import Vault
+
+VERSION = 1
+_TYPES: dict[str, type] = {t.__name__: t for t in (
+    m.RegisterShipment, m.RecordScan, m.RecordReading, m.RegisterDevice, m.AdvanceClock,
+    m.ActOnAlert, m.NoteEstimate, m.RaiseAlert)}
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {n: msgspec.json.Decoder(t) for n, t in _TYPES.items()}
+_OUTCOMES = msgspec.json.Decoder(list[tuple[int, m.Outcome]])
+_encoder = msgspec.json.Encoder()
+
+
+class Codec:
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+
+    def encode(self, cmd: m.Command) -> tuple[str, bytes]:
+        """(type name, body) of a command."""
+        if isinstance(cmd, m.RegisterShipment) and cmd.recipient is not None:
+            sealed = self.vault.seal(_encoder.encode(cmd.recipient)).hex()
+            data = msgspec.to_builtins(cmd)
+            data["recipient"] = None
+            data["sealed_recipient"] = sealed
+            return type(cmd).__name__, _encoder.encode(data)
+        return type(cmd).__name__, _encoder.encode(cmd)
+
+    def decode(self, kind: str, body: bytes) -> m.Command:
+        decoder = _DECODERS.get(kind)
+        if decoder is None:
+            raise InvalidInput("command", f"unknown command type {kind!r}")
+        if kind == "RegisterShipment":
+            data: dict[str, Any] = json.loads(body)
+            sealed = data.pop("sealed_recipient", None)
+            cmd: m.RegisterShipment = msgspec.convert(data, m.RegisterShipment)
+            if sealed is None:
+                return cmd
+            recipient = msgspec.json.decode(self.vault.open(bytes.fromhex(sealed)), type=Recipient)
+            return m.RegisterShipment(cmd.shipment, recipient, cmd.spec_digest, cmd.received_at)
+        result: m.Command = decoder.decode(body)
+        return result
+
+
+def encode_outcomes(outcomes: list[tuple[int, m.Outcome]]) -> bytes:
+    return _encoder.encode(outcomes)
+
+
+def decode_outcomes(body: bytes) -> list[tuple[int, m.Outcome]]:
+    return _OUTCOMES.decode(body)
