@@ -21,12 +21,12 @@ def test_senders_waiting_together_share_one_commit_and_get_their_own_outcomes(
     real, batches = mem.ingestor.process, []
     first_batch_running, all_queued = threading.Event(), threading.Event()
 
-    def gated(subs: Sequence[Sequence[Command]]) -> list[list[Outcome]]:
+    def gated(subs: Sequence[Sequence[Command]], parts: Sequence[int]) -> list[list[Outcome]]:
         batches.append(len(subs))
         if len(batches) == 1:  # hold the writer while the other senders queue up
             first_batch_running.set()
             all_queued.wait(10)
-        return real(subs)
+        return real(subs, parts)
 
     monkeypatch.setattr(mem.ingestor, "process", gated)
     pipeline = Pipeline(mem.ingestor)
@@ -60,10 +60,10 @@ def test_a_failing_submission_does_not_fail_the_others_in_its_batch(
     mem.ingestor.process([[register(mem)]])
     real = mem.ingestor.process
 
-    def fragile(subs: Sequence[Sequence[Command]]) -> list[list[Outcome]]:
+    def fragile(subs: Sequence[Sequence[Command]], parts: Sequence[int]) -> list[list[Outcome]]:
         if any(isinstance(c, RecordScan) and c.event.event_id == "poison" for s in subs for c in s):
             raise RuntimeError("constraint violated")
-        return real(subs)
+        return real(subs, parts)
 
     monkeypatch.setattr(mem.ingestor, "process", fragile)
     pipeline = Pipeline(mem.ingestor)

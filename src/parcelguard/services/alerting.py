@@ -55,12 +55,20 @@ class Watched:
     known: set[str] = field(default_factory=set)
 
 
+def _one_partition(tracking_no: str) -> int:
+    return 0
+
+
 class Alerting:
     def __init__(self, profiles: dict[Category, Profile]) -> None:
         self.profiles = profiles
         self.lanes = LaneModel()
         self.places: dict[str, dict[str, tuple[float, float]]] = {}  # tenant -> facility -> pos
-        self._heap: list[tuple[int, Key]] = []
+        self.learn_online = True  # the lane model learns each delivery as it is recorded
+        # Timers run per partition of the ingest stream (one in embedded mode): a partition
+        # fires its parcels' deadlines as its own commands move event time, not another's.
+        self.part_of: Callable[[str], int] = _one_partition
+        self._heaps: dict[int, list[tuple[int, Key]]] = {}
         self._scheduled: dict[Key, int] = {}
 
     # ---- building a shipment's watch ----
@@ -75,25 +83,40 @@ class Alerting:
             self._scheduled.pop(w.key, None)
         elif self._scheduled.get(w.key) != due:
             self._scheduled[w.key] = due
-            heapq.heappush(self._heap, (due, w.key))
+            self._push(due, w.key)
 
     def remember(self, key: Key, due_us: int) -> None:
         """A deadline of a shipment not in memory (from the store, at start)."""
         if key not in self._scheduled or due_us < self._scheduled[key]:
             self._scheduled[key] = due_us
-            heapq.heappush(self._heap, (due_us, key))
+            self._push(due_us, key)
 
-    def next_due(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
+    def _push(self, due_us: int, key: Key) -> None:
+        heap = self._heaps.get(part := self.part_of(key[1]))
+        if heap is None:
+            heap = self._heaps[part] = []
+        heapq.heappush(heap, (due_us, key))
 
-    def due_keys(self, now_us: int) -> list[tuple[int, Key]]:
-        """Pop the shipments with a deadline at or before ``now_us`` (stale entries dropped)."""
+    def next_due(self, part: int | None = None) -> int | None:
+        """The earliest deadline of one partition, or of all."""
+        if part is not None:
+            heap = self._heaps.get(part)
+            return heap[0][0] if heap else None
+        return min((h[0][0] for h in self._heaps.values() if h), default=None)
+
+    def due_keys(self, now_us: int, part: int | None = None) -> list[tuple[int, Key]]:
+        """Pop the shipments of one partition (or of all) with a deadline at or before
+        ``now_us``, in due order (stale entries dropped)."""
         out = []
-        while self._heap and self._heap[0][0] <= now_us:
-            due, key = heapq.heappop(self._heap)
-            if self._scheduled.get(key) == due:
-                del self._scheduled[key]
-                out.append((due, key))
+        for p in (part,) if part is not None else tuple(self._heaps):
+            heap = self._heaps.get(p)
+            while heap and heap[0][0] <= now_us:
+                due, key = heapq.heappop(heap)
+                if self._scheduled.get(key) == due:
+                    del self._scheduled[key]
+                    out.append((due, key))
+        if part is None and len(self._heaps) > 1:
+            out.sort()
         return out
 
     # ---- rules to changes ----
@@ -106,7 +129,7 @@ class Alerting:
     def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
         was_done = w.watch.done
         signals = scans.on_event(w.watch, rec, track.holder)
-        if w.watch.done and not was_done and not sink.quiet:
+        if w.watch.done and not was_done and not sink.quiet and self.learn_online:
             risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
         self.apply(w, signals + risk.assess(w.watch, self.lanes, now_us), sink)
         self.schedule(w)

@@ -59,6 +59,7 @@ class Batch:
     seen_readings: set[tuple[str, str, int]] = field(default_factory=set)
     held: set[tuple[str, str, str]] = field(default_factory=set)
     statuses: list[StatusChange] = field(default_factory=list)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # bus mode: consumed
 
     def append(self, draft: Draft) -> int:
         """Queue a ledger entry; returns its place in the batch. Entries are sealed when the
@@ -137,6 +138,8 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
     messages = notify.outbox(uow, vault, batch.sink.changes, batch.statuses, batch.now_us)
     if messages:
         uow.webhooks.add_messages(messages)
+    for stream in {s for s, _ in batch.offsets}:
+        uow.offsets.save(stream, {p: seq for (s, p), seq in batch.offsets.items() if s == stream})
     if not batch.drafts and not ledger.checkpoint_due(batch.now_us):
         return
     base = ledger.claim(uow)

@@ -42,6 +42,7 @@ from parcelguard.services.messages import (
     AdvanceClock,
     AlertAction,
     Command,
+    Consumed,
     NoteEstimate,
     Outcome,
     RaiseAlert,
@@ -100,14 +101,19 @@ class Ingestor:
         self.listeners: list[Listener] = []
         self.watchers: list[Callable[[list[Key]], None]] = []  # shipments each commit changed
         self.status_watchers: list[Callable[[list[StatusChange]], None]] = []  # after commit
+        # bus mode: the parcels of this worker's partitions (everything in embedded mode)
+        self.owns: Callable[[str], bool] = _everything
 
     def start(self) -> None:
         with self.store.unit_of_work(write=False) as uow:
             self.ledger.load(uow, times.to_us(self.clock.now()))
             for tenant_id, tracking_no, due in uow.shipments.deadlines():
-                self.alerting.remember((tenant_id, tracking_no), due)
+                if self.owns(tracking_no):
+                    self.alerting.remember((tenant_id, tracking_no), due)
             for tenant_id, tracking_no, vehicle_id in uow.shipments.aboard():
-                self.aboard.setdefault((tenant_id, vehicle_id), set()).add((tenant_id, tracking_no))
+                if self.owns(tracking_no):
+                    self.aboard.setdefault((tenant_id, vehicle_id), set()).add(
+                        (tenant_id, tracking_no))
             for lane, band, hours in uow.shipments.transit_history(TRANSIT_HISTORY):
                 self.alerting.lanes.learn(lane, band, hours)
             for tenant_id, facility_id, lat, lon in uow.events.facility_positions():
@@ -116,8 +122,13 @@ class Ingestor:
 
     # ---- the batch ----
 
-    def process(self, submissions: Sequence[Sequence[Command]]) -> list[list[Outcome]]:
-        """Apply every command of every submission in order, in one transaction."""
+    def process(self, submissions: Sequence[Sequence[Command]],
+                parts: Sequence[int] | None = None) -> list[list[Outcome]]:
+        """Apply every command of every submission in order, in one transaction.
+
+        ``parts`` names each submission's partition of the ingest stream (bus mode): its
+        commands move event time for that partition's timers only. Embedded mode has one.
+        """
         started = time.perf_counter()
         snapshot = self.ledger.snapshot()
         with self.store.unit_of_work() as uow:
@@ -127,7 +138,9 @@ class Ingestor:
                 self._prefetch_readings(uow, submissions, batch)
                 if not any(submissions):  # a tick: the clock alone moves deadlines
                     self._fire(uow, batch.now_us, batch)
-                outcomes = [[self._handle(uow, cmd, batch) for cmd in sub] for sub in submissions]
+                outcomes = [[self._handle(uow, cmd, batch, part) for cmd in sub]
+                            for sub, part in zip(submissions, parts or [0] * len(submissions),
+                                                 strict=True)]
                 flush(uow, batch, self.ledger, self.encode, self.vault)
                 uow.commit()
             except BaseException:
@@ -169,35 +182,39 @@ class Ingestor:
         for tenant_id, facility_id in batch.places:
             self.alerting.forget_place(tenant_id, facility_id)  # learnt again from the store
 
-    def _handle(self, uow: UnitOfWork, cmd: Command, batch: Batch) -> Outcome:
+    def _handle(self, uow: UnitOfWork, cmd: Command, batch: Batch, part: int) -> Outcome:
         if isinstance(cmd, RecordScan):
-            self._fire(uow, times.to_us(cmd.received_at), batch)
+            self._fire(uow, times.to_us(cmd.received_at), batch, part)
             return self._scan(uow, cmd, batch)
         if isinstance(cmd, RecordReading):
-            self._fire(uow, times.to_us(cmd.received_at), batch)
-            return self._reading(uow, cmd, batch)
+            self._fire(uow, times.to_us(cmd.received_at), batch, part)
+            return self._reading(uow, cmd, batch, part)
         if isinstance(cmd, RegisterShipment):
             at = times.to_us(cmd.received_at) if cmd.received_at else batch.now_us
-            self._fire(uow, at, batch)
+            self._fire(uow, at, batch, part)
             return self._register(uow, cmd, batch, at)
         if isinstance(cmd, AdvanceClock):
-            self._fire(uow, times.to_us(cmd.at), batch)
+            self._fire(uow, times.to_us(cmd.at), batch, part)
             return ACCEPTED
         if isinstance(cmd, ActOnAlert):
-            self._fire(uow, batch.now_us, batch)  # an escalation due before the act happens first
+            self._fire(uow, batch.now_us, batch, part)  # an escalation due before the act first
             return self._act(uow, cmd, batch)
         if isinstance(cmd, NoteEstimate):
             return self._estimate(uow, cmd, batch)
         if isinstance(cmd, RaiseAlert):
-            return self._raise(uow, cmd, batch)
+            return self._raise(uow, cmd, batch, part)
+        if isinstance(cmd, Consumed):
+            batch.offsets[(cmd.stream, cmd.partition)] = cmd.seq
+            return ACCEPTED
         return self._device(uow, cmd, batch)
 
-    def _fire(self, uow: UnitOfWork, now_us: int, batch: Batch) -> None:
-        """Deadlines due by ``now_us``: each shipment's, in the order they fall due."""
-        due = self.alerting.next_due()
+    def _fire(self, uow: UnitOfWork, now_us: int, batch: Batch, part: int | None = None) -> None:
+        """Deadlines due by ``now_us`` (of one partition, or all): each shipment's, in the
+        order they fall due."""
+        due = self.alerting.next_due(part)
         if due is None or due > now_us:
             return
-        for _, key in self.alerting.due_keys(now_us):
+        for _, key in self.alerting.due_keys(now_us, part):
             live = self.live.get(uow, key)
             if live is not None:
                 self.alerting.fire(live.watched, now_us, batch.sink)
@@ -263,18 +280,22 @@ class Ingestor:
         if boarded is not None:
             self.aboard.setdefault((tenant, boarded), set()).add(key)
 
-    def _reading(self, uow: UnitOfWork, cmd: RecordReading, batch: Batch) -> Outcome:
+    def _reading(self, uow: UnitOfWork, cmd: RecordReading, batch: Batch, part: int) -> Outcome:
         r = cmd.reading
         device = self._device_of(uow, (cmd.tenant_id, r.device_id))
         if device is None:
             return rejected(r.device_id, "device_id", f"unknown device {r.device_id!r}: "
                             "register it (POST /v1/devices) or list it in a shipment's devices")
-        seen = (cmd.tenant_id, r.device_id, times.to_us(r.ts))
-        if seen in batch.known_readings or seen in batch.seen_readings:
-            return duplicate(r.device_id)
-        batch.seen_readings.add(seen)
+        if cmd.keep:  # a copy for another partition's parcels comes once, from the stream
+            seen = (cmd.tenant_id, r.device_id, times.to_us(r.ts))
+            if seen in batch.known_readings or seen in batch.seen_readings:
+                return duplicate(r.device_id)
+            batch.seen_readings.add(seen)
         shipment_id, vehicle_id, tracking_no = None, None, None
         if device.kind is DeviceKind.BOX_SENSOR and device.tracking_no:
+            if not self.owns(device.tracking_no):  # rebound while the reading was on its way
+                return rejected(r.device_id, "device_id", f"device {r.device_id!r} now belongs "
+                                "to a parcel of another partition: send the reading again")
             key = (cmd.tenant_id, device.tracking_no)
             live = self.live.get(uow, key)
             if live is not None:
@@ -283,13 +304,17 @@ class Ingestor:
                 batch.dirty[key] = live
         elif device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
             vehicle_id = device.vehicle_id
+            part_of = self.alerting.part_of
             for key in sorted(self.aboard.get((cmd.tenant_id, vehicle_id), ())):
+                if part_of(key[1]) != part:
+                    continue  # that partition gets its own copy of the reading
                 live = self.live.get(uow, key)
                 if live is not None:
                     self._sensed(live, r, f"vehicle:{vehicle_id}", batch, cmd.received_at)
                     batch.dirty[key] = live
-        batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
-            PendingReading(cmd, shipment_id, vehicle_id, tracking_no))
+        if cmd.keep:
+            batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
+                PendingReading(cmd, shipment_id, vehicle_id, tracking_no))
         return ACCEPTED
 
     def _sensed(self, live: Live, r: Reading, source: str, batch: Batch,
@@ -310,13 +335,13 @@ class Ingestor:
         self.alerting.apply(w, merchant.signals(plan, facts, at_us, ref, w.active), batch.sink)
         self.alerting.schedule(w)
 
-    def _raise(self, uow: UnitOfWork, cmd: RaiseAlert, batch: Batch) -> Outcome:
+    def _raise(self, uow: UnitOfWork, cmd: RaiseAlert, batch: Batch, part: int) -> Outcome:
         key = (cmd.tenant_id, cmd.tracking_no)
         live = self.live.get(uow, key)
         if live is None:
             return Outcome(Result.NOT_FOUND, cmd.tracking_no, "unknown tracking_no", "tracking_no")
         at = times.to_us(cmd.at)
-        self._fire(uow, at, batch)
+        self._fire(uow, at, batch, part)
         signal = live.watched.watch.raise_(cmd.rule, cmd.kind, at, cmd.severity, cmd.evidence)
         self.alerting.apply(live.watched, [signal], batch.sink)
         batch.dirty[key] = live
@@ -448,5 +473,9 @@ class Ingestor:
 _KINDS: dict[type, str] = {
     RecordScan: "event", RecordReading: "telemetry", RegisterShipment: "shipment",
     RegisterDevice: "device", AdvanceClock: "clock", ActOnAlert: "alert_action",
-    NoteEstimate: "carrier_estimate", RaiseAlert: "alert_raise",
+    NoteEstimate: "carrier_estimate", RaiseAlert: "alert_raise", Consumed: "bus_position",
 }
+
+
+def _everything(tracking_no: str) -> bool:
+    return True

@@ -32,6 +32,9 @@ class RecordReading:
     tenant_id: str
     reading: Reading
     received_at: datetime
+    # False on the copies of a vehicle's reading that bus mode sends to the partitions other
+    # than the vehicle's own: they apply the fix to their parcels aboard and store nothing
+    keep: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,16 @@ class RaiseAlert:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """Bus mode: the commands before this one are the ingest stream's partition up to ``seq``.
+    Written in the same commit, so a worker resumes exactly after what it committed."""
+
+    stream: str
+    partition: int
+    seq: int
+
+
 class AlertAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
@@ -90,7 +103,7 @@ class ActOnAlert:
 
 
 Command = (RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock
-           | ActOnAlert | NoteEstimate | RaiseAlert)
+           | ActOnAlert | NoteEstimate | RaiseAlert | Consumed)
 
 
 class Result(StrEnum):

@@ -31,6 +31,7 @@ IDLE_TICK_SECONDS = 1.0
 class _Submission:
     commands: Sequence[Command]
     future: Future[list[Outcome]]
+    part: int = 0  # bus mode: the stream partition the commands came from
 
 
 class Pipeline:
@@ -67,18 +68,18 @@ class Pipeline:
     def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]:
         return self._enqueue(commands).result()
 
-    def submit_future(self, commands: Sequence[Command]) -> Future[list[Outcome]]:
+    def submit_future(self, commands: Sequence[Command], part: int = 0) -> Future[list[Outcome]]:
         """Queue without waiting; the future's callbacks run on the writer thread after the
         commit, so they must be quick."""
-        return self._enqueue(commands)
+        return self._enqueue(commands, part)
 
-    def _enqueue(self, commands: Sequence[Command]) -> Future[list[Outcome]]:
+    def _enqueue(self, commands: Sequence[Command], part: int = 0) -> Future[list[Outcome]]:
         future: Future[list[Outcome]] = Future()
         with self._lock:
             if self._closed or self._thread is None:
                 future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
                 return future
-            self._queue.put(_Submission(commands, future))
+            self._queue.put(_Submission(commands, future, part))
         return future
 
     def _run(self) -> None:
@@ -114,7 +115,7 @@ class Pipeline:
 
     def _process(self, batch: list[_Submission]) -> None:
         try:
-            results = self.ingestor.process([s.commands for s in batch])
+            results = self.ingestor.process([s.commands for s in batch], [s.part for s in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("batch failed", items=len(batch[0].commands))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
@@ -73,6 +73,7 @@ class _Data:
     estimates: dict[tuple[str, str, str], CarrierEstimate] = field(default_factory=dict)
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     lookup_failures: dict[str, LookupFailures] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     pickup_codes: dict[tuple[str, str], PickupCode] = field(default_factory=dict)
     consumer_messages: list[ConsumerMessage] = field(default_factory=list)
     next_id: int = 1
@@ -629,6 +630,18 @@ class MemoryLookups(_Repo):
         return len(gone)
 
 
+class MemoryOffsets(_Repo):
+    def all(self, stream: str) -> dict[int, int]:
+        return {p: seq for (s, p), seq in self.data.offsets.items() if s == stream}
+
+    def save(self, stream: str, seqs: Mapping[int, int]) -> None:
+        def apply() -> None:
+            for p, seq in seqs.items():
+                self.data.offsets[(stream, p)] = seq
+
+        self.later(apply)
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -647,6 +660,7 @@ class MemoryUnitOfWork:
         self.reports = MemoryReports(self)
         self.deliveries = MemoryDeliveries(self)
         self.ledger = MemoryLedger(self)
+        self.offsets = MemoryOffsets(self)
 
     def __enter__(self) -> Self:
         return self

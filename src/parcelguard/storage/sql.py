@@ -7,7 +7,7 @@ take none. Bulk inserts go through executemany, which psycopg 3 pipelines on Pos
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -1077,6 +1077,22 @@ _FAILURES_UPSERT = (
 )
 
 
+class SqlOffsets(_Repo):
+    def all(self, stream: str) -> dict[int, int]:
+        c = t.bus_offsets.c
+        rows = self.conn.execute(sa.select(c.partition, c.seq).where(c.stream == stream))
+        return {int(r.partition): int(r.seq) for r in rows}
+
+    def save(self, stream: str, seqs: Mapping[int, int]) -> None:
+        c = t.bus_offsets.c
+        for partition, seq in seqs.items():
+            done = self.conn.execute(t.bus_offsets.update().where(
+                c.stream == stream, c.partition == partition).values(seq=seq))
+            if done.rowcount == 0:
+                self.conn.execute(t.bus_offsets.insert().values(
+                    stream=stream, partition=partition, seq=seq))
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine, self.write = engine, write
@@ -1093,6 +1109,7 @@ class SqlUnitOfWork:
         self.reports = SqlReports(self)
         self.deliveries = SqlDeliveries(self)
         self.ledger = SqlLedger(self)
+        self.offsets = SqlOffsets(self)
 
     def __enter__(self) -> Self:
         try:

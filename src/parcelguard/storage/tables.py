@@ -388,3 +388,12 @@ facilities = sa.Table(
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),
 )
+
+# bus mode: how far each partition of the ingest stream is committed, written in the same
+# transaction as what it covers, so a worker resumes exactly after its last commit
+bus_offsets = sa.Table(
+    "bus_offsets", metadata,
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
