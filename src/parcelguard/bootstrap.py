@@ -9,6 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from parcelguard.bus.codec import Codec
+from parcelguard.bus.publisher import BusPipeline, Router
+from parcelguard.bus.stream import StreamSpec
 from parcelguard.config import Settings
 from parcelguard.crypto import canonical
 from parcelguard.crypto.keys import (
@@ -35,7 +38,7 @@ from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
 from parcelguard.services.merchant import MerchantRules
-from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.pipeline import Pipeline, Submitter
 from parcelguard.services.ports import Encoder, Sender, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
 from parcelguard.storage import migrate
@@ -59,13 +62,25 @@ class System:
     vault: Vault
     stats: Stats
     ingestor: Ingestor
-    pipeline: Pipeline
+    pipeline: Submitter  # the local writer, or in bus mode (an API node) the bus
     auth: Authenticator
     deliverer: Deliverer
     hooks: HookReceiver
     lookup: PublicLookup
     deliveries: Deliveries
     mqtt: MqttSubscriber | None = None
+
+    @property
+    def bus_node(self) -> bool:
+        """An API node in bus mode: commands go to JetStream, workers apply them."""
+        return not isinstance(self.pipeline, Pipeline)
+
+    @property
+    def writer(self) -> Pipeline:
+        """The local writer (not on a bus-mode API node)."""
+        if not isinstance(self.pipeline, Pipeline):
+            raise TypeError("a bus-mode API node has no local writer")
+        return self.pipeline
 
     def start(self, *, deliver: bool | None = None) -> None:
         """Start the writer, and (unless told otherwise) the webhook deliverer."""
@@ -74,6 +89,8 @@ class System:
         # allocations (measured: a third of ingest time with the default threshold of 700).
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         self.pipeline.start()
+        if self.bus_node:  # the workers apply the commands, send codes and deliver webhooks
+            deliver = False if deliver is None else deliver
         # pickup codes go out at out-for-delivery on a serving system only: replays and
         # evaluations drive the ingestor themselves and send no one anything
         self.ingestor.status_watchers.append(self.deliveries.on_status)
@@ -132,7 +149,15 @@ def ledger_signer(settings: Settings) -> Ed25519Signer:
     )
 
 
-def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> System:
+def bus_spec(settings: Settings) -> StreamSpec:
+    return StreamSpec(settings.bus_stream, settings.bus_subject_prefix, settings.bus_partitions,
+                      settings.bus_replicas)
+
+
+def build(settings: Settings, *, clock: Clock | None = None, store: Store | None = None,
+          worker: bool = False) -> System:
+    """The system of one process: an embedded server, a bus-mode API node (``bus_url`` set),
+    or a bus-mode worker (``worker``: the local writer, applying what the bus carries)."""
     clock = clock or SystemClock()
     store = store or open_store(settings)
     signer = ledger_signer(settings)
@@ -149,7 +174,10 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
     deliverer = Deliverer(store, vault, clock, settings.webhooks_allow_private,
                           settings.webhook_timeout_s)
     ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
-    pipeline = Pipeline(ingestor)
+    pipeline: Submitter = Pipeline(ingestor)
+    if settings.bus_url and not worker:
+        pipeline = BusPipeline(settings.bus_url, bus_spec(settings), Codec(vault),
+                               Router(store, settings.bus_partitions), settings.bus_reply_timeout_s)
     senders: dict[str, Sender] = {"sms": LogSender()}
     if settings.smtp_url:
         senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)
@@ -162,5 +190,5 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
         deliveries=deliveries,
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
-                            clock) if settings.mqtt_enabled else None,
+                            clock) if settings.mqtt_enabled and not worker else None,
     )

@@ -94,6 +94,55 @@ def serve(
                 log_level=settings.log_level, log_config=None)
 
 
+@app.command()
+def worker(
+    partitions: Annotated[str, typer.Option(
+        help="the stream partitions this worker applies: 0-7, 3, or 0-3,8-11")],
+    clock: Annotated[str, typer.Option(
+        help="wall: deadlines by the clock (production); event: by the commands' own times, "
+        "as replay does (to replay recorded data through the bus)")] = "wall",
+    deliver: Annotated[bool | None, typer.Option(
+        help="deliver webhooks from this worker (default: the one owning partition 0)")] = None,
+) -> None:
+    """Bus mode: apply partitions of the JetStream ingest stream to the store (PARCELGUARD_BUS_URL)."""
+    import asyncio
+    import signal
+
+    from parcelguard.bus.worker import Worker
+    from parcelguard.logs import configure
+    from parcelguard.services.clock import ManualClock
+    from parcelguard.services.partitions import parse_range
+
+    settings = Settings()
+    configure(settings)
+    if not settings.bus_url:
+        raise _fail("set PARCELGUARD_BUS_URL (e.g. nats://127.0.0.1:4222): a worker reads the bus")
+    if clock not in ("wall", "event"):
+        raise _fail(f"--clock is wall or event, got {clock!r}")
+    try:
+        owned = parse_range(partitions, settings.bus_partitions)
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    system = bootstrap.build(settings, worker=True, clock=ManualClock(
+        datetime(1970, 1, 1, tzinfo=UTC)) if clock == "event" else None)
+    work = Worker(system.writer, system.store, system.vault, system.clock, settings.bus_url,
+                  bootstrap.bus_spec(settings), owned, event_clock=clock == "event")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work.run(stop, lambda: system.start(deliver=0 in owned if deliver is None else deliver))
+
+    try:
+        asyncio.run(main())
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        system.stop()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all schema migrations."""

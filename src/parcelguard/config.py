@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     mqtt_client_id: str = Field(
         default="parcelguard", description="stable across restarts: the broker keeps this "
         "session's unacknowledged messages; unique per server sharing a broker")
+    bus_url: str | None = Field(
+        default=None, description="nats://host:4222 turns on bus mode: this node publishes "
+        "commands to JetStream and `parcelguard worker` processes apply them (issue 7)")
+    bus_stream: str = "PARCELGUARD"
+    bus_subject_prefix: str = "parcelguard.ingest"
+    bus_partitions: int = Field(default=16, ge=1, le=1024)
+    bus_replicas: int = Field(default=1, ge=1, le=5, description="3 on a NATS cluster")
+    bus_reply_timeout_s: float = Field(
+        default=10.0, description="how long a request waits for the worker's outcome after "
+        "JetStream acknowledged it; later, the answer is `queued` (durable, not yet applied)")
     profiles_file: Path | None = Field(
         default=None, description="alert profiles YAML; the shipped defaults when unset")
 

@@ -146,6 +146,8 @@ class BatchAnswer(BaseModel):
     duplicate: int
     quarantined: int
     rejected: int
+    queued: int = Field(default=0, description="bus mode: stored durably in the stream and "
+                        "acknowledged, applied by a worker shortly (its outcome was not back yet)")
     items: list[ItemResult] = Field(description="every item that was not accepted, with why")
 
 
@@ -392,6 +394,7 @@ def batch(results: list[Result], items: list[ItemResult]) -> BatchAnswer:
         received=len(results), accepted=counts[Result.ACCEPTED],
         duplicate=counts[Result.DUPLICATE], quarantined=counts[Result.QUARANTINED],
         rejected=counts[Result.REJECTED] + counts[Result.CONFLICT],
+        queued=counts[Result.QUEUED],
         items=sorted(items, key=lambda i: i.index),
     )
 

@@ -27,7 +27,7 @@ from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
 from parcelguard.services.messages import Command, NoteEstimate, RecordScan
-from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.pipeline import Submitter
 from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ class Reply:
 
 
 class HookReceiver:
-    def __init__(self, store: Store, vault: Vault, pipeline: Pipeline, clock: Clock,
+    def __init__(self, store: Store, vault: Vault, pipeline: Submitter, clock: Clock,
                  formats: Mapping[str, Adapter] = FORMATS) -> None:
         self.store, self.vault, self.pipeline, self.clock = store, vault, pipeline, clock
         self.formats = formats

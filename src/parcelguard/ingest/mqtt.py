@@ -38,7 +38,7 @@ from parcelguard.ingest import wire
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.messages import Command, Outcome, RecordReading, RecordScan, Result
-from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.pipeline import Submitter
 from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ def _check(topic: Topic, commands: Sequence[Command | wire.Rejection]) -> None:
 
 
 class MqttSubscriber:
-    def __init__(self, url: str, client_id: str, pipeline: Pipeline, store: Store, vault: Vault,
+    def __init__(self, url: str, client_id: str, pipeline: Submitter, store: Store, vault: Vault,
                  clock: Clock) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:

@@ -42,7 +42,7 @@ from parcelguard.services import queries
 from parcelguard.services.clock import Clock
 from parcelguard.services.messages import RaiseAlert, RecordScan, Result
 from parcelguard.services.notify import StatusChange
-from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.pipeline import Submitter
 from parcelguard.services.ports import Blobs, ConsumerMessage, PickupCode, Sender, Store, Vault
 
 log = structlog.get_logger(__name__)
@@ -80,7 +80,7 @@ def photo_type(photo: bytes) -> str:
 
 class Deliveries:
     def __init__(self, store: Store, vault: Vault, blobs: Blobs, senders: Mapping[str, Sender],
-                 pipeline: Pipeline, clock: Clock, profiles: Mapping[Category, Profile]) -> None:
+                 pipeline: Submitter, clock: Clock, profiles: Mapping[Category, Profile]) -> None:
         """``senders`` by channel: ``sms`` always; ``email`` when mail is configured."""
         self.store, self.vault, self.blobs, self.senders = store, vault, blobs, senders
         self.pipeline, self.clock, self.profiles = pipeline, clock, profiles

@@ -103,6 +103,7 @@ class Ingestor:
         self.status_watchers: list[Callable[[list[StatusChange]], None]] = []  # after commit
         # bus mode: the parcels of this worker's partitions (everything in embedded mode)
         self.owns: Callable[[str], bool] = _everything
+        self.fires_on_tick = True  # an idle writer fires deadlines due by the clock
 
     def start(self) -> None:
         with self.store.unit_of_work(write=False) as uow:
@@ -136,7 +137,7 @@ class Ingestor:
             try:
                 self.rules.refresh(uow)
                 self._prefetch_readings(uow, submissions, batch)
-                if not any(submissions):  # a tick: the clock alone moves deadlines
+                if not any(submissions) and self.fires_on_tick:  # the clock alone moves deadlines
                     self._fire(uow, batch.now_us, batch)
                 outcomes = [[self._handle(uow, cmd, batch, part) for cmd in sub]
                             for sub, part in zip(submissions, parts or [0] * len(submissions),
@@ -166,7 +167,7 @@ class Ingestor:
     def tick(self) -> None:
         """Between batches: fire due deadlines, sign a checkpoint when one is due by time."""
         now_us = times.to_us(self.clock.now())
-        due = self.alerting.next_due()
+        due = self.alerting.next_due() if self.fires_on_tick else None
         if self.ledger.checkpoint_due(now_us) or (due is not None and due <= now_us):
             self.process([])
 

@@ -113,6 +113,7 @@ class Result(StrEnum):
     REJECTED = "rejected"
     CONFLICT = "conflict"  # exists already with other content, or not in a state for this
     NOT_FOUND = "not_found"
+    QUEUED = "queued"  # bus mode: durable in the stream; the worker did not answer in time
 
 
 @dataclass(frozen=True, slots=True)

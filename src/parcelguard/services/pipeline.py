@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -32,6 +33,19 @@ class _Submission:
     commands: Sequence[Command]
     future: Future[list[Outcome]]
     part: int = 0  # bus mode: the stream partition the commands came from
+
+
+class Submitter(Protocol):
+    """Where entry points send commands: the local writer, or the bus (an API node in bus
+    mode). Outcomes come back once the commands are durable."""
+
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    async def submit(self, commands: Sequence[Command]) -> list[Outcome]: ...
+    def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]: ...
+    def submit_future(self, commands: Sequence[Command], part: int = 0) -> Future[list[Outcome]]: ...
 
 
 class Pipeline:

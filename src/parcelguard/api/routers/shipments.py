@@ -62,6 +62,8 @@ async def create(request: Request, sys: SystemDep, caller: Writer) -> JSONRespon
     if outcome.result is Result.CONFLICT:
         raise Conflict(outcome.reason or "the shipment exists with different content")
     tracking_no = only.shipment.tracking_no  # type: ignore[attr-defined]
+    if outcome.result is Result.QUEUED:  # bus mode, the worker has not answered yet
+        return JSONResponse({"tracking_no": tracking_no, "result": "queued"}, status_code=202)
     with sys.store.unit_of_work(write=False) as uow:
         record = queries.shipment(uow, caller.tenant_id, tracking_no)
     status = 201 if outcome.result is Result.ACCEPTED else 200

@@ -1,0 +1,240 @@
+"""An API node's side of bus mode: commands go to JetStream instead of a local writer.
+
+:class:`BusPipeline` has the local pipeline's interface, so the API, the carrier receivers
+and the MQTT subscriber submit exactly as they do in embedded mode. Each command becomes one
+message on its parcel's partition, with ``Nats-Msg-Id`` derived from what it is (the event id
+for a scan), so a sender's retry is recognised by JetStream's duplicate window and, past it, by
+the worker's own de-duplication. A submission is acknowledged once JetStream has stored every
+message; the node then waits a little for the worker's outcomes (replies on a private inbox)
+so callers get the same answers as in embedded mode, or ``queued`` if the worker is slower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from parcelguard.bus.codec import Codec, decode_outcomes
+from parcelguard.bus.stream import StreamSpec, ensure
+from parcelguard.domain import times
+from parcelguard.domain.errors import Unavailable
+from parcelguard.domain.telemetry import Device, DeviceKind
+from parcelguard.services import messages as m
+from parcelguard.services.partitions import partition_of
+from parcelguard.services.ports import Store
+
+log = structlog.get_logger(__name__)
+DEVICE_TTL_S = 5.0  # how long a node trusts its copy of a device's binding
+REPLY_HEADER, INDEX_HEADER, TYPE_HEADER = "PG-Reply", "PG-Index", "PG-Type"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one command goes: its partition(s) and message id, or an answer right away."""
+
+    partitions: tuple[int, ...] = ()
+    msg_id: str = ""
+    owner: int | None = None  # of a vehicle reading copied to every partition: who stores it
+    answer: m.Outcome | None = None
+
+
+class Router:
+    """Partitions by the parcel a command concerns (a vehicle's readings go to every
+    partition, stored by the vehicle's own); reads bindings and alerts from the store."""
+
+    def __init__(self, store: Store, partitions: int) -> None:
+        self.store, self.count = store, partitions
+        self._devices: dict[tuple[str, str], tuple[float, Device | None]] = {}
+
+    def of(self, key: str) -> int:
+        return partition_of(key, self.count)
+
+    def route(self, cmd: m.Command) -> Route:
+        if isinstance(cmd, m.RecordScan):
+            e = cmd.event
+            return Route((self.of(e.tracking_no),), f"ev:{cmd.tenant_id}:{e.tracking_no}:{e.event_id}")
+        if isinstance(cmd, m.RecordReading):
+            return self._reading(cmd)
+        if isinstance(cmd, m.RegisterShipment):
+            s = cmd.shipment
+            return Route((self.of(s.tracking_no),), f"sh:{s.tenant_id}:{s.tracking_no}:{cmd.spec_digest}")
+        if isinstance(cmd, m.AdvanceClock):
+            return Route(tuple(range(self.count)), f"ck:{times.to_us(cmd.at)}")
+        if isinstance(cmd, m.RegisterDevice):
+            d = cmd.device
+            return Route((self.of(d.tracking_no or d.vehicle_id or d.device_id),),
+                         f"dv:{uuid.uuid4().hex}")
+        if isinstance(cmd, m.ActOnAlert):
+            with self.store.unit_of_work(write=False) as uow:
+                alert = uow.alerts.get(cmd.tenant_id, cmd.alert_id)
+            if alert is None:
+                return Route(answer=m.Outcome(m.Result.NOT_FOUND, cmd.alert_id,
+                                              f"no alert {cmd.alert_id!r}", "alert_id"))
+            return Route((self.of(alert.tracking_no),), f"act:{uuid.uuid4().hex}")
+        if isinstance(cmd, m.NoteEstimate | m.RaiseAlert):
+            return Route((self.of(cmd.tracking_no),), f"{type(cmd).__name__}:{uuid.uuid4().hex}")
+        raise TypeError(f"{type(cmd).__name__} is not sent over the bus")
+
+    def _reading(self, cmd: m.RecordReading) -> Route:
+        r = cmd.reading
+        msg_id = f"rd:{cmd.tenant_id}:{r.device_id}:{times.to_us(r.ts)}"
+        device = self._device(cmd.tenant_id, r.device_id)
+        if device is not None and device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
+            return Route(tuple(range(self.count)), msg_id, owner=self.of(device.vehicle_id))
+        if device is not None and device.tracking_no:
+            return Route((self.of(device.tracking_no),), msg_id)
+        return Route((self.of(r.device_id),), msg_id)  # the worker answers for an unknown one
+
+    def _device(self, tenant_id: str, device_id: str) -> Device | None:
+        key, now = (tenant_id, device_id), time.monotonic()
+        cached = self._devices.get(key)
+        if cached is not None and now - cached[0] < DEVICE_TTL_S:
+            return cached[1]
+        with self.store.unit_of_work(write=False) as uow:
+            device = uow.devices.get(tenant_id, device_id)
+        if len(self._devices) > 100_000:
+            self._devices.clear()
+        self._devices[key] = (now, device)
+        return device
+
+
+@dataclass
+class _Waiting:
+    future: asyncio.Future[None]
+    outcomes: dict[int, m.Outcome] = field(default_factory=dict)
+    expected: int = 0
+
+
+class BusPipeline:
+    """The pipeline of an API node in bus mode (same interface as the local one)."""
+
+    def __init__(self, url: str, spec: StreamSpec, codec: Codec, router: Router,
+                 reply_timeout_s: float) -> None:
+        self.url, self.spec, self.codec, self.router = url, spec, codec, router
+        self.reply_timeout_s = reply_timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._inbox = ""
+        self._waiting: dict[str, _Waiting] = {}
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+
+    # ---- life ----
+
+    def start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="parcelguard-bus",
+                                        daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(30)
+
+    async def _connect(self) -> None:
+        self._nc = await nats.connect(self.url, name="parcelguard-api", max_reconnect_attempts=-1,
+                                      reconnect_time_wait=0.5)
+        self._js = self._nc.jetstream()
+        await ensure(self._js, self.spec)
+        self._inbox = self._nc.new_inbox()
+        await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        log.info("bus.connected", url=self.url, stream=self.spec.name,
+                 partitions=self.spec.partitions)
+
+    @property
+    def running(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop = self._loop
+        if self._nc is not None:
+            asyncio.run_coroutine_threadsafe(self._nc.drain(), loop).result(10)
+            self._nc = None
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        loop.close()
+        self._loop = self._thread = None
+
+    # ---- the pipeline's interface ----
+
+    async def submit(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
+        return await asyncio.wrap_future(self.submit_future(commands))
+
+    def submit_sync(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
+        return self.submit_future(commands).result()
+
+    def submit_future(self, commands: Sequence[m.Command], part: int = 0) -> Future[list[m.Outcome]]:
+        if self._loop is None:
+            future: Future[list[m.Outcome]] = Future()
+            future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
+            return future
+        return asyncio.run_coroutine_threadsafe(self._send(list(commands)), self._loop)
+
+    # ---- sending ----
+
+    async def _send(self, commands: list[m.Command]) -> list[m.Outcome]:
+        assert self._js is not None
+        request = uuid.uuid4().hex
+        reply_to = f"{self._inbox}.{request}"
+        waiting = _Waiting(asyncio.get_running_loop().create_future())
+        answers: dict[int, m.Outcome] = {}
+        sends = []
+        for i, cmd in enumerate(commands):
+            route = self.router.route(cmd)
+            if route.answer is not None:
+                answers[i] = route.answer
+                continue
+            kind, body = self.codec.encode(cmd)
+            answering = route.owner if route.owner is not None else route.partitions[0]
+            for p in route.partitions:
+                body_p = body
+                if route.owner is not None and p != route.owner:
+                    assert isinstance(cmd, m.RecordReading)
+                    copy = m.RecordReading(cmd.tenant_id, cmd.reading, cmd.received_at, keep=False)
+                    body_p = self.codec.encode(copy)[1]
+                headers = {"Nats-Msg-Id": f"{route.msg_id}:{p}", TYPE_HEADER: kind}
+                if p == answering:
+                    headers |= {REPLY_HEADER: reply_to, INDEX_HEADER: str(i)}
+                    waiting.expected += 1
+                sends.append((i, p == answering, self._js.publish(
+                    self.spec.subject(p), body_p, headers=headers)))
+        self._waiting[request] = waiting
+        try:
+            acks = await asyncio.gather(*(s[2] for s in sends), return_exceptions=True)
+            for (i, answering, _), ack in zip(sends, acks, strict=True):
+                if isinstance(ack, BaseException):
+                    raise Unavailable(f"the bus did not store the message ({type(ack).__name__}); "
+                                      "nothing is acknowledged, retry the request") from ack
+                if answering and ack.duplicate:  # stored before: the worker answered then
+                    answers[i] = m.Outcome(m.Result.DUPLICATE)
+                    waiting.expected -= 1
+            if len(waiting.outcomes) < waiting.expected:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiting.future), self.reply_timeout_s)
+        finally:
+            del self._waiting[request]
+        answers |= waiting.outcomes
+        return [answers.get(i, m.Outcome(m.Result.QUEUED)) for i in range(len(commands))]
+
+    async def _on_reply(self, msg: Msg) -> None:
+        waiting = self._waiting.get(msg.subject.rsplit(".", 1)[1])
+        if waiting is None:
+            return  # answered after the request gave up waiting
+        for index, outcome in decode_outcomes(msg.data):
+            waiting.outcomes[index] = outcome
+        if len(waiting.outcomes) >= waiting.expected and not waiting.future.done():
+            waiting.future.set_result(None)

@@ -1,0 +1,220 @@
+"""``parcelguard worker``: owns partitions of the ingest stream and applies them to the store.
+
+A worker is the embedded writer with a different front door. For each partition it owns it
+reads the stream in order from just after the position its last commit recorded (the position
+is written in the same transaction as the data, so a worker killed at any moment resumes
+exactly where its store stands: nothing lost, nothing applied twice), hands each fetched batch
+to the writer as that partition's submission, and after the commit acknowledges the messages
+and answers the API nodes waiting for outcomes. Partitions are held with PostgreSQL advisory
+locks for the worker's life, so two workers never apply the same partition; a restarted or
+replacement worker takes a free partition over from its recorded position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import nats
+import sqlalchemy as sa
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from parcelguard.bus.codec import Codec, encode_outcomes
+from parcelguard.bus.publisher import INDEX_HEADER, REPLY_HEADER, TYPE_HEADER
+from parcelguard.bus.stream import StreamSpec, ensure
+from parcelguard.domain.errors import InvalidInput, ParcelGuardError, Unavailable
+from parcelguard.services import messages as m
+from parcelguard.services.clock import Clock, ManualClock
+from parcelguard.services.partitions import partition_of
+from parcelguard.services.pipeline import Pipeline
+from parcelguard.services.ports import Store, Vault
+
+log = structlog.get_logger(__name__)
+FETCH = 1000
+PARTITION_LOCK = 0x5047_5000_0000  # + partition: the advisory lock a worker holds per partition
+RETRY_S = 1.0
+
+
+def consumer_name(spec: StreamSpec, partition: int) -> str:
+    return f"{spec.name}-p{partition}"
+
+
+@dataclass
+class Counters:
+    applied: int = 0
+    batches: int = 0
+    started: float = 0.0
+
+
+class Worker:
+    def __init__(self, pipeline: Pipeline, store: Store, vault: Vault, clock: Clock, url: str,
+                 spec: StreamSpec, partitions: Sequence[int], *, event_clock: bool = False) -> None:
+        self.pipeline, self.store, self.clock = pipeline, store, clock
+        self.url, self.spec = url, spec
+        self.partitions = list(partitions)
+        self.codec = Codec(vault)
+        self.event_clock = event_clock
+        self.counters = Counters()
+        self._locks: sa.Connection | None = None
+        self._nc: Client | None = None
+        owned = set(self.partitions)
+        count = spec.partitions
+        ingestor = pipeline.ingestor
+        ingestor.ledger.shared = True
+        ingestor.owns = lambda tn: partition_of(tn, count) in owned
+        ingestor.alerting.part_of = lambda tn: partition_of(tn, count)
+        if event_clock:
+            # event time moves only with the stream: the idle tick signs checkpoints but fires
+            # no deadline another partition's commands have not reached yet
+            ingestor.fires_on_tick = False
+
+    # ---- life ----
+
+    def claim(self) -> None:
+        """Hold this worker's partitions (PostgreSQL advisory locks, for the worker's life)."""
+        engine = getattr(self.store, "engine", None)
+        if engine is None or engine.dialect.name != "postgresql":
+            return  # one worker on SQLite or memory: nothing else can write the store
+        conn = engine.connect()
+        conn.execute(sa.text("SELECT set_config('application_name', :n, false)"),
+                     {"n": f"parcelguard-worker {socket.gethostname()}:{os.getpid()}"})
+        taken = [p for p in self.partitions if not conn.execute(
+            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PARTITION_LOCK + p}).scalar()]
+        if taken:
+            conn.close()
+            raise Unavailable(f"partitions {taken} are held by another worker; give this one "
+                              "other partitions (--partitions) or stop the other first")
+        self._locks = conn
+
+    def release(self) -> None:
+        if self._locks is not None:
+            self._locks.close()
+            self._locks = None
+
+    async def run(self, stop: asyncio.Event, start: Callable[[], None] = lambda: None) -> None:
+        """Claim the partitions, then ``start`` the writer (it loads timers of the parcels
+        now owned), then apply the stream until ``stop`` is set."""
+        self.claim()
+        try:
+            start()
+            self._nc = await nats.connect(self.url, name="parcelguard-worker",
+                                          max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+            js = self._nc.jetstream()
+            await ensure(js, self.spec)
+            with self.store.unit_of_work(write=False) as uow:
+                positions = uow.offsets.all(self.spec.name)
+            subs = [await self._subscribe(js, p, positions.get(p, 0)) for p in self.partitions]
+            self.counters.started = time.monotonic()
+            log.info("worker.started", partitions=self.partitions, positions=positions)
+            tasks = [asyncio.create_task(self._consume(p, sub, stop))
+                     for p, sub in zip(self.partitions, subs, strict=True)]
+            await stop.wait()
+            await asyncio.gather(*tasks)
+        finally:
+            if self._nc is not None:
+                await self._nc.close()
+            self.release()
+
+    async def _subscribe(self, js: JetStreamContext, partition: int,
+                         committed: int) -> JetStreamContext.PullSubscription:
+        """A consumer that starts right after the committed position (made afresh each
+        start: what a dead worker fetched and never acknowledged comes again, in order)."""
+        name = consumer_name(self.spec, partition)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(self.spec.name, name)
+        await js.add_consumer(self.spec.name, ConsumerConfig(
+            durable_name=name, filter_subject=self.spec.subject(partition),
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=committed + 1,
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=300, max_ack_pending=FETCH * 4,
+        ))
+        return await js.pull_subscribe_bind(durable=name, stream=self.spec.name)
+
+    # ---- the loop of one partition ----
+
+    async def _consume(self, partition: int, sub: JetStreamContext.PullSubscription,
+                       stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(FETCH, timeout=0.5)
+            except (TimeoutError, NatsTimeout):
+                continue
+            commands, answers, unreadable = self._decode(msgs, partition)
+            while True:
+                try:
+                    outcomes = await self._apply(commands, partition)
+                    break
+                except ParcelGuardError as exc:  # the commit failed: nothing was stored
+                    log.warning("worker.retry", partition=partition, error=exc.message)
+                    await asyncio.sleep(RETRY_S)
+            for msg in msgs:
+                await msg.ack()
+            await self._answer(answers, outcomes, unreadable)
+            self.counters.applied += len(commands) - 1
+            self.counters.batches += 1
+
+    def _decode(self, msgs: list[Msg], partition: int) -> tuple[
+            list[m.Command], list[tuple[str, int, int]], list[tuple[str, int, m.Outcome]]]:
+        """The commands of a fetched batch, closed by its stream position; who waits for
+        which outcome (reply subject, request index, position in the batch)."""
+        commands: list[m.Command] = []
+        answers: list[tuple[str, int, int]] = []
+        unreadable: list[tuple[str, int, m.Outcome]] = []
+        for msg in msgs:
+            headers = msg.headers or {}
+            reply, index = headers.get(REPLY_HEADER), headers.get(INDEX_HEADER)
+            try:
+                cmd = self.codec.decode(headers.get(TYPE_HEADER, ""), msg.data)
+            except (InvalidInput, ValueError) as exc:
+                log.error("worker.unreadable", partition=partition, seq=msg.metadata.sequence.stream,
+                          error=str(exc))
+                self.pipeline.ingestor.stats.outcomes[("bus_message", "rejected")] += 1
+                if reply and index:
+                    unreadable.append((reply, int(index), m.rejected(
+                        None, "command", f"the worker cannot read this message: {exc}")))
+                continue
+            if reply and index:
+                answers.append((reply, int(index), len(commands)))
+            commands.append(cmd)
+        commands.append(m.Consumed(self.spec.name, partition, msgs[-1].metadata.sequence.stream))
+        return commands, answers, unreadable
+
+    async def _apply(self, commands: list[m.Command], partition: int) -> list[m.Outcome]:
+        if self.event_clock:
+            clock = self.clock
+            assert isinstance(clock, ManualClock)
+            latest = max((t for c in commands if (t := _time_of(c)) is not None), default=None)
+            if latest is not None:
+                clock.advance_to(latest)
+        future = self.pipeline.submit_future(commands, partition)
+        return await asyncio.wrap_future(future)
+
+    async def _answer(self, answers: list[tuple[str, int, int]], outcomes: list[m.Outcome],
+                      unreadable: list[tuple[str, int, m.Outcome]]) -> None:
+        assert self._nc is not None
+        by_reply: dict[str, list[tuple[int, m.Outcome]]] = defaultdict(list)
+        for reply, index, position in answers:
+            by_reply[reply].append((index, outcomes[position]))
+        for reply, index, outcome in unreadable:
+            by_reply[reply].append((index, outcome))
+        for reply, items in by_reply.items():
+            await self._nc.publish(reply, encode_outcomes(items))
+
+
+def _time_of(cmd: m.Command) -> datetime | None:
+    if isinstance(cmd, m.AdvanceClock):
+        return cmd.at
+    received: datetime | None = getattr(cmd, "received_at", None)
+    return received
