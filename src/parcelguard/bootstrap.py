@@ -168,6 +168,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         interval_us=int(settings.checkpoint_interval_s * 1_000_000),
     )
     alerting = Alerting(load_profiles(settings.profiles_file))
+    alerting.learn_online = settings.eta_learning == "online"
     rules = MerchantRules(CelExpressions())
     ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats, alerting, rules,
                         capacity=settings.track_cache)

@@ -36,8 +36,10 @@ from parcelguard.services.partitions import partition_of
 from parcelguard.services.ports import Store
 
 log = structlog.get_logger(__name__)
-DEVICE_TTL_S = 5.0  # how long a node trusts its copy of a device's binding
+DEVICE_TTL_S = 5.0  # how long a node trusts a binding it read from the store
+LEARNT_TTL_S = 600.0  # ... and one it sent itself (workers may lag behind the stream)
 REPLY_HEADER, INDEX_HEADER, TYPE_HEADER = "PG-Reply", "PG-Index", "PG-Type"
+FED_ELSEWHERE = m.Outcome(m.Result.ACCEPTED, None, "for partitions another sender feeds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +56,25 @@ class Router:
     """Partitions by the parcel a command concerns (a vehicle's readings go to every
     partition, stored by the vehicle's own); reads bindings and alerts from the store."""
 
-    def __init__(self, store: Store, partitions: int) -> None:
-        self.store, self.count = store, partitions
-        self._devices: dict[tuple[str, str], tuple[float, Device | None]] = {}
+    def __init__(self, store: Store, partitions: int, only: frozenset[int] | None = None) -> None:
+        """``only``: a sender that feeds some partitions (one of several replay feeders that
+        together send a recording in parallel) publishes nothing for the others."""
+        self.store, self.count, self.only = store, partitions, only
+        self._devices: dict[tuple[str, str], tuple[float, Device]] = {}  # -> (until, binding)
+
+    def route(self, cmd: m.Command) -> Route:
+        route = self._route(cmd)
+        if self.only is None or route.answer is not None:
+            return route
+        mine = tuple(p for p in route.partitions if p in self.only)
+        if not mine:
+            return Route(answer=FED_ELSEWHERE)
+        return Route(mine, route.msg_id, route.owner)
 
     def of(self, key: str) -> int:
         return partition_of(key, self.count)
 
-    def route(self, cmd: m.Command) -> Route:
+    def _route(self, cmd: m.Command) -> Route:
         if isinstance(cmd, m.RecordScan):
             e = cmd.event
             return Route((self.of(e.tracking_no),), f"ev:{cmd.tenant_id}:{e.tracking_no}:{e.event_id}")
@@ -69,11 +82,15 @@ class Router:
             return self._reading(cmd)
         if isinstance(cmd, m.RegisterShipment):
             s = cmd.shipment
+            for device_id in s.devices:  # its readings follow it before the workers store it
+                self._learn(Device(s.tenant_id, device_id, DeviceKind.BOX_SENSOR,
+                                   tracking_no=s.tracking_no))
             return Route((self.of(s.tracking_no),), f"sh:{s.tenant_id}:{s.tracking_no}:{cmd.spec_digest}")
         if isinstance(cmd, m.AdvanceClock):
             return Route(tuple(range(self.count)), f"ck:{times.to_us(cmd.at)}")
         if isinstance(cmd, m.RegisterDevice):
             d = cmd.device
+            self._learn(d)
             return Route((self.of(d.tracking_no or d.vehicle_id or d.device_id),),
                          f"dv:{uuid.uuid4().hex}")
         if isinstance(cmd, m.ActOnAlert):
@@ -98,16 +115,25 @@ class Router:
         return Route((self.of(r.device_id),), msg_id)  # the worker answers for an unknown one
 
     def _device(self, tenant_id: str, device_id: str) -> Device | None:
+        """A device's binding: as this node last sent or read it, else from the store."""
         key, now = (tenant_id, device_id), time.monotonic()
         cached = self._devices.get(key)
-        if cached is not None and now - cached[0] < DEVICE_TTL_S:
+        if cached is not None and now < cached[0]:
             return cached[1]
         with self.store.unit_of_work(write=False) as uow:
             device = uow.devices.get(tenant_id, device_id)
+        if device is not None:  # an unknown device is asked for again next time
+            self._remember(device, now + DEVICE_TTL_S)
+        return device
+
+    def _learn(self, device: Device) -> None:
+        """A binding this node is sending: the workers may not have stored it yet."""
+        self._remember(device, time.monotonic() + LEARNT_TTL_S)
+
+    def _remember(self, device: Device, until: float) -> None:
         if len(self._devices) > 100_000:
             self._devices.clear()
-        self._devices[key] = (now, device)
-        return device
+        self._devices[(device.tenant_id, device.device_id)] = (until, device)
 
 
 @dataclass
@@ -200,6 +226,8 @@ class BusPipeline:
                 continue
             kind, body = self.codec.encode(cmd)
             answering = route.owner if route.owner is not None else route.partitions[0]
+            if answering not in route.partitions:  # another feeder sends the stored copy
+                answers[i] = FED_ELSEWHERE
             for p in route.partitions:
                 body_p = body
                 if route.owner is not None and p != route.owner:
@@ -222,7 +250,7 @@ class BusPipeline:
                 if answering and ack.duplicate:  # stored before: the worker answered then
                     answers[i] = m.Outcome(m.Result.DUPLICATE)
                     waiting.expected -= 1
-            if len(waiting.outcomes) < waiting.expected:
+            if len(waiting.outcomes) < waiting.expected and self.reply_timeout_s > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(waiting.future), self.reply_timeout_s)
         finally:

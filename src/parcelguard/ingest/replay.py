@@ -14,7 +14,7 @@ byte-identical output.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -48,12 +48,21 @@ class Summary:
 
 
 class Replay:
-    def __init__(self, ingestor: Ingestor, clock: ManualClock, tenant_id: str, encode: object):
-        self.ingestor, self.clock, self.tenant_id, self.encode = ingestor, clock, tenant_id, encode
+    def __init__(self, ingestor: Ingestor | None, clock: ManualClock, tenant_id: str,
+                 encode: object, send: Callable[[list[Command]], list[Outcome]] | None = None):
+        """``send`` takes each batch of commands instead of a local ingestor (bus mode: the
+        commands go to the stream, workers apply them, and no alert lines come back here)."""
+        self.clock, self.tenant_id, self.encode = clock, tenant_id, encode
         self.summary = Summary()
         self.changes: list[Change] = []
         self._pending: list[tuple[int, Command]] = []
-        ingestor.listeners.append(self.changes.extend)
+        if send is not None:
+            self.send = send
+        elif ingestor is not None:
+            self.send = lambda commands: ingestor.process([commands])[0]
+            ingestor.listeners.append(self.changes.extend)
+        else:
+            raise TypeError("give the ingestor to replay into, or where to send the commands")
 
     def feed(self, lines: Iterable[bytes]) -> Summary:
         for number, line in enumerate(lines, start=1):
@@ -99,7 +108,7 @@ class Replay:
     def _flush(self) -> None:
         if not self._pending:
             return
-        (outcomes,) = self.ingestor.process([[cmd for _, cmd in self._pending]])
+        outcomes = self.send([cmd for _, cmd in self._pending])
         for (number, cmd), out in zip(self._pending, outcomes, strict=True):
             self._account(number, cmd, out)
         self._pending.clear()

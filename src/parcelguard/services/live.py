@@ -103,6 +103,12 @@ class LiveShipments:
                     self.alerting.event(watched, rec, track, received_at, quiet)
             else:
                 self.alerting.reading(watched, item.reading, source, quiet, received_at)
+        # The store says which alerts are active. Running the history silently can leave one
+        # the live writer had since cleared (a batch's readings are replayed after its scans,
+        # so deadlines can fire in another order); keeping it would clear it a second time.
+        for rule in list(watched.active):
+            watched.watch.disarm(ESCALATE + rule)
+        watched.active.clear()
         for alert in uow.alerts.of_shipment(record.id):
             watched.known.add(alert.alert_id)
             if not alert.active:
