@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -141,6 +141,45 @@ def worker(
         raise _fail(exc.message) from None
     finally:
         system.stop()
+
+
+@app.command()
+def status(
+    seconds: Annotated[float, typer.Option(help="how long to measure throughput")] = 1.0,
+) -> None:
+    """Bus mode: each partition's owner, committed position, lag and throughput."""
+    import asyncio
+
+    import nats
+    from rich.table import Table
+
+    from parcelguard.bus.status import rates
+
+    settings = Settings()
+    url = settings.bus_url
+    if not url:
+        raise _fail("set PARCELGUARD_BUS_URL: status describes the partitions of bus mode")
+    spec = bootstrap.bus_spec(settings)
+
+    async def measure() -> tuple[list[Any], dict[int, float]]:
+        nc = await nats.connect(url, max_reconnect_attempts=0)
+        try:
+            with _store() as store:
+                return await rates(nc.jetstream(), spec, store, seconds)
+        finally:
+            await nc.close()
+
+    rows, per_s = asyncio.run(measure())
+    table = Table(title=f"stream {spec.name}: {spec.partitions} partitions")
+    for column in ("partition", "owner", "committed seq", "lag", "msg/s"):
+        table.add_column(column, justify="left" if column == "owner" else "right")
+    for r in rows:
+        table.add_row(str(r.partition), r.owner or "[red]none[/red]", str(r.committed),
+                      "-" if r.lag is None else str(r.lag), f"{per_s.get(r.partition, 0):.0f}")
+    out.print(table)
+    total_lag = sum(r.lag or 0 for r in rows)
+    out.print(f"lag {total_lag} messages, {sum(per_s.values()):.0f} msg/s applied, "
+              f"{sum(1 for r in rows if r.owner)}/{len(rows)} partitions owned")
 
 
 @db_app.command("upgrade")

@@ -112,7 +112,7 @@ def bus(pg_url: str, tmp_path: Path) -> Iterator[Bus]:  # noqa: F811
 
 @pytest.fixture
 def api(bus: Bus) -> Iterator[Server]:
-    node = bootstrap.build(bus.settings())  # type: ignore[arg-type]
+    node = bootstrap.build(bus.settings(bus_reply_timeout_s=2.0))  # type: ignore[arg-type]
     assert node.bus_node
     keys = make_keys(node)
     node.start()
@@ -302,3 +302,27 @@ def test_workers_store_every_command_once_and_alert_as_a_replay_does(
 
 def _not_from_vehicles(changes: Counter[str]) -> Counter[str]:
     return Counter({k: n for k, n in changes.items() if '"source": "vehicle:' not in k})
+
+
+def test_status_and_metrics_show_owners_positions_and_lag(bus: Bus, api: Server) -> None:
+    bus.start_worker("a", "0-1")
+    client = api.client()
+    until(lambda: client.post("/v1/shipments", json=shipment_json("SF1400000002")).status_code
+          in (200, 201))  # partition 1: applied by worker a once it runs
+    # partition 3 has no worker: the request is durable in the stream, and says so
+    queued = client.post("/v1/shipments", json=shipment_json("SF1400000001"))
+    assert queued.status_code == 202
+    assert queued.json() == {"tracking_no": "SF1400000001", "result": "queued"}
+    until(lambda: "parcelguard-worker" in subprocess.run(
+        [sys.executable, "-m", "parcelguard", "status", "--seconds", "0.2"], env=bus.env(),
+        capture_output=True, text=True).stdout)
+    shown = subprocess.run([sys.executable, "-m", "parcelguard", "status", "--seconds", "0.2"],
+                           env=bus.env(), capture_output=True, text=True, check=True).stdout
+    assert "2/4 partitions owned" in shown, shown
+    assert "lag 0 messages" in shown  # of the owned partitions; 3 has no consumer yet
+    scraped = api.anonymous().get("/metrics").text
+    owned = {line.split("}")[0].split('"')[1]: line.rsplit(" ", 1)[1]
+             for line in scraped.splitlines() if line.startswith("parcelguard_bus_partition_owned{")}
+    assert owned == {"0": "1.0", "1": "1.0", "2": "0.0", "3": "0.0"}
+    assert 'parcelguard_bus_consumer_lag{partition="1"} 0.0' in scraped
+    assert 'parcelguard_bus_committed_seq{partition="3"} 0.0' in scraped

@@ -26,6 +26,7 @@ from parcelguard.api.routers import (
     shipments,
     webhooks,
 )
+from parcelguard.bus.publisher import BusPipeline
 from parcelguard.config import Settings
 from parcelguard.web import dashboard, pages, track
 
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
         registry.register(metrics.HooksCollector(sys.hooks))
         if sys.mqtt is not None:
             registry.register(metrics.MqttCollector(sys.mqtt))
+        if isinstance(sys.pipeline, BusPipeline):
+            registry.register(metrics.BusCollector(sys.pipeline))
         if owned:
             sys.start()
         try:

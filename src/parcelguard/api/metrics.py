@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parcelguard.bus.publisher import BusPipeline
 from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.ingest.mqtt import MqttSubscriber
 from parcelguard.services.stats import Stats
@@ -91,6 +92,33 @@ class MqttCollector(Collector):
         yield items
         yield GaugeMetricFamily("parcelguard_mqtt_connected", "1 while connected to the broker",
                                 value=1 if self.subscriber.connected.is_set() else 0)
+
+
+class BusCollector(Collector):
+    """Bus mode, on an API node: where each partition of the ingest stream stands."""
+
+    def __init__(self, bus: BusPipeline) -> None:
+        self.bus = bus
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            rows = self.bus.partitions()
+        except Exception:  # a scrape must not fail because NATS is away
+            rows = []
+        lag = GaugeMetricFamily("parcelguard_bus_consumer_lag",
+                                "Messages of the partition not yet applied by a worker",
+                                labels=["partition"])
+        committed = GaugeMetricFamily("parcelguard_bus_committed_seq",
+                                      "Stream sequence the partition's last commit recorded",
+                                      labels=["partition"])
+        owned = GaugeMetricFamily("parcelguard_bus_partition_owned",
+                                  "1 while a worker holds the partition", labels=["partition"])
+        for r in rows:
+            if r.lag is not None:
+                lag.add_metric([str(r.partition)], r.lag)
+            committed.add_metric([str(r.partition)], r.committed)
+            owned.add_metric([str(r.partition)], 1 if r.owner else 0)
+        yield from (lag, committed, owned)
 
 
 class HttpMetrics:

@@ -26,7 +26,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from parcelguard.bus import status
 from parcelguard.bus.codec import Codec, decode_outcomes
+from parcelguard.bus.status import PartitionStatus
 from parcelguard.bus.stream import StreamSpec, ensure
 from parcelguard.domain import times
 from parcelguard.domain.errors import Unavailable
@@ -194,6 +196,13 @@ class BusPipeline:
             self._thread.join(10)
         loop.close()
         self._loop = self._thread = None
+
+    def partitions(self, timeout_s: float = 5.0) -> list[PartitionStatus]:
+        """Each partition's position, lag and owner (for /metrics)."""
+        if self._loop is None or self._js is None:
+            return []
+        return asyncio.run_coroutine_threadsafe(
+            status.partitions(self._js, self.spec, self.router.store), self._loop).result(timeout_s)
 
     # ---- the pipeline's interface ----
 

@@ -34,6 +34,7 @@ from nats.js.errors import NotFoundError
 
 from parcelguard.bus.codec import Codec, encode_outcomes
 from parcelguard.bus.publisher import INDEX_HEADER, REPLY_HEADER, TYPE_HEADER
+from parcelguard.bus.status import PARTITION_LOCK, consumer_name
 from parcelguard.bus.stream import StreamSpec, ensure
 from parcelguard.domain.errors import InvalidInput, ParcelGuardError, Unavailable
 from parcelguard.services import messages as m
@@ -44,12 +45,7 @@ from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
 FETCH = 1000
-PARTITION_LOCK = 0x5047_5000_0000  # + partition: the advisory lock a worker holds per partition
 RETRY_S = 1.0
-
-
-def consumer_name(spec: StreamSpec, partition: int) -> str:
-    return f"{spec.name}-p{partition}"
 
 
 @dataclass
@@ -121,7 +117,9 @@ class Worker:
             log.info("worker.started", partitions=self.partitions, positions=positions)
             tasks = [asyncio.create_task(self._consume(p, sub, stop))
                      for p, sub in zip(self.partitions, subs, strict=True)]
-            await stop.wait()
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stop.set()  # a partition's loop failed: stop the others and exit (to be restarted)
             await asyncio.gather(*tasks)
         finally:
             if self._nc is not None:
@@ -150,6 +148,8 @@ class Worker:
             try:
                 msgs = await sub.fetch(FETCH, timeout=0.5)
             except (TimeoutError, NatsTimeout):
+                continue
+            if not msgs:
                 continue
             commands, answers, unreadable = self._decode(msgs, partition)
             while True:
