@@ -88,7 +88,8 @@ def test_a_vehicle_reading_is_stored_by_one_partition_and_applied_by_each(
     # the vehicle's own partition (1 here) keeps it; partition 0 gets a copy to apply
     assert run(mem, 1, RecordReading("acme", jolt, at(1.01))) == [Result.ACCEPTED]
     assert opened(changes, Kind.SHOCK) == [B]
-    assert run(mem, 0, RecordReading("acme", jolt, at(1.01), keep=False)) == [Result.ACCEPTED]
+    copy = RecordReading("acme", jolt, at(1.01), keep=False, vehicle_id="V1")
+    assert run(mem, 0, copy) == [Result.ACCEPTED]
     assert opened(changes, Kind.SHOCK) == [A, B]
     with mem.store.unit_of_work(write=False) as uow:
         stored = uow.telemetry.of_vehicle("acme", "V1", 0, None, 100)

@@ -51,6 +51,7 @@ class Route:
     partitions: tuple[int, ...] = ()
     msg_id: str = ""
     owner: int | None = None  # of a vehicle reading copied to every partition: who stores it
+    vehicle_id: str | None = None  # ... and its vehicle, which the copies name
     answer: m.Outcome | None = None
 
 
@@ -71,7 +72,7 @@ class Router:
         mine = tuple(p for p in route.partitions if p in self.only)
         if not mine:
             return Route(answer=FED_ELSEWHERE)
-        return Route(mine, route.msg_id, route.owner)
+        return Route(mine, route.msg_id, route.owner, vehicle_id=route.vehicle_id)
 
     def of(self, key: str) -> int:
         return partition_of(key, self.count)
@@ -111,7 +112,8 @@ class Router:
         msg_id = f"rd:{cmd.tenant_id}:{r.device_id}:{times.to_us(r.ts)}"
         device = self._device(cmd.tenant_id, r.device_id)
         if device is not None and device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
-            return Route(tuple(range(self.count)), msg_id, owner=self.of(device.vehicle_id))
+            return Route(tuple(range(self.count)), msg_id, self.of(device.vehicle_id),
+                         vehicle_id=device.vehicle_id)
         if device is not None and device.tracking_no:
             return Route((self.of(device.tracking_no),), msg_id)
         return Route((self.of(r.device_id),), msg_id)  # the worker answers for an unknown one
@@ -241,7 +243,8 @@ class BusPipeline:
                 body_p = body
                 if route.owner is not None and p != route.owner:
                     assert isinstance(cmd, m.RecordReading)
-                    copy = m.RecordReading(cmd.tenant_id, cmd.reading, cmd.received_at, keep=False)
+                    copy = m.RecordReading(cmd.tenant_id, cmd.reading, cmd.received_at,
+                                           keep=False, vehicle_id=route.vehicle_id)
                     body_p = self.codec.encode(copy)[1]
                 headers = {"Nats-Msg-Id": f"{route.msg_id}:{p}", TYPE_HEADER: kind}
                 if p == answering:

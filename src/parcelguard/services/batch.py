@@ -40,6 +40,7 @@ class PendingReading:
     shipment_id: int | None
     vehicle_id: str | None
     tracking_no: str | None
+    position: int  # the batch's ledger entries queued before it was applied
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Batch:
     held: set[tuple[str, str, str]] = field(default_factory=set)
     statuses: list[StatusChange] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # bus mode: consumed
+    copies: dict[int, list[PendingReading]] = field(default_factory=dict)  # bus mode: applied
 
     def append(self, draft: Draft) -> int:
         """Queue a ledger entry; returns its place in the batch. Entries are sealed when the
@@ -116,6 +118,7 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
     writers share the store, held to the commit), the entries sealed and the rows that cite
     them written with their final indexes.
     """
+    scans = len(batch.drafts)  # the entries before the batch's telemetry and alert entries
     readings = _telemetry_entries(batch, encode)
     latest: dict[str, tuple[Alert, int]] = {}
     for change in batch.sink.changes:
@@ -141,8 +144,10 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
     for stream in {s for s, _ in batch.offsets}:
         uow.offsets.save(stream, {p: seq for (s, p), seq in batch.offsets.items() if s == stream})
     if not batch.drafts and not ledger.checkpoint_due(batch.now_us):
+        _copies(uow, batch, ledger.size, ledger.size)
         return
     base = ledger.claim(uow)
+    _copies(uow, batch, base + scans, base)
     nodes: list[Node] = []
     sealed = [ledger.append(d, batch.now_us, nodes) for d in batch.drafts]
     if base:
@@ -150,6 +155,7 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
             row.ledger_index += base
         for reading in readings:
             reading.ledger_index += base
+            reading.position = (reading.position or 0) + base
     if batch.events:
         uow.events.add(batch.events)
     if readings:
@@ -158,6 +164,14 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
         uow.ledger.append(sealed, nodes)
     if ledger.checkpoint_due(batch.now_us):
         uow.ledger.add_checkpoint(ledger.checkpoint(batch.now_us))
+
+
+def _copies(uow: UnitOfWork, batch: Batch, at_index: int, base: int) -> None:
+    """Vehicle readings applied as copies fall after the batch's scans, as stored ones do."""
+    for part, pending in batch.copies.items():
+        uow.telemetry.add_copies(part, [
+            StoredReading(p.cmd.tenant_id, p.cmd.reading, times.to_us(p.cmd.received_at), None,
+                          p.vehicle_id, at_index, base + p.position) for p in pending])
 
 
 def _telemetry_entries(batch: Batch, encode: Encoder) -> list[StoredReading]:
@@ -170,5 +184,5 @@ def _telemetry_entries(batch: Batch, encode: Encoder) -> list[StoredReading]:
         place = batch.append(ledger_entry.telemetry_recorded(
             tenant_id, first.tracking_no, device_id, first.vehicle_id, digests))
         rows.extend(StoredReading(tenant_id, p.cmd.reading, times.to_us(p.cmd.received_at),
-                                  p.shipment_id, p.vehicle_id, place) for p in group)
+                                  p.shipment_id, p.vehicle_id, place, p.position) for p in group)
     return rows

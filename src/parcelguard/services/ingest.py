@@ -283,7 +283,8 @@ class Ingestor:
 
     def _reading(self, uow: UnitOfWork, cmd: RecordReading, batch: Batch, part: int) -> Outcome:
         r = cmd.reading
-        device = self._device_of(uow, (cmd.tenant_id, r.device_id))
+        device = self._device_of(uow, (cmd.tenant_id, r.device_id)) if cmd.keep else Device(
+            cmd.tenant_id, r.device_id, DeviceKind.VEHICLE_UNIT, vehicle_id=cmd.vehicle_id)
         if device is None:
             return rejected(r.device_id, "device_id", f"unknown device {r.device_id!r}: "
                             "register it (POST /v1/devices) or list it in a shipment's devices")
@@ -305,7 +306,7 @@ class Ingestor:
                 batch.dirty[key] = live
         elif device.kind is DeviceKind.VEHICLE_UNIT and device.vehicle_id:
             vehicle_id = device.vehicle_id
-            part_of = self.alerting.part_of
+            part_of, applied = self.alerting.part_of, False
             for key in sorted(self.aboard.get((cmd.tenant_id, vehicle_id), ())):
                 if part_of(key[1]) != part:
                     continue  # that partition gets its own copy of the reading
@@ -313,9 +314,13 @@ class Ingestor:
                 if live is not None:
                     self._sensed(live, r, f"vehicle:{vehicle_id}", batch, cmd.received_at)
                     batch.dirty[key] = live
+                    applied = True
+            if applied and not cmd.keep:  # what this partition's parcels are rebuilt from
+                batch.copies.setdefault(part, []).append(
+                    PendingReading(cmd, None, vehicle_id, None, len(batch.drafts)))
         if cmd.keep:
             batch.readings.setdefault((cmd.tenant_id, r.device_id), []).append(
-                PendingReading(cmd, shipment_id, vehicle_id, tracking_no))
+                PendingReading(cmd, shipment_id, vehicle_id, tracking_no, len(batch.drafts)))
         return ACCEPTED
 
     def _sensed(self, live: Live, r: Reading, source: str, batch: Batch,

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from parcelguard.domain import times
-from parcelguard.domain.custody import vehicle_windows
 from parcelguard.domain.tracking import Track
 from parcelguard.rules.watch import MINUTE
 from parcelguard.services.alerting import ESCALATE, Alerting, Quiet, Sink, Watched
@@ -21,6 +20,8 @@ from parcelguard.services.ports import ShipmentRecord, StoredEvent, StoredReadin
 
 Key = tuple[str, str]
 MAX_READINGS = 50_000
+VEHICLE = "vehicle:"
+VEHICLE_LOOKBACK_US = 24 * 3600 * 1_000_000  # a fix can arrive a while after it was taken
 
 
 @dataclass(slots=True)
@@ -70,17 +71,26 @@ class LiveShipments:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
-    @staticmethod
     def _vehicle_readings(
-        uow: UnitOfWork, tenant_id: str, events: list[StoredEvent]
-    ) -> list[tuple[int, int, str, StoredEvent | StoredReading]]:
-        """The readings of the vehicles that carried the parcel, while it was aboard."""
-        timed = sorted((times.to_us(s.event.occurred_at), s.event.event_id, s.event) for s in events)
-        out: list[tuple[int, int, str, StoredEvent | StoredReading]] = []
-        for w in vehicle_windows([(at, e) for at, _, e in timed]):
-            for r in uow.telemetry.of_vehicle(tenant_id, w.vehicle_id, w.start_us, w.end_us,
-                                              MAX_READINGS):
-                out.append((r.ledger_index, r.received_at_us, f"vehicle:{w.vehicle_id}", r))
+        self, uow: UnitOfWork, key: Key, events: list[StoredEvent]
+    ) -> list[tuple[tuple[int, int, int], int, str, StoredEvent | StoredReading]]:
+        """The readings of every vehicle that carried the parcel, from a day before its first
+        scan: as stored, or (bus mode, a vehicle whose readings another partition stores) as
+        this parcel's partition applied them. The rebuild keeps those that came while the
+        parcel was aboard, in the order they were applied."""
+        if not events:
+            return []
+        tenant_id, part_of = key[0], self.alerting.part_of
+        part = part_of(key[1])
+        since = min(times.to_us(s.event.occurred_at) for s in events) - VEHICLE_LOOKBACK_US
+        out: list[tuple[tuple[int, int, int], int, str, StoredEvent | StoredReading]] = []
+        for vehicle_id in sorted({s.event.vehicle_id for s in events if s.event.vehicle_id}):
+            if part_of(vehicle_id) == part:
+                rows = uow.telemetry.of_vehicle(tenant_id, vehicle_id, since, None, MAX_READINGS)
+            else:
+                rows = uow.telemetry.copies_of_vehicle(part, tenant_id, vehicle_id, since, None,
+                                                       MAX_READINGS)
+            out += [(_order(r), r.received_at_us, VEHICLE + vehicle_id, r) for r in rows]
         return out
 
     def _rebuild(self, uow: UnitOfWork, key: Key, record: ShipmentRecord) -> Live:
@@ -89,19 +99,22 @@ class LiveShipments:
         quiet = Quiet()
         self.alerting.register(watched, record.created_at_us, quiet)
         events = uow.events.of(record.id)
-        history: list[tuple[int, int, str, StoredEvent | StoredReading]] = [
-            (s.ledger_index, s.received_at_us, "", s) for s in events]
-        history += [(r.ledger_index, r.received_at_us, f"device:{r.reading.device_id}", r)
+        history: list[tuple[tuple[int, int, int], int, str, StoredEvent | StoredReading]] = [
+            ((s.ledger_index, 1, s.received_at_us), s.received_at_us, "", s) for s in events]
+        history += [(_order(r), r.received_at_us, f"device:{r.reading.device_id}", r)
                     for r in uow.telemetry.of_shipment(record.id, None, None, MAX_READINGS)]
-        history += self._vehicle_readings(uow, key[0], events)
-        history.sort(key=lambda item: (item[0], item[1]))
+        history += self._vehicle_readings(uow, key, events)
+        history.sort(key=lambda item: item[0])
+        aboard: str | None = None  # the vehicle carrying it, as the writer saw it then
         for _, received_at, source, item in history:
             self.alerting.fire(watched, received_at, quiet)
             if isinstance(item, StoredEvent):
                 rec = track.record(item.event)
                 if rec is not None:
+                    if rec.vehicle_change is not None:
+                        aboard = rec.vehicle_change[1]
                     self.alerting.event(watched, rec, track, received_at, quiet)
-            else:
+            elif not source.startswith(VEHICLE) or source == f"{VEHICLE}{aboard}":
                 self.alerting.reading(watched, item.reading, source, quiet, received_at)
         # The store says which alerts are active. Running the history silently can leave one
         # the live writer had since cleared (a batch's readings are replayed after its scans,
@@ -120,3 +133,11 @@ class LiveShipments:
                     watched.watch.profile.escalate_after_min * MINUTE))
         self.alerting.schedule(watched)
         return Live(track, record.spec_digest, watched)
+
+
+def _order(r: StoredReading) -> tuple[int, int, int]:
+    """A reading's place in its parcel's history: before the entry it was applied ahead of
+    (events sort as (index, 1, ...)); older rows without a position after their batch's scans."""
+    if r.position is not None:
+        return (r.position, 0, r.received_at_us)
+    return (r.ledger_index, 1, r.received_at_us)

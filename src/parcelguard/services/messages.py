@@ -33,8 +33,11 @@ class RecordReading:
     reading: Reading
     received_at: datetime
     # False on the copies of a vehicle's reading that bus mode sends to the partitions other
-    # than the vehicle's own: they apply the fix to their parcels aboard and store nothing
+    # than the vehicle's own: they apply the fix to their parcels aboard and store nothing.
+    # A copy names its vehicle: the unit's binding is stored by the vehicle's own partition,
+    # which may not have got that far yet.
     keep: bool = True
+    vehicle_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

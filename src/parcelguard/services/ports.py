@@ -87,6 +87,9 @@ class StoredReading:
     shipment_id: int | None
     vehicle_id: str | None
     ledger_index: int
+    # where it was applied among the ledger's entries: before the entry of this index (None
+    # for readings stored before it was kept); a rebuild replays in this order
+    position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,16 @@ class Telemetry(Protocol):
 
     def of_vehicle(
         self, tenant_id: str, vehicle_id: str, since_us: int, until_us: int | None, limit: int
+    ) -> list[StoredReading]: ...
+
+    def add_copies(self, partition: int, rows: Sequence[StoredReading]) -> None:
+        """Bus mode: vehicle readings a partition applied to its parcels, not being the
+        vehicle's own partition (which stores the readings themselves)."""
+        ...
+
+    def copies_of_vehicle(
+        self, partition: int, tenant_id: str, vehicle_id: str, since_us: int,
+        until_us: int | None, limit: int,
     ) -> list[StoredReading]: ...
 
 

@@ -74,6 +74,7 @@ class _Data:
     places: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     lookup_failures: dict[str, LookupFailures] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    copies: dict[tuple[int, str, str, int], StoredReading] = field(default_factory=dict)
     pickup_codes: dict[tuple[str, str], PickupCode] = field(default_factory=dict)
     consumer_messages: list[ConsumerMessage] = field(default_factory=list)
     next_id: int = 1
@@ -283,6 +284,23 @@ class MemoryTelemetry(_Repo):
         rows = [r for r in self.data.readings
                 if r.tenant_id == tenant_id and r.vehicle_id == vehicle_id
                 and _within(times.to_us(r.reading.ts), since_us, until_us)]
+        return sorted(rows, key=lambda r: times.to_us(r.reading.ts))[:limit]
+
+    def add_copies(self, partition: int, rows: Sequence[StoredReading]) -> None:
+        def apply() -> None:
+            for row in rows:
+                key = (partition, row.tenant_id, row.reading.device_id, times.to_us(row.reading.ts))
+                self.data.copies.setdefault(key, row)
+
+        self.later(apply)
+
+    def copies_of_vehicle(
+        self, partition: int, tenant_id: str, vehicle_id: str, since_us: int,
+        until_us: int | None, limit: int,
+    ) -> list[StoredReading]:
+        rows = [r for (p, t, _, ts), r in self.data.copies.items()
+                if p == partition and t == tenant_id and r.vehicle_id == vehicle_id
+                and _within(ts, since_us, until_us)]
         return sorted(rows, key=lambda r: times.to_us(r.reading.ts))[:limit]
 
 

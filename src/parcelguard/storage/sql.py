@@ -479,8 +479,14 @@ _READING_FIELDS = ("seq", "lat", "lon", "speed_kmh", "temperature_c", "humidity_
 
 _READING_INSERT = _insert_sql(t.readings, (
     "tenant_id", "device_id", "ts", "ts_offset", *_READING_FIELDS, "shipment_id", "vehicle_id",
-    "received_at", "ledger_index",
+    "received_at", "ledger_index", "position",
 ))
+
+
+_COPY_INSERT = _insert_sql(t.vehicle_copies, (
+    "partition", "tenant_id", "device_id", "ts", "ts_offset", *_READING_FIELDS, "vehicle_id",
+    "received_at", "ledger_index", "position",
+)) + " ON CONFLICT DO NOTHING"  # a copy sent again after the bus's duplicate window
 
 
 class SqlTelemetry(_Repo):
@@ -488,7 +494,7 @@ class SqlTelemetry(_Repo):
         self.bulk(_READING_INSERT, [
             (r.tenant_id, r.reading.device_id, times.to_us(r.reading.ts),
              times.offset_min(r.reading.ts), *(getattr(r.reading, f) for f in _READING_FIELDS),
-             r.shipment_id, r.vehicle_id, r.received_at_us, r.ledger_index)
+             r.shipment_id, r.vehicle_id, r.received_at_us, r.ledger_index, r.position)
             for r in rows
         ])
 
@@ -523,10 +529,28 @@ class SqlTelemetry(_Repo):
         q = sa.select(t.readings).where(c.tenant_id == tenant_id, c.vehicle_id == vehicle_id)
         return self._run(q, since_us, until_us, limit)
 
-    def _run(
-        self, q: sa.Select[Any], since: int | None, until: int | None, limit: int
+    def add_copies(self, partition: int, rows: Sequence[StoredReading]) -> None:
+        self.bulk(_COPY_INSERT, [
+            (partition, r.tenant_id, r.reading.device_id, times.to_us(r.reading.ts),
+             times.offset_min(r.reading.ts), *(getattr(r.reading, f) for f in _READING_FIELDS),
+             r.vehicle_id, r.received_at_us, r.ledger_index, r.position)
+            for r in rows
+        ])
+
+    def copies_of_vehicle(
+        self, partition: int, tenant_id: str, vehicle_id: str, since_us: int,
+        until_us: int | None, limit: int,
     ) -> list[StoredReading]:
-        c = t.readings.c
+        c = t.vehicle_copies.c
+        q = sa.select(t.vehicle_copies).where(c.partition == partition, c.tenant_id == tenant_id,
+                                               c.vehicle_id == vehicle_id)
+        return self._run(q, since_us, until_us, limit, t.vehicle_copies)
+
+    def _run(
+        self, q: sa.Select[Any], since: int | None, until: int | None, limit: int,
+        table: sa.Table = t.readings,
+    ) -> list[StoredReading]:
+        c = table.c
         if since is not None:
             q = q.where(c.ts >= since)
         if until is not None:
@@ -537,7 +561,8 @@ class SqlTelemetry(_Repo):
                 r.tenant_id,
                 Reading(r.device_id, times.from_us(r.ts, r.ts_offset),
                         **{f: getattr(r, f) for f in _READING_FIELDS}),
-                r.received_at, r.shipment_id, r.vehicle_id, r.ledger_index,
+                r.received_at, getattr(r, "shipment_id", None), r.vehicle_id, r.ledger_index,
+                r.position,
             )
             for r in rows
         ]

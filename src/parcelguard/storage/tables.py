@@ -164,6 +164,7 @@ readings = sa.Table(
     sa.Column("vehicle_id", sa.String(64)),
     sa.Column("received_at", Micros, nullable=False),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),
+    sa.Column("position", sa.BigInteger),  # applied before this ledger entry (rebuild order)
     sa.UniqueConstraint("tenant_id", "device_id", "ts"),
     sa.Index(None, "shipment_id", "ts"),
     sa.Index(None, "tenant_id", "vehicle_id", "ts"),
@@ -396,4 +397,30 @@ bus_offsets = sa.Table(
     sa.Column("stream", sa.String(64), primary_key=True),
     sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+# bus mode: a vehicle's readings as a partition other than the vehicle's own applied them to
+# its parcels aboard. That partition rebuilds its parcels from these after a restart (the
+# vehicle's own partition stores the reading itself in `readings`, on its own schedule).
+vehicle_copies = sa.Table(
+    "vehicle_copies", metadata,
+    sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("ts", Micros, primary_key=True, autoincrement=False),
+    sa.Column("ts_offset", sa.SmallInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("speed_kmh", sa.Float),
+    sa.Column("temperature_c", sa.Float),
+    sa.Column("humidity_pct", sa.Float),
+    sa.Column("shock_g", sa.Float),
+    sa.Column("light_lux", sa.Float),
+    sa.Column("battery_pct", sa.Float),
+    sa.Column("vehicle_id", sa.String(64), nullable=False),
+    sa.Column("received_at", Micros, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),  # its batch's place in the log
+    sa.Column("position", sa.BigInteger),  # applied before this ledger entry (rebuild order)
+    sa.Index(None, "partition", "tenant_id", "vehicle_id", "ts"),
 )
