@@ -143,6 +143,34 @@ def worker(
         system.stop()
 
 
+@app.command("mqtt")
+def mqtt_only() -> None:
+    """Bus mode: subscribe to device telemetry and sorter scans on MQTT and publish them to the
+    stream, without an API (in embedded mode the subscriber runs inside `parcelguard serve`)."""
+    import signal
+
+    from parcelguard.logs import configure
+
+    settings = Settings()
+    configure(settings)
+    if not settings.bus_url:
+        raise _fail("set PARCELGUARD_BUS_URL: on its own the subscriber publishes to the bus "
+                    "(without one, `parcelguard serve` subscribes itself)")
+    if not settings.mqtt_enabled:
+        raise _fail("PARCELGUARD_MQTT_ENABLED is false")
+    stopping = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)  # before any thread starts: they inherit it
+    system = bootstrap.build(settings)
+    try:
+        system.start(deliver=False)
+    except ParcelGuardError as exc:
+        raise _fail(exc.message) from None
+    try:
+        signal.sigwait(stopping)
+    finally:
+        system.stop()
+
+
 @app.command()
 def status(
     seconds: Annotated[float, typer.Option(help="how long to measure throughput")] = 1.0,
@@ -162,7 +190,7 @@ def status(
     spec = bootstrap.bus_spec(settings)
 
     async def measure() -> tuple[list[Any], dict[int, float]]:
-        nc = await nats.connect(url, max_reconnect_attempts=0)
+        nc = await nats.connect(url.split(","), max_reconnect_attempts=0)
         try:
             with _store() as store:
                 return await rates(nc.jetstream(), spec, store, seconds)

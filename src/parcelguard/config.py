@@ -57,8 +57,9 @@ class Settings(BaseSettings):
         default="parcelguard", description="stable across restarts: the broker keeps this "
         "session's unacknowledged messages; unique per server sharing a broker")
     bus_url: str | None = Field(
-        default=None, description="nats://host:4222 turns on bus mode: this node publishes "
-        "commands to JetStream and `parcelguard worker` processes apply them (issue 7)")
+        default=None, description="nats://host:4222 (several, comma-separated) turns on bus "
+        "mode: this node publishes commands to JetStream and `parcelguard worker` processes "
+        "apply them (deploy/README.md)")
     bus_stream: str = "PARCELGUARD"
     bus_subject_prefix: str = "parcelguard.ingest"
     bus_partitions: int = Field(default=16, ge=1, le=1024)

@@ -321,3 +321,37 @@ def test_status_and_metrics_show_owners_positions_and_lag(bus: Bus, api: Server)
     assert owned == {"0": "1.0", "1": "1.0", "2": "0.0", "3": "0.0"}
     assert 'parcelguard_bus_consumer_lag{partition="1"} 0.0' in scraped
     assert 'parcelguard_bus_committed_seq{partition="3"} 0.0' in scraped
+
+
+def test_the_mqtt_subscriber_runs_on_its_own_in_bus_mode(bus: Bus, api: Server) -> None:
+    """`parcelguard mqtt` (no API) publishes what devices send; a worker stores it."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    bus.start_worker("a", f"0-{PARTITIONS - 1}")
+    body = shipment_json("SF1400000001", devices=["LOG-9"], category="cold_chain")
+    until(lambda: api.client().post("/v1/shipments", json=body).status_code in (200, 201))
+    env = bus.env() | {"PARCELGUARD_MQTT_ENABLED": "true",
+                       "PARCELGUARD_MQTT_CLIENT_ID": f"pg-test-{uuid.uuid4().hex}"}
+    with (bus.data_dir / "mqtt.log").open("ab") as log:
+        sub = subprocess.Popen([sys.executable, "-m", "parcelguard", "mqtt"], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2)  # connected and subscribed (QoS 1 with a persistent session from here on)
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex}")
+        pub.connect("127.0.0.1", 1883)
+        pub.loop_start()
+        reading = {"device_id": "LOG-9", "ts": "2026-11-20T11:00:00Z", "seq": 1,
+                   "temperature_c": 4.5}
+        pub.publish("parcelguard/acme/devices/LOG-9/telemetry", json.dumps(reading).encode(),
+                    qos=1).wait_for_publish(10)
+        pub.disconnect()
+        pub.loop_stop()
+
+        def stored() -> bool:
+            r = api.client().get("/v1/shipments/SF1400000001/telemetry")
+            return r.status_code == 200 and len(r.json()["points"]) == 1
+        until(stored)
+    finally:
+        sub.send_signal(signal.SIGTERM)
+        assert sub.wait(15) == 0

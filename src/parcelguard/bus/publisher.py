@@ -173,7 +173,8 @@ class BusPipeline:
         asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(30)
 
     async def _connect(self) -> None:
-        self._nc = await nats.connect(self.url, name="parcelguard-api", max_reconnect_attempts=-1,
+        self._nc = await nats.connect(self.url.split(","), name="parcelguard-api",
+                                      max_reconnect_attempts=-1,
                                       reconnect_time_wait=0.5)
         self._js = self._nc.jetstream()
         await ensure(self._js, self.spec)

@@ -106,7 +106,7 @@ class Worker:
         self.claim()
         try:
             start()
-            self._nc = await nats.connect(self.url, name="parcelguard-worker",
+            self._nc = await nats.connect(self.url.split(","), name="parcelguard-worker",
                                           max_reconnect_attempts=-1, reconnect_time_wait=0.5)
             js = self._nc.jetstream()
             await ensure(js, self.spec)
