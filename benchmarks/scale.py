@@ -182,8 +182,10 @@ def main() -> None:
             run.close()
         rates[workers] = messages / seconds
         print(f"{workers} worker(s): {messages:,} messages in {seconds:.1f} s = "
-              f"{rates[workers]:,.0f} messages/s")
+              f"{rates[workers]:,.0f} messages/s, {len(lines) / seconds:,.0f} recorded lines/s")
     print(f"two workers / one worker: {rates[2] / rates[1]:.2f}x")
+    print("(a vehicle's reading is one message per partition: the vehicle's own stores it, "
+          "the others apply it to their parcels aboard)")
 
 
 if __name__ == "__main__":

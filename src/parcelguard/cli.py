@@ -860,11 +860,18 @@ def bench_latency(
     seconds: Annotated[float, typer.Option(help="how long to send")] = 30.0,
     port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8766,
     webhook: Annotated[bool, typer.Option(help="subscribe a loopback receiver")] = True,
+    bus: Annotated[str | None, typer.Option(
+        help="bus mode through this NATS (e.g. nats://127.0.0.1:4222), with --database")] = None,
+    database: Annotated[str, typer.Option(help="PostgreSQL for bus mode (a schema is made)")] = (
+        "postgresql://root@127.0.0.1:5432/test"),
+    workers: Annotated[int, typer.Option(help="bus mode: worker processes")] = 2,
 ) -> None:
     """Event -> alert latency over HTTP at a steady rate (server in its own process)."""
     from parcelguard.bench import latency
 
-    for line in latency.report(latency.run(rate, seconds, port, webhook), rate):
+    setup = latency.BusSetup(bus, database, workers) if bus else None
+    figures = latency.run(rate, seconds, port, webhook, setup)
+    for line in latency.report(figures, rate, setup):
         out.print(line, highlight=False, markup=False)
 
 

@@ -13,12 +13,18 @@ measured from the moment the request was due:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.client
 import json
+import os
 import queue
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,9 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
+import psycopg
 
 from parcelguard.bench import common
 from parcelguard.bench.http import start_server
+from parcelguard.storage import migrate
+from parcelguard.storage.sql import SqlStore
 
 SHIPMENTS = 3000
 PER_REQUEST = 10
@@ -152,13 +162,65 @@ def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
     out.events = requests * PER_REQUEST
 
 
-def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool = True) -> Figures:
+@dataclass
+class BusSetup:
+    """Bus mode for the benchmark: a fresh PostgreSQL schema and stream, N worker processes."""
+
+    nats_url: str
+    pg_url: str  # an admin URL; the run gets its own schema in that database
+    workers: int = 2
+    partitions: int = 8
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+
+    def settings(self) -> dict[str, str]:
+        base = self.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return {"database_url": f"{base}?options=-csearch_path%3Dbench_{self.tag}",
+                "bus_url": self.nats_url, "bus_stream": f"BENCH_{self.tag}",
+                "bus_subject_prefix": f"bench.{self.tag}", "bus_partitions": str(self.partitions),
+                "bus_reply_timeout_s": "30"}
+
+    def create(self) -> None:
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "bench_{self.tag}"')
+        store = SqlStore.connect(self.settings()["database_url"])
+        migrate.upgrade(store.engine)  # once, before several processes open the schema
+        store.close()
+
+    def start_workers(self, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+        share = [list(range(self.partitions))[i::self.workers] for i in range(self.workers)]
+        return [subprocess.Popen([sys.executable, "-m", "parcelguard.cli", "worker",
+                                  "--partitions", ",".join(map(str, ps))], env=env,
+                                 stdout=subprocess.DEVNULL) for ps in share]
+
+    def drop(self) -> None:
+        async def stream() -> None:
+            nc = await nats.connect(self.nats_url)
+            with contextlib.suppress(Exception):
+                await nc.jetstream().delete_stream(f"BENCH_{self.tag}")
+            await nc.close()
+        asyncio.run(stream())
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "bench_{self.tag}" CASCADE')
+
+
+def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool = True,
+        bus: BusSetup | None = None) -> Figures:
     out = Figures()
     receiver = Receiver()
+    keys = {"ledger_key": common.throwaway_key(), "data_key": common.throwaway_key()}
+    extra = bus.settings() if bus else {}
+    workers: list[subprocess.Popen[bytes]] = []
+    if bus:
+        bus.create()
     with tempfile.TemporaryDirectory(prefix="pg-latency-") as tmp:
-        proc = start_server(Path(tmp), port, webhooks_allow_private="true")
+        proc = start_server(Path(tmp), port, webhooks_allow_private="true", **keys, **extra)
         key: str = proc.key  # type: ignore[attr-defined]
         base = f"http://127.0.0.1:{port}"
+        if bus:
+            env = os.environ | {f"PARCELGUARD_{k.upper()}": v for k, v in {
+                **keys, **extra, "data_dir": tmp, "mqtt_enabled": "false",
+                "webhooks_allow_private": "true", "log_level": "warning"}.items()}
+            workers = bus.start_workers(env)
         try:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
                               timeout=60) as c:
@@ -180,7 +242,13 @@ def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool
         finally:
             proc.terminate()
             proc.wait(30)
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(30)
             receiver.close()
+            if bus:
+                bus.drop()
     return out
 
 
@@ -197,7 +265,7 @@ def _count_alerts(client: httpx.Client) -> int:
             return count
 
 
-def report(f: Figures, rate: int) -> list[str]:
+def report(f: Figures, rate: int, bus: BusSetup | None = None) -> list[str]:
     def line(name: str, ms: list[float]) -> str:
         if not ms:
             return f"  {name}: none measured"
@@ -206,7 +274,10 @@ def report(f: Figures, rate: int) -> list[str]:
 
     return [
         f"[alert latency] {f.events:,} events at {rate:,}/s asked, {f.events / f.seconds:,.0f}/s "
-        f"sent, {PER_REQUEST} per request, server on SQLite in its own process",
+        f"sent, {PER_REQUEST} per request, " + (
+            f"bus mode: API node -> JetStream ({bus.partitions} partitions) -> {bus.workers} "
+            "worker(s) -> PostgreSQL, each in its own process" if bus else
+            "server on SQLite in its own process"),
         line("every request (answer)", f.request_ms),
         line("event -> alert committed", f.alert_ms),
         line("event -> webhook received", f.webhook_ms),
