@@ -16,20 +16,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import nats
 import psycopg
 from nats.js.errors import NotFoundError
 
+from parcelguard.bench.common import bus_recording, facility_places
 from parcelguard.bus.codec import Codec
 from parcelguard.bus.publisher import BusPipeline, Router
 from parcelguard.bus.stream import StreamSpec
@@ -38,29 +37,12 @@ from parcelguard.crypto.keys import AesGcmVault
 from parcelguard.domain import times
 from parcelguard.ingest.replay import Replay
 from parcelguard.services.clock import ManualClock
-from parcelguard.simulator.scenario import SimConfig, Simulation
 from parcelguard.storage import migrate
 from parcelguard.storage.sql import SqlStore
 
 PG = os.environ.get("PARCELGUARD_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 NATS_URL = "nats://127.0.0.1:4222"
 KEY = base64.b64encode(b"\x05" * 32).decode()
-
-
-def recording(shipments: int) -> list[bytes]:
-    config = SimConfig(seed=11, shipments=shipments, start=times.parse(
-        "2026-11-21T00:00:00+08:00", "start"), span=timedelta(hours=12), anomaly_rate=0.3,
-        clock_every=timedelta(minutes=30))
-    return [json.dumps(line, ensure_ascii=False).encode() for line in Simulation(config).lines()]
-
-
-def places(lines: list[bytes]) -> list[tuple[str, str, float, float]]:
-    found: dict[str, tuple[float, float]] = {}
-    for raw in lines:
-        loc = json.loads(raw).get("location") or {}
-        if loc.get("facility_id") and loc.get("lat") is not None:
-            found[loc["facility_id"]] = (loc["lat"], loc["lon"])
-    return [("acme", f, lat, lon) for f, (lat, lon) in sorted(found.items())]
 
 
 class Run:
@@ -168,8 +150,8 @@ def main() -> None:
     parser.add_argument("--shipments", type=int, default=330)
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()
-    lines = recording(args.shipments)
-    facilities = places(lines)
+    lines = bus_recording(args.shipments)
+    facilities = facility_places(lines, "acme")
     print(f"recording: {len(lines):,} lines, {args.partitions} partitions, "
           f"{os.cpu_count()} cores")
     rates = {}

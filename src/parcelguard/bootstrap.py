@@ -177,8 +177,10 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
     ingestor.listeners.append(lambda changes: deliverer.nudge())  # new outbox messages
     pipeline: Submitter = Pipeline(ingestor)
     if settings.bus_url and not worker:
-        pipeline = BusPipeline(settings.bus_url, bus_spec(settings), Codec(vault),
-                               Router(store, settings.bus_partitions), settings.bus_reply_timeout_s)
+        bus = BusPipeline(settings.bus_url, bus_spec(settings), Codec(vault),
+                          Router(store, settings.bus_partitions), settings.bus_reply_timeout_s)
+        bus.watchers = ingestor.watchers  # the pages watch the writer; here the workers commit
+        pipeline = bus
     senders: dict[str, Sender] = {"sms": LogSender()}
     if settings.smtp_url:
         senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)

@@ -18,7 +18,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,8 @@ import sqlalchemy as sa
 from nats.js.errors import NotFoundError
 
 from parcelguard import bootstrap
+from parcelguard.bench.common import bus_recording, facility_places
+from parcelguard.bus import status
 from parcelguard.bus.codec import Codec
 from parcelguard.bus.publisher import BusPipeline, Router
 from parcelguard.bus.stream import StreamSpec
@@ -36,7 +37,6 @@ from parcelguard.ingest.replay import Replay
 from parcelguard.services import ledger
 from parcelguard.services.clock import ManualClock
 from parcelguard.services.ports import Store
-from parcelguard.simulator.scenario import SimConfig, Simulation
 from parcelguard.storage import migrate, tables
 from parcelguard.storage.sql import SqlStore
 from tests.conftest import KEY_A, KEY_B, Server, make_keys, run_server, settings_for
@@ -71,6 +71,25 @@ class Bus:
             self.workers[name] = subprocess.Popen(
                 [sys.executable, "-m", "parcelguard", "worker", "--partitions", partitions, *extra],
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, partitions: int) -> None:
+        """Until workers hold this many partitions and read them (they will answer now)."""
+        store = SqlStore.connect(self.db_url)
+        spec = StreamSpec(self.stream, self.prefix, PARTITIONS)
+
+        async def reading() -> int:
+            nc = await _connect()
+            try:
+                return sum(1 for r in await status.partitions(nc.jetstream(), spec, store)
+                           if r.owner and r.lag is not None)
+            except NotFoundError:  # the stream is not there yet
+                return 0
+            finally:
+                await nc.close()
+        try:
+            until(lambda: asyncio.run(reading()) == partitions)
+        finally:
+            store.close()
 
     def kill(self, name: str) -> None:
         proc = self.workers.pop(name)
@@ -137,6 +156,7 @@ def until(check: Callable[[], bool], seconds: float = 30) -> None:
 
 def test_requests_through_the_bus_get_the_writers_answers(bus: Bus, api: Server) -> None:
     bus.start_worker("a", f"0-{PARTITIONS - 1}")
+    bus.wait_ready(PARTITIONS)
     client = api.client()
     created = client.post("/v1/shipments", json=shipment_json("SF1400000001"))
     assert created.status_code == 201, created.text
@@ -154,26 +174,23 @@ def test_requests_through_the_bus_get_the_writers_answers(bus: Bus, api: Server)
     assert [e["event_id"] for e in timeline["events"]] == ["e0", "e1", "e2"]
 
 
+def test_live_pages_on_an_api_node_hear_of_the_workers_commits(bus: Bus, api: Server) -> None:
+    """The tracking page and dashboard wake on changed shipments (ingestor.watchers); in bus
+    mode the worker that committed tells every API node over core NATS."""
+    heard: list[tuple[str, str]] = []
+    api.system.ingestor.watchers.append(heard.extend)
+    bus.start_worker("a", f"0-{PARTITIONS - 1}")
+    client = api.client()
+    until(lambda: client.post("/v1/shipments", json=shipment_json("SF1400000001")).status_code
+          in (200, 201))
+    heard.clear()
+    client.post("/v1/events", json=[event_json("SF1400000001", event_id="e1")])
+    until(lambda: ("acme", "SF1400000001") in heard, 10)
+
+
 # ---- the drill: several senders, a worker killed and restarted, compared with a replay ----
 
 DRILL_SHIPMENTS = int(os.environ.get("PARCELGUARD_DRILL_SHIPMENTS", "330"))  # ~100k lines
-
-
-def _recording(shipments: int) -> list[bytes]:
-    config = SimConfig(seed=11, shipments=shipments, start=times.parse(
-        "2026-11-21T00:00:00+08:00", "start"), span=timedelta(hours=12), anomaly_rate=0.3,
-        clock_every=timedelta(minutes=30))
-    return [json.dumps(line, ensure_ascii=False).encode() for line in Simulation(config).lines()]
-
-
-def _facilities(lines: list[bytes]) -> list[tuple[str, str, float, float]]:
-    """The hub network's positions, registered before either run (see docs/decisions.md)."""
-    found: dict[str, tuple[float, float]] = {}
-    for raw in lines:
-        loc = json.loads(raw).get("location") or {}
-        if loc.get("facility_id") and loc.get("lat") is not None:
-            found[loc["facility_id"]] = (loc["lat"], loc["lon"])
-    return [("acme", f, lat, lon) for f, (lat, lon) in sorted(found.items())]
 
 
 def _tracking_numbers(lines: list[bytes]) -> list[str]:
@@ -241,8 +258,8 @@ def test_workers_store_every_command_once_and_alert_as_a_replay_does(
     exactly once, the ledger verifies, and the alert transitions equal an embedded replay of
     the same lines, those from vehicle telemetry included (a partition rebuilds its parcels
     from the copies of vehicle readings it applied itself)."""
-    lines = _recording(shipments)
-    places = _facilities(lines)
+    lines = bus_recording(shipments)
+    places = facility_places(lines, "acme")
     expected = _embedded(lines, places, tmp_path / "embedded")
 
     store = SqlStore.connect(bus.db_url)

@@ -93,3 +93,22 @@ def median(values: list[float]) -> float:
 class Row:
     label: str
     value: str
+
+
+def bus_recording(shipments: int) -> list[bytes]:
+    """A simulated half day for the bus drills and benchmarks: replay lines, mostly sensor
+    telemetry (cold chain loggers, vehicle GPS), with clock lines every 30 minutes."""
+    config = SimConfig(seed=11, shipments=shipments, start=datetime.fromisoformat(
+        "2026-11-21T00:00:00+08:00"), span=timedelta(hours=12), anomaly_rate=0.3,
+        clock_every=timedelta(minutes=30))
+    return [json.dumps(line, ensure_ascii=False).encode() for line in Simulation(config).lines()]
+
+
+def facility_places(lines: list[bytes], tenant: str) -> list[tuple[str, str, float, float]]:
+    """The hub network's positions as the scans give them, to register before a run."""
+    found: dict[str, tuple[float, float]] = {}
+    for raw in lines:
+        loc = json.loads(raw).get("location") or {}
+        if loc.get("facility_id") and loc.get("lat") is not None:
+            found[loc["facility_id"]] = (loc["lat"], loc["lon"])
+    return [(tenant, f, lat, lon) for f, (lat, lon) in sorted(found.items())]

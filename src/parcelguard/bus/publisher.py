@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -160,8 +161,8 @@ class BusPipeline:
         self._js: JetStreamContext | None = None
         self._inbox = ""
         self._waiting: dict[str, _Waiting] = {}
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
+        # who wants to know which shipments a worker's commit changed (the live pages)
+        self.watchers: list[Callable[[list[tuple[str, str]]], None]] = []
 
     # ---- life ----
 
@@ -180,6 +181,7 @@ class BusPipeline:
         await ensure(self._js, self.spec)
         self._inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        await self._nc.subscribe(self.spec.changes, cb=self._on_changed)
         log.info("bus.connected", url=self.url, stream=self.spec.name,
                  partitions=self.spec.partitions)
 
@@ -270,6 +272,14 @@ class BusPipeline:
             del self._waiting[request]
         answers |= waiting.outcomes
         return [answers.get(i, m.Outcome(m.Result.QUEUED)) for i in range(len(commands))]
+
+    async def _on_changed(self, msg: Msg) -> None:
+        try:
+            keys = [(str(t), str(n)) for t, n in json.loads(msg.data)]
+        except (ValueError, TypeError):
+            return
+        for watcher in self.watchers:
+            watcher(keys)
 
     async def _on_reply(self, msg: Msg) -> None:
         waiting = self._waiting.get(msg.subject.rsplit(".", 1)[1])

@@ -36,7 +36,7 @@ class PartitionStatus:
 async def partitions(js: JetStreamContext, spec: StreamSpec, store: Store) -> list[PartitionStatus]:
     with store.unit_of_work(write=False) as uow:
         committed = uow.offsets.all(spec.name)
-    owners = _owners(store)
+    held = owners(store)
     out = []
     for p in range(spec.partitions):
         try:
@@ -45,7 +45,7 @@ async def partitions(js: JetStreamContext, spec: StreamSpec, store: Store) -> li
             acked = info.ack_floor.consumer_seq if info.ack_floor else 0
         except NotFoundError:
             lag = acked = None
-        out.append(PartitionStatus(p, committed.get(p, 0), lag, owners.get(p), acked))
+        out.append(PartitionStatus(p, committed.get(p, 0), lag, held.get(p), acked))
     return out
 
 
@@ -60,7 +60,7 @@ async def rates(js: JetStreamContext, spec: StreamSpec, store: Store,
     return after, per_s
 
 
-def _owners(store: Store) -> dict[int, str]:
+def owners(store: Store) -> dict[int, str]:
     engine = getattr(store, "engine", None)
     if engine is None or engine.dialect.name != "postgresql":
         return {}

@@ -31,6 +31,11 @@ class StreamSpec:
         return f"{self.prefix}.{partition}"
 
     @property
+    def changes(self) -> str:
+        """Core NATS (not the stream): shipments a worker's commit changed, for live pages."""
+        return f"{self.prefix}-changes"
+
+    @property
     def subjects(self) -> list[str]:
         return [f"{self.prefix}.*"]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import time
@@ -69,6 +70,11 @@ class Worker:
         owned = set(self.partitions)
         count = spec.partitions
         ingestor = pipeline.ingestor
+        ingestor.watchers.append(self._changed)  # live pages on the API nodes follow commits
+        ingestor.listeners.append(
+            lambda changes: self._changed([(c.alert.tenant_id, c.alert.tracking_no)
+                                           for c in changes]))
+        self._loop: asyncio.AbstractEventLoop | None = None
         ingestor.ledger.shared = True
         ingestor.owns = lambda tn: partition_of(tn, count) in owned
         ingestor.alerting.part_of = lambda tn: partition_of(tn, count)
@@ -106,6 +112,7 @@ class Worker:
         self.claim()
         try:
             start()
+            self._loop = asyncio.get_running_loop()
             self._nc = await nats.connect(self.url.split(","), name="parcelguard-worker",
                                           max_reconnect_attempts=-1, reconnect_time_wait=0.5)
             js = self._nc.jetstream()
@@ -139,6 +146,14 @@ class Worker:
             ack_policy=AckPolicy.EXPLICIT, ack_wait=300, max_ack_pending=FETCH * 4,
         ))
         return await js.pull_subscribe_bind(durable=name, stream=self.spec.name)
+
+    def _changed(self, keys: list[tuple[str, str]]) -> None:
+        """After a commit (on the writer's thread): tell the API nodes which shipments moved."""
+        loop, nc = self._loop, self._nc
+        if keys and loop is not None and nc is not None:
+            body = json.dumps(sorted(set(keys))).encode()
+            subject = self.spec.changes
+            loop.call_soon_threadsafe(lambda: loop.create_task(nc.publish(subject, body)))
 
     # ---- the loop of one partition ----
 

@@ -7,6 +7,8 @@ The ledger tables are append-only; migrations add triggers that refuse UPDATE an
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -144,22 +146,24 @@ quarantined_events = sa.Table(
     sa.Index(None, "tenant_id", "tracking_no"),
 )
 
+def _measurements() -> list[sa.Column[Any]]:
+    """What a reading says, as columns (the same in every table that keeps readings)."""
+    return [
+        sa.Column("ts_offset", sa.SmallInteger, nullable=False),
+        sa.Column("seq", sa.BigInteger),
+        *(sa.Column(name, sa.Float) for name in (
+            "lat", "lon", "speed_kmh", "temperature_c", "humidity_pct", "shock_g", "light_lux",
+            "battery_pct")),
+    ]
+
+
 readings = sa.Table(
     "readings", metadata,
     _id(),
     sa.Column("tenant_id", sa.String(40), nullable=False),
     sa.Column("device_id", sa.String(64), nullable=False),
     sa.Column("ts", Micros, nullable=False),
-    sa.Column("ts_offset", sa.SmallInteger, nullable=False),
-    sa.Column("seq", sa.BigInteger),
-    sa.Column("lat", sa.Float),
-    sa.Column("lon", sa.Float),
-    sa.Column("speed_kmh", sa.Float),
-    sa.Column("temperature_c", sa.Float),
-    sa.Column("humidity_pct", sa.Float),
-    sa.Column("shock_g", sa.Float),
-    sa.Column("light_lux", sa.Float),
-    sa.Column("battery_pct", sa.Float),
+    *_measurements(),
     sa.Column("shipment_id", sa.BigInteger),
     sa.Column("vehicle_id", sa.String(64)),
     sa.Column("received_at", Micros, nullable=False),
@@ -408,16 +412,7 @@ vehicle_copies = sa.Table(
     sa.Column("tenant_id", sa.String(40), primary_key=True),
     sa.Column("device_id", sa.String(64), primary_key=True),
     sa.Column("ts", Micros, primary_key=True, autoincrement=False),
-    sa.Column("ts_offset", sa.SmallInteger, nullable=False),
-    sa.Column("seq", sa.BigInteger),
-    sa.Column("lat", sa.Float),
-    sa.Column("lon", sa.Float),
-    sa.Column("speed_kmh", sa.Float),
-    sa.Column("temperature_c", sa.Float),
-    sa.Column("humidity_pct", sa.Float),
-    sa.Column("shock_g", sa.Float),
-    sa.Column("light_lux", sa.Float),
-    sa.Column("battery_pct", sa.Float),
+    *_measurements(),
     sa.Column("vehicle_id", sa.String(64), nullable=False),
     sa.Column("received_at", Micros, nullable=False),
     sa.Column("ledger_index", sa.BigInteger, nullable=False),  # its batch's place in the log
