@@ -372,3 +372,21 @@ def test_the_mqtt_subscriber_runs_on_its_own_in_bus_mode(bus: Bus, api: Server) 
     finally:
         sub.send_signal(signal.SIGTERM)
         assert sub.wait(15) == 0
+
+
+def test_a_worker_refuses_a_store_other_workers_cannot_share(tmp_path: Path) -> None:
+    env = os.environ | {"PARCELGUARD_BUS_URL": NATS_URL, "PARCELGUARD_DATA_DIR": str(tmp_path),
+                        "PARCELGUARD_LEDGER_KEY": KEY_A, "PARCELGUARD_DATA_KEY": KEY_B}
+    done = subprocess.run([sys.executable, "-m", "parcelguard", "worker", "--partitions", "0-3"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "must be PostgreSQL" in done.stderr
+
+
+def test_two_workers_cannot_hold_the_same_partition(bus: Bus) -> None:
+    bus.start_worker("a", "0-1")
+    bus.wait_ready(2)
+    second = subprocess.run([sys.executable, "-m", "parcelguard", "worker", "--partitions", "1-2"],
+                            env=bus.env(), capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert "partitions [1] are held by another worker" in " ".join(second.stderr.split())

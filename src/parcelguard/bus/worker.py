@@ -89,7 +89,9 @@ class Worker:
         """Hold this worker's partitions (PostgreSQL advisory locks, for the worker's life)."""
         engine = getattr(self.store, "engine", None)
         if engine is None or engine.dialect.name != "postgresql":
-            return  # one worker on SQLite or memory: nothing else can write the store
+            raise Unavailable("workers share one store, which must be PostgreSQL: set "
+                              "PARCELGUARD_DATABASE_URL=postgresql://... (SQLite admits one "
+                              "writer; without a bus, `parcelguard serve` is that writer)")
         conn = engine.connect()
         conn.execute(sa.text("SELECT set_config('application_name', :n, false)"),
                      {"n": f"parcelguard-worker {socket.gethostname()}:{os.getpid()}"})
