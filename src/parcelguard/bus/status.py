@@ -8,6 +8,7 @@ partition's JetStream consumer (what is still waiting for it) and PostgreSQL's l
 from __future__ import annotations
 
 import asyncio
+import zlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,7 +18,11 @@ from nats.js.errors import NotFoundError
 from parcelguard.bus.stream import StreamSpec
 from parcelguard.services.ports import Store
 
-PARTITION_LOCK = 0x5047_5000_0000  # + partition: the advisory lock a worker holds per partition
+
+def partition_lock(spec: StreamSpec, partition: int = 0) -> int:
+    """The advisory lock a worker holds on a partition: named by the stream too, so streams
+    (deployments, tests) sharing one PostgreSQL database never block each other."""
+    return 0x5047_0000_0000_0000 + (zlib.crc32(spec.name.encode()) << 16) + partition
 
 
 def consumer_name(spec: StreamSpec, partition: int) -> str:
@@ -36,7 +41,7 @@ class PartitionStatus:
 async def partitions(js: JetStreamContext, spec: StreamSpec, store: Store) -> list[PartitionStatus]:
     with store.unit_of_work(write=False) as uow:
         committed = uow.offsets.all(spec.name)
-    held = owners(store)
+    held = owners(store, spec)
     out = []
     for p in range(spec.partitions):
         try:
@@ -60,7 +65,7 @@ async def rates(js: JetStreamContext, spec: StreamSpec, store: Store,
     return after, per_s
 
 
-def owners(store: Store) -> dict[int, str]:
+def owners(store: Store, spec: StreamSpec) -> dict[int, str]:
     engine = getattr(store, "engine", None)
     if engine is None or engine.dialect.name != "postgresql":
         return {}
@@ -71,4 +76,4 @@ def owners(store: Store) -> dict[int, str]:
         " AND (l.classid::bigint << 32 | l.objid::bigint) - :base BETWEEN 0 AND 65535")
     with engine.connect() as conn:
         return {int(r.partition): r.application_name for r in conn.execute(
-            query, {"base": PARTITION_LOCK})}
+            query, {"base": partition_lock(spec)})}

@@ -35,7 +35,7 @@ from nats.js.errors import NotFoundError
 
 from parcelguard.bus.codec import Codec, encode_outcomes
 from parcelguard.bus.publisher import INDEX_HEADER, REPLY_HEADER, TYPE_HEADER
-from parcelguard.bus.status import PARTITION_LOCK, consumer_name
+from parcelguard.bus.status import consumer_name, partition_lock
 from parcelguard.bus.stream import StreamSpec, ensure
 from parcelguard.domain.errors import InvalidInput, ParcelGuardError, Unavailable
 from parcelguard.services import messages as m
@@ -96,7 +96,7 @@ class Worker:
         conn.execute(sa.text("SELECT set_config('application_name', :n, false)"),
                      {"n": f"parcelguard-worker {socket.gethostname()}:{os.getpid()}"})
         taken = [p for p in self.partitions if not conn.execute(
-            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PARTITION_LOCK + p}).scalar()]
+            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": partition_lock(self.spec, p)}).scalar()]
         if taken:
             conn.close()
             raise Unavailable(f"partitions {taken} are held by another worker; give this one "
