@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from nats.js.errors import NotFoundError
@@ -390,3 +392,19 @@ def test_two_workers_cannot_hold_the_same_partition(bus: Bus) -> None:
                             env=bus.env(), capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
     assert "partitions [1] are held by another worker" in " ".join(second.stderr.split())
+
+
+def test_a_worker_that_loses_its_partition_locks_stops(bus: Bus, pg_admin: str) -> None:
+    """If the session holding the locks dies (failover, a timeout, an operator), another worker
+    could take the partitions: this one stops at once rather than apply them alongside."""
+    bus.start_worker("a", "0-1")
+    bus.wait_ready(2)
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        ended = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                             "application_name = %s", (
+                                 f"parcelguard-worker {socket.gethostname()}:"
+                                 f"{bus.workers['a'].pid}",)).fetchall()
+    assert ended == [(True,)]
+    assert bus.workers.pop("a").wait(30) == 1
+    assert "lost the locks on partitions [0, 1]" in " ".join(
+        (bus.data_dir / "worker-a.log").read_text().split())

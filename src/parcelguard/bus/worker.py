@@ -37,7 +37,7 @@ from parcelguard.bus.codec import Codec, encode_outcomes
 from parcelguard.bus.publisher import INDEX_HEADER, REPLY_HEADER, TYPE_HEADER
 from parcelguard.bus.status import consumer_name, partition_lock
 from parcelguard.bus.stream import StreamSpec, ensure
-from parcelguard.domain.errors import InvalidInput, ParcelGuardError, Unavailable
+from parcelguard.domain.errors import ParcelGuardError, Unavailable
 from parcelguard.services import messages as m
 from parcelguard.services.clock import Clock, ManualClock
 from parcelguard.services.partitions import partition_of
@@ -47,6 +47,7 @@ from parcelguard.services.ports import Store, Vault
 log = structlog.get_logger(__name__)
 FETCH = 1000
 RETRY_S = 1.0
+LOCK_CHECK_S = 5.0
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Worker:
         self.event_clock = event_clock
         self.counters = Counters()
         self._locks: sa.Connection | None = None
+        self.committed: dict[int, int] = {}  # stream position each partition has committed
+        self.lost = False
         self._nc: Client | None = None
         owned = set(self.partitions)
         count = spec.partitions
@@ -92,16 +95,41 @@ class Worker:
             raise Unavailable("workers share one store, which must be PostgreSQL: set "
                               "PARCELGUARD_DATABASE_URL=postgresql://... (SQLite admits one "
                               "writer; without a bus, `parcelguard serve` is that writer)")
-        conn = engine.connect()
+        # autocommit: an idle transaction held for the worker's life could be cut by
+        # idle_in_transaction_session_timeout, and the locks with it
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(sa.text("SELECT set_config('application_name', :n, false)"),
                      {"n": f"parcelguard-worker {socket.gethostname()}:{os.getpid()}"})
         taken = [p for p in self.partitions if not conn.execute(
             sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": partition_lock(self.spec, p)}).scalar()]
         if taken:
+            conn.invalidate()  # not back to the pool: it holds the locks it did get
             conn.close()
             raise Unavailable(f"partitions {taken} are held by another worker; give this one "
                               "other partitions (--partitions) or stop the other first")
         self._locks = conn
+
+    def still_holds(self) -> bool:
+        """Whether the session holding this worker's partitions is alive and holds them all."""
+        if self._locks is None:
+            return True
+        try:
+            held = self._locks.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
+                " AND locktype = 'advisory' AND granted")).scalar()
+        except sa.exc.SQLAlchemyError:
+            return False
+        return bool(held is not None and held >= len(self.partitions))
+
+    async def _watch_locks(self, stop: asyncio.Event) -> None:
+        """Stop (to be restarted) the moment the partitions' locks are gone: another worker
+        may take them over, and two must never apply one partition."""
+        while not stop.is_set():
+            await asyncio.sleep(LOCK_CHECK_S)
+            if not await asyncio.to_thread(self.still_holds):
+                log.error("worker.lost_partitions", partitions=self.partitions)
+                self.lost = True
+                stop.set()
 
     def release(self) -> None:
         if self._locks is not None:
@@ -124,16 +152,21 @@ class Worker:
             subs = [await self._subscribe(js, p, positions.get(p, 0)) for p in self.partitions]
             self.counters.started = time.monotonic()
             log.info("worker.started", partitions=self.partitions, positions=positions)
+            self.committed = dict(positions)
             tasks = [asyncio.create_task(self._consume(p, sub, stop))
                      for p, sub in zip(self.partitions, subs, strict=True)]
+            tasks.append(asyncio.create_task(self._watch_locks(stop)))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
             stop.set()  # a partition's loop failed: stop the others and exit (to be restarted)
             await asyncio.gather(*tasks)
         finally:
-            if self._nc is not None:
-                await self._nc.close()
+            nc, self._nc, self._loop = self._nc, None, None
+            if nc is not None:
+                await nc.close()
             self.release()
+        if self.lost:
+            raise Unavailable(f"lost the locks on partitions {self.partitions}; stopped")
 
     async def _subscribe(self, js: JetStreamContext, partition: int,
                          committed: int) -> JetStreamContext.PullSubscription:
@@ -155,7 +188,8 @@ class Worker:
         if keys and loop is not None and nc is not None:
             body = json.dumps(sorted(set(keys))).encode()
             subject = self.spec.changes
-            loop.call_soon_threadsafe(lambda: loop.create_task(nc.publish(subject, body)))
+            with contextlib.suppress(RuntimeError):  # the loop closed while a tick finished
+                loop.call_soon_threadsafe(lambda: loop.create_task(nc.publish(subject, body)))
 
     # ---- the loop of one partition ----
 
@@ -166,17 +200,25 @@ class Worker:
                 msgs = await sub.fetch(FETCH, timeout=0.5)
             except (TimeoutError, NatsTimeout):
                 continue
-            if not msgs:
+            done = self.committed.get(partition, 0)
+            fresh = [msg for msg in msgs if msg.metadata.sequence.stream > done]
+            for msg in msgs:
+                if msg.metadata.sequence.stream <= done:
+                    await msg.ack()  # delivered again (an ack lost on the way): applied already
+            if not fresh:
                 continue
-            commands, answers, unreadable = self._decode(msgs, partition)
-            while True:
+            commands, answers, unreadable = self._decode(fresh, partition)
+            outcomes = None
+            while outcomes is None and not stop.is_set():
                 try:
                     outcomes = await self._apply(commands, partition)
-                    break
                 except ParcelGuardError as exc:  # the commit failed: nothing was stored
                     log.warning("worker.retry", partition=partition, error=exc.message)
                     await asyncio.sleep(RETRY_S)
-            for msg in msgs:
+            if outcomes is None:
+                return  # stopping: what was not committed comes again to the next worker
+            self.committed[partition] = fresh[-1].metadata.sequence.stream
+            for msg in fresh:
                 await msg.ack()
             await self._answer(answers, outcomes, unreadable)
             self.counters.applied += len(commands) - 1
@@ -194,16 +236,17 @@ class Worker:
             reply, index = headers.get(REPLY_HEADER), headers.get(INDEX_HEADER)
             try:
                 cmd = self.codec.decode(headers.get(TYPE_HEADER, ""), msg.data)
-            except (InvalidInput, ValueError) as exc:
+                position = int(index) if reply and index else None
+            except Exception as exc:  # one unreadable message must not stop its partition
                 log.error("worker.unreadable", partition=partition, seq=msg.metadata.sequence.stream,
                           error=str(exc))
                 self.pipeline.ingestor.stats.outcomes[("bus_message", "rejected")] += 1
-                if reply and index:
+                if reply and index and index.isdigit():
                     unreadable.append((reply, int(index), m.rejected(
                         None, "command", f"the worker cannot read this message: {exc}")))
                 continue
-            if reply and index:
-                answers.append((reply, int(index), len(commands)))
+            if reply and position is not None:
+                answers.append((reply, position, len(commands)))
             commands.append(cmd)
         commands.append(m.Consumed(self.spec.name, partition, msgs[-1].metadata.sequence.stream))
         return commands, answers, unreadable

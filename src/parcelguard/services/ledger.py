@@ -113,16 +113,21 @@ class LedgerWriter:
         """
         if not self.shared:
             return self.frontier.size
+        self._catch_up(uow)  # most of the way without the lock (a quiet writer may be far behind)
         uow.ledger.lock()
+        self._catch_up(uow)
+        cp = uow.ledger.latest_checkpoint()
+        if cp is not None and cp.size > self.checkpoint_size:
+            self.checkpoint_size, self.checkpoint_at_us = cp.size, cp.created_at_us
+        return self.frontier.size
+
+    def _catch_up(self, uow: UnitOfWork) -> None:
+        """Append to the frontier the leaves other writers have committed since."""
         size = uow.ledger.size()
         if size > self.frontier.size:
             for leaf in uow.ledger.leaves(self.frontier.size, size):
                 self.frontier.append(leaf, STORED_LEVEL)  # their nodes are stored already
                 self.prev = leaf
-        cp = uow.ledger.latest_checkpoint()
-        if cp is not None and cp.size > self.checkpoint_size:
-            self.checkpoint_size, self.checkpoint_at_us = cp.size, cp.created_at_us
-        return self.frontier.size
 
     def checkpoint_due(self, now_us: int) -> bool:
         grown = self.frontier.size - self.checkpoint_size

@@ -21,7 +21,8 @@ from parcelguard.services.ports import ShipmentRecord, StoredEvent, StoredReadin
 Key = tuple[str, str]
 MAX_READINGS = 50_000
 VEHICLE = "vehicle:"
-VEHICLE_LOOKBACK_US = 24 * 3600 * 1_000_000  # a fix can arrive a while after it was taken
+MAX_VEHICLE_READINGS = 200_000
+VEHICLE_SLACK_US = 3600 * 1_000_000  # a fix can be taken a while before the scan that loads
 
 
 @dataclass(slots=True)
@@ -74,22 +75,22 @@ class LiveShipments:
     def _vehicle_readings(
         self, uow: UnitOfWork, key: Key, events: list[StoredEvent]
     ) -> list[tuple[tuple[int, int, int], int, str, StoredEvent | StoredReading]]:
-        """The readings of every vehicle that carried the parcel, from a day before its first
-        scan: as stored, or (bus mode, a vehicle whose readings another partition stores) as
+        """The readings of every vehicle that carried the parcel, around the scans that name
+        it: as stored, or (bus mode, a vehicle whose readings another partition stores) as
         this parcel's partition applied them. The rebuild keeps those that came while the
         parcel was aboard, in the order they were applied."""
-        if not events:
-            return []
         tenant_id, part_of = key[0], self.alerting.part_of
         part = part_of(key[1])
-        since = min(times.to_us(s.event.occurred_at) for s in events) - VEHICLE_LOOKBACK_US
+        timed = sorted((times.to_us(s.event.occurred_at), s.event.vehicle_id) for s in events)
         out: list[tuple[tuple[int, int, int], int, str, StoredEvent | StoredReading]] = []
-        for vehicle_id in sorted({s.event.vehicle_id for s in events if s.event.vehicle_id}):
+        for vehicle_id in sorted({v for _, v in timed if v}):
+            since, until = _around(timed, vehicle_id)
             if part_of(vehicle_id) == part:
-                rows = uow.telemetry.of_vehicle(tenant_id, vehicle_id, since, None, MAX_READINGS)
+                rows = uow.telemetry.of_vehicle(tenant_id, vehicle_id, since, until,
+                                                MAX_VEHICLE_READINGS)
             else:
-                rows = uow.telemetry.copies_of_vehicle(part, tenant_id, vehicle_id, since, None,
-                                                       MAX_READINGS)
+                rows = uow.telemetry.copies_of_vehicle(part, tenant_id, vehicle_id, since, until,
+                                                       MAX_VEHICLE_READINGS)
             out += [(_order(r), r.received_at_us, VEHICLE + vehicle_id, r) for r in rows]
         return out
 
@@ -141,3 +142,12 @@ def _order(r: StoredReading) -> tuple[int, int, int]:
     if r.position is not None:
         return (r.position, 0, r.received_at_us)
     return (r.ledger_index, 1, r.received_at_us)
+
+
+def _around(timed: list[tuple[int, str | None]], vehicle_id: str) -> tuple[int, int | None]:
+    """Reading times that can matter for one vehicle: from an hour before the first scan
+    naming it to an hour after the scan that follows the last one (open while it is last)."""
+    named = [i for i, (_, v) in enumerate(timed) if v == vehicle_id]
+    since = timed[named[0]][0] - VEHICLE_SLACK_US
+    after = named[-1] + 1
+    return since, (timed[after][0] + VEHICLE_SLACK_US if after < len(timed) else None)

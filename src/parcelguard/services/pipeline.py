@@ -133,14 +133,16 @@ class Pipeline:
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("batch failed", items=len(batch[0].commands))
-                batch[0].future.set_exception(_unavailable(exc))
+                if not batch[0].future.cancelled():
+                    batch[0].future.set_exception(_unavailable(exc))
                 return
             log.warning("group commit failed; retrying submissions one by one", error=str(exc))
             for sub in batch:
                 self._process([sub])
             return
         for sub, outcomes in zip(batch, results, strict=True):
-            sub.future.set_result(outcomes)
+            if not sub.future.cancelled():  # its sender gave up waiting; the commit stands
+                sub.future.set_result(outcomes)
 
 
 def _unavailable(exc: Exception) -> Exception:

@@ -654,8 +654,8 @@ class MemoryOffsets(_Repo):
 
     def save(self, stream: str, seqs: Mapping[int, int]) -> None:
         def apply() -> None:
-            for p, seq in seqs.items():
-                self.data.offsets[(stream, p)] = seq
+            for p, seq in seqs.items():  # forward only
+                self.data.offsets[(stream, p)] = max(seq, self.data.offsets.get((stream, p), 0))
 
         self.later(apply)
 

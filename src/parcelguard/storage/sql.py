@@ -1110,9 +1110,12 @@ class SqlOffsets(_Repo):
 
     def save(self, stream: str, seqs: Mapping[int, int]) -> None:
         c = t.bus_offsets.c
-        for partition, seq in seqs.items():
+        for partition, seq in seqs.items():  # forward only: a stale writer cannot move it back
             done = self.conn.execute(t.bus_offsets.update().where(
-                c.stream == stream, c.partition == partition).values(seq=seq))
+                c.stream == stream, c.partition == partition, c.seq < seq).values(seq=seq))
+            if done.rowcount == 0 and self.conn.execute(sa.select(c.seq).where(
+                    c.stream == stream, c.partition == partition)).first() is not None:
+                continue
             if done.rowcount == 0:
                 self.conn.execute(t.bus_offsets.insert().values(
                     stream=stream, partition=partition, seq=seq))
