@@ -206,35 +206,47 @@ class BusPipeline:
         """Each partition's position, lag and owner (for /metrics)."""
         if self._loop is None or self._js is None:
             return []
+        held = status.owners(self.router.store, self.spec)  # store reads here, not on the loop
+        with self.router.store.unit_of_work(write=False) as uow:
+            committed = uow.offsets.all(self.spec.name)
         return asyncio.run_coroutine_threadsafe(
-            status.partitions(self._js, self.spec, self.router.store), self._loop).result(timeout_s)
+            status.consumers(self._js, self.spec, committed, held), self._loop).result(timeout_s)
 
     # ---- the pipeline's interface ----
 
+    # Routing may read the store (bindings, alerts): it runs in the caller's thread (or a
+    # worker thread for async callers), never on the bus loop that every request shares.
+
     async def submit(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
-        return await asyncio.wrap_future(self.submit_future(commands))
+        routes = await asyncio.to_thread(self._routes, commands)
+        return await asyncio.wrap_future(self._schedule(commands, routes))
 
     def submit_sync(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
         return self.submit_future(commands).result()
 
     def submit_future(self, commands: Sequence[m.Command], part: int = 0) -> Future[list[m.Outcome]]:
+        return self._schedule(commands, self._routes(commands))
+
+    def _routes(self, commands: Sequence[m.Command]) -> list[Route]:
+        return [self.router.route(cmd) for cmd in commands]
+
+    def _schedule(self, commands: Sequence[m.Command], routes: list[Route]) -> Future[list[m.Outcome]]:
         if self._loop is None:
             future: Future[list[m.Outcome]] = Future()
             future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
             return future
-        return asyncio.run_coroutine_threadsafe(self._send(list(commands)), self._loop)
+        return asyncio.run_coroutine_threadsafe(self._send(list(commands), routes), self._loop)
 
     # ---- sending ----
 
-    async def _send(self, commands: list[m.Command]) -> list[m.Outcome]:
+    async def _send(self, commands: list[m.Command], routes: list[Route]) -> list[m.Outcome]:
         assert self._js is not None
         request = uuid.uuid4().hex
         reply_to = f"{self._inbox}.{request}"
         waiting = _Waiting(asyncio.get_running_loop().create_future())
         answers: dict[int, m.Outcome] = {}
         sends = []
-        for i, cmd in enumerate(commands):
-            route = self.router.route(cmd)
+        for i, (cmd, route) in enumerate(zip(commands, routes, strict=True)):
             if route.answer is not None:
                 answers[i] = route.answer
                 continue

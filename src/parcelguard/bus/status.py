@@ -41,7 +41,12 @@ class PartitionStatus:
 async def partitions(js: JetStreamContext, spec: StreamSpec, store: Store) -> list[PartitionStatus]:
     with store.unit_of_work(write=False) as uow:
         committed = uow.offsets.all(spec.name)
-    held = owners(store, spec)
+    return await consumers(js, spec, committed, owners(store, spec))
+
+
+async def consumers(js: JetStreamContext, spec: StreamSpec, committed: dict[int, int],
+                    held: dict[int, str]) -> list[PartitionStatus]:
+    """Each partition's status, given its committed position and owner (read from the store)."""
     out = []
     for p in range(spec.partitions):
         try:
