@@ -350,13 +350,23 @@ def test_the_mqtt_subscriber_runs_on_its_own_in_bus_mode(bus: Bus, api: Server) 
     bus.start_worker("a", f"0-{PARTITIONS - 1}")
     body = shipment_json("SF1400000001", devices=["LOG-9"], category="cold_chain")
     until(lambda: api.client().post("/v1/shipments", json=body).status_code in (200, 201))
-    env = bus.env() | {"PARCELGUARD_MQTT_ENABLED": "true",
-                       "PARCELGUARD_MQTT_CLIENT_ID": f"pg-test-{uuid.uuid4().hex}"}
+    client_id = f"pg-test-{uuid.uuid4().hex}"
+    # The subscriber's persistent session exists before it starts: the broker keeps what is
+    # published for it meanwhile, so the test need not guess when it has subscribed.
+    subscribed = threading.Event()
+    session = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    session.on_subscribe = lambda *_: subscribed.set()
+    session.connect("127.0.0.1", 1883)
+    session.loop_start()
+    session.subscribe("parcelguard/+/devices/+/telemetry", qos=1)
+    assert subscribed.wait(10)
+    session.disconnect()
+    session.loop_stop()
+    env = bus.env() | {"PARCELGUARD_MQTT_ENABLED": "true", "PARCELGUARD_MQTT_CLIENT_ID": client_id}
     with (bus.data_dir / "mqtt.log").open("ab") as log:
         sub = subprocess.Popen([sys.executable, "-m", "parcelguard", "mqtt"], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2)  # connected and subscribed (QoS 1 with a persistent session from here on)
         pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex}")
         pub.connect("127.0.0.1", 1883)
         pub.loop_start()

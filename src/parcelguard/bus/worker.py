@@ -17,10 +17,8 @@ import contextlib
 import json
 import os
 import socket
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import nats
@@ -50,12 +48,6 @@ RETRY_S = 1.0
 LOCK_CHECK_S = 5.0
 
 
-@dataclass
-class Counters:
-    applied: int = 0
-    batches: int = 0
-    started: float = 0.0
-
 
 class Worker:
     def __init__(self, pipeline: Pipeline, store: Store, vault: Vault, clock: Clock, url: str,
@@ -65,7 +57,6 @@ class Worker:
         self.partitions = list(partitions)
         self.codec = Codec(vault)
         self.event_clock = event_clock
-        self.counters = Counters()
         self._locks: sa.Connection | None = None
         self.committed: dict[int, int] = {}  # stream position each partition has committed
         self.lost = False
@@ -150,7 +141,6 @@ class Worker:
             with self.store.unit_of_work(write=False) as uow:
                 positions = uow.offsets.all(self.spec.name)
             subs = [await self._subscribe(js, p, positions.get(p, 0)) for p in self.partitions]
-            self.counters.started = time.monotonic()
             log.info("worker.started", partitions=self.partitions, positions=positions)
             self.committed = dict(positions)
             tasks = [asyncio.create_task(self._consume(p, sub, stop))
@@ -221,8 +211,6 @@ class Worker:
             for msg in fresh:
                 await msg.ack()
             await self._answer(answers, outcomes, unreadable)
-            self.counters.applied += len(commands) - 1
-            self.counters.batches += 1
 
     def _decode(self, msgs: list[Msg], partition: int) -> tuple[
             list[m.Command], list[tuple[str, int, int]], list[tuple[str, int, m.Outcome]]]:
