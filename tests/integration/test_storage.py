@@ -167,3 +167,14 @@ def test_facility_positions_are_kept_per_tenant_and_moved_in_place(store: SqlSto
     with store.unit_of_work(write=False) as uow:
         assert uow.events.facility_positions() == [("acme", "HUB-SHA", 31.23, 121.47),
                                                    ("other", "HUB-CAN", 23.13, 113.26)]
+
+
+def test_stream_positions_only_move_forward(store: SqlStore) -> None:
+    """Bus mode: a worker that was replaced cannot move a partition's position back."""
+    for seqs in ({3: 42, 5: 7}, {3: 41}, {5: 9}):
+        with store.unit_of_work() as uow:
+            uow.offsets.save("INGEST", seqs)
+            uow.commit()
+    with store.unit_of_work(write=False) as uow:
+        assert uow.offsets.all("INGEST") == {3: 42, 5: 9}
+        assert uow.offsets.all("OTHER") == {}

@@ -1102,6 +1102,13 @@ _FAILURES_UPSERT = (
 )
 
 
+_OFFSETS_UPSERT = (  # forward only: a stale writer cannot move a position back
+    _insert_sql(t.bus_offsets, ["stream", "partition", "seq"])
+    + " ON CONFLICT (stream, partition) DO UPDATE SET seq = excluded.seq"
+    " WHERE bus_offsets.seq < excluded.seq"
+)
+
+
 class SqlOffsets(_Repo):
     def all(self, stream: str) -> dict[int, int]:
         c = t.bus_offsets.c
@@ -1109,16 +1116,7 @@ class SqlOffsets(_Repo):
         return {int(r.partition): int(r.seq) for r in rows}
 
     def save(self, stream: str, seqs: Mapping[int, int]) -> None:
-        c = t.bus_offsets.c
-        for partition, seq in seqs.items():  # forward only: a stale writer cannot move it back
-            done = self.conn.execute(t.bus_offsets.update().where(
-                c.stream == stream, c.partition == partition, c.seq < seq).values(seq=seq))
-            if done.rowcount == 0 and self.conn.execute(sa.select(c.seq).where(
-                    c.stream == stream, c.partition == partition)).first() is not None:
-                continue
-            if done.rowcount == 0:
-                self.conn.execute(t.bus_offsets.insert().values(
-                    stream=stream, partition=partition, seq=seq))
+        self.bulk(_OFFSETS_UPSERT, [(stream, p, seq) for p, seq in seqs.items()])
 
 
 class SqlUnitOfWork:
