@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,8 +158,9 @@ def run_server(sys: bootstrap.System) -> tuple[uvicorn.Server, threading.Thread,
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-def server(system: bootstrap.System) -> Iterator[Server]:
+@contextmanager
+def serving(system: bootstrap.System) -> Iterator[Server]:
+    """A real HTTP server over ``system`` (started by the caller), with API keys made."""
     keys = make_keys(system)
     srv, thread, url = run_server(system)
     running = Server(url, system, keys)
@@ -168,3 +170,9 @@ def server(system: bootstrap.System) -> Iterator[Server]:
         running.close()
         srv.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def server(system: bootstrap.System) -> Iterator[Server]:
+    with serving(system) as running:
+        yield running

@@ -41,7 +41,7 @@ from parcelguard.services.clock import ManualClock
 from parcelguard.services.ports import Store
 from parcelguard.storage import migrate, tables
 from parcelguard.storage.sql import SqlStore
-from tests.conftest import KEY_A, KEY_B, Server, make_keys, run_server, settings_for
+from tests.conftest import KEY_A, KEY_B, Server, serving, settings_for
 from tests.factories import event_json, shipment_json
 from tests.integration.test_bus import NATS_URL, _connect, pg_url  # noqa: F401 - fixtures
 
@@ -135,16 +135,11 @@ def bus(pg_url: str, tmp_path: Path) -> Iterator[Bus]:  # noqa: F811
 def api(bus: Bus) -> Iterator[Server]:
     node = bootstrap.build(bus.settings(bus_reply_timeout_s=2.0))  # type: ignore[arg-type]
     assert node.bus_node
-    keys = make_keys(node)
     node.start()
-    srv, thread, url = run_server(node)
-    running = Server(url, node, keys)
     try:
-        yield running
+        with serving(node) as running:
+            yield running
     finally:
-        running.close()
-        srv.should_exit = True
-        thread.join(10)
         node.stop()
 
 
