@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from parcelguard.domain import times
+from parcelguard.services import lookup as lookup_module
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
 from tests.factories import at, event_json, shipment_json
@@ -147,6 +148,20 @@ def test_ended_counts_are_swept(server: Server, clock: ManualClock) -> None:
         lookup.find(f"SF14{i:08d}", "0000", now)
     later = now + 49 * 3_600_000_000  # past both the 24 h window and any lock
     assert lookup.prune(later) == 3
+    assert lookup.prune(later) == 0
+
+
+@SQLITE
+def test_lookups_sweep_ended_counts_by_themselves(
+    server: Server, clock: ManualClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lookup_module, "PRUNE_EVERY", 4)
+    lookup = server.system.lookup
+    now = times.to_us(clock.now())
+    for i in range(3):
+        lookup.find(f"SF14{i:08d}", "0000", now)
+    later = now + 49 * 3_600_000_000
+    lookup.find("SF1499999999", "0000", later)  # the fourth lookup sweeps the three ended ones
     assert lookup.prune(later) == 0
 
 

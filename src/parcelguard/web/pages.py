@@ -59,13 +59,17 @@ class Hub:
         self._waiting: dict[Key, set[asyncio.Queue[None]]] = {}
         self._lock = threading.Lock()
 
+    def admit(self, key: Key) -> None:
+        """429 when ``key`` has as many live pages open as it may."""
+        with self._lock:
+            if len(self._waiting.get(key, ())) >= MAX_STREAMS:
+                raise RateLimited(f"at most {MAX_STREAMS} live pages per parcel or dashboard")
+
     def watch(self, key: Key) -> asyncio.Queue[None]:
+        """Register a stream; the caller forgets it when the stream ends (see event_stream)."""
         queue: asyncio.Queue[None] = asyncio.Queue(maxsize=8)
         with self._lock:
-            waiting = self._waiting.setdefault(key, set())
-            if len(waiting) >= MAX_STREAMS:
-                raise RateLimited(f"at most {MAX_STREAMS} live pages per parcel or dashboard")
-            waiting.add(queue)
+            self._waiting.setdefault(key, set()).add(queue)
         return queue
 
     def forget(self, key: Key, queue: asyncio.Queue[None]) -> None:
@@ -115,9 +119,12 @@ def event_stream(request: Request, key: Key, render: Render, settle_s: float = 0
     waits ``settle_s`` for more), the events ``render`` gives as (name, data); a comment line
     every 15 s keeps proxies from closing a quiet stream."""
 
-    changes = hub(request.app).watch(key)  # 429 when too many are open already
+    hub(request.app).admit(key)  # 429 when too many are open already
 
     async def events() -> AsyncIterator[str]:
+        # registered here, not before the response: a body that is never iterated (the
+        # client left first) would never reach the finally that forgets it
+        changes = hub(request.app).watch(key)
         try:
             yield ": connected\n\n"
             while not await request.is_disconnected():
