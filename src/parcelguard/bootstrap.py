@@ -185,7 +185,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
     if settings.smtp_url:
         senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)
     deliveries = Deliveries(store, vault, DirectoryBlobs(settings.data_dir / "blobs"), senders,
-                            pipeline, clock, alerting.profiles)
+                            pipeline, clock)
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,

@@ -35,9 +35,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.errors import Conflict, InvalidInput, Locked, TooLarge
 from parcelguard.domain.events import Location, TrackingEvent, derive_event_id
-from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
-from parcelguard.rules.profiles import Profile
 from parcelguard.services import queries
 from parcelguard.services.clock import Clock
 from parcelguard.services.messages import RaiseAlert, RecordScan, Result
@@ -80,10 +78,10 @@ def photo_type(photo: bytes) -> str:
 
 class Deliveries:
     def __init__(self, store: Store, vault: Vault, blobs: Blobs, senders: Mapping[str, Sender],
-                 pipeline: Submitter, clock: Clock, profiles: Mapping[Category, Profile]) -> None:
+                 pipeline: Submitter, clock: Clock) -> None:
         """``senders`` by channel: ``sms`` always; ``email`` when mail is configured."""
         self.store, self.vault, self.blobs, self.senders = store, vault, blobs, senders
-        self.pipeline, self.clock, self.profiles = pipeline, clock, profiles
+        self.pipeline, self.clock = pipeline, clock
         self._lock = threading.Lock()  # one code check at a time: read, count, write
         self._issuer = ThreadPoolExecutor(1, thread_name_prefix="pickup-codes")
 
@@ -98,37 +96,31 @@ class Deliveries:
 
     def on_status(self, changes: list[StatusChange]) -> None:
         """After a commit (writer thread): issue codes off the writer's thread."""
-        for c in changes:
-            if c.after is Status.OUT_FOR_DELIVERY:
+        for c in changes:  # only parcels whose profile asks for it: no read for the others
+            if c.after is Status.OUT_FOR_DELIVERY and c.verified_pod:
                 self._issuer.submit(self._issue_logged, c.tenant_id, c.tracking_no)
 
     def _issue_logged(self, tenant_id: str, tracking_no: str) -> None:
         try:
-            self.issue(tenant_id, tracking_no, only_if_needed=True)
+            self.issue(tenant_id, tracking_no, new_round=True)
         except Conflict as exc:  # no recipient on file: nobody to send it to
             log.warning("pickup_code.not_sent", tracking_no=tracking_no, reason=exc.message)
         except Exception:
             log.exception("pickup_code.issue_failed", tracking_no=tracking_no)
 
-    def needs_code(self, tenant_id: str, tracking_no: str) -> bool:
-        with self.store.unit_of_work(write=False) as uow:
-            s = queries.shipment(uow, tenant_id, tracking_no).shipment
-        return self.profiles[s.category].with_thresholds(s.thresholds).require_verified_pod
-
-    def issue(self, tenant_id: str, tracking_no: str, only_if_needed: bool = False) -> str | None:
-        """A new code for the parcel, sent to its recipient (a new round, or the merchant
-        unlocking it); the previous one stops working. The channel it went by; None when the
-        parcel needs none."""
-        if only_if_needed and not self.needs_code(tenant_id, tracking_no):
-            return None
+    def issue(self, tenant_id: str, tracking_no: str, new_round: bool = False) -> str | None:
+        """A new code for the parcel, sent to its recipient (a new round of delivery, or the
+        merchant unlocking it); the previous one stops working. The channel it went by; None
+        when a new round finds the code locked or spent (the merchant decides then)."""
         now_us = times.to_us(self.clock.now())
-        if only_if_needed:  # a new round: a locked or spent code stays so (the merchant decides)
-            with self.store.unit_of_work(write=False) as uow:
-                row = uow.deliveries.code(tenant_id, tracking_no)
-            if row is not None and (row.locked_at_us is not None or row.used_at_us is not None):
-                return None
         code = f"{secrets.randbelow(10 ** 6):06d}"
-        with self.store.unit_of_work() as uow:
+        # one transaction, under the lock the code checks take: a check cannot write back
+        # the row this replaces, nor a lock set meanwhile be overwritten
+        with self._lock, self.store.unit_of_work() as uow:
+            if new_round:
+                row = uow.deliveries.code(tenant_id, tracking_no)
+                if row is not None and (row.locked_at_us is not None or row.used_at_us is not None):
+                    return None
             record = queries.shipment(uow, tenant_id, tracking_no)
             recipient = queries.recipient(self.vault, record)
             if recipient is None:

@@ -249,7 +249,8 @@ class Ingestor:
         if rec.status_after is not rec.status_before:
             batch.statuses.append(StatusChange(cmd.tenant_id, event.tracking_no, rec.status_before,
                                                rec.status_after, times.to_us(event.occurred_at),
-                                               event.event_id, event.carrier))
+                                               event.event_id, event.carrier,
+                                               live.watched.watch.profile.require_verified_pod))
         self.alerting.event(live.watched, rec, live.track, times.to_us(cmd.received_at),
                             batch.sink)
         plan = self.rules.plan(cmd.tenant_id, Trigger.EVENT)

@@ -41,6 +41,7 @@ class StatusChange:
     at_us: int
     event_id: str
     carrier: str
+    verified_pod: bool = False  # its profile asks for identity-verified delivery (pickup codes)
 
 
 def subscription(row: SubscriptionRow, vault: Vault) -> Subscription:
