@@ -166,7 +166,7 @@ class Deliveries:
         if not _CODE.fullmatch(h.code):
             raise InvalidInput("code", "expected the 6-digit pickup code")
         claimed = await asyncio.to_thread(self._check, tenant_id, tracking_no, h.code)
-        if not isinstance(claimed, tuple):
+        if claimed is None:
             await self.pipeline.submit([RaiseAlert(
                 tenant_id, tracking_no, f"{Kind.POD_UNVERIFIED}:pickup_code",
                 Kind.POD_UNVERIFIED, Severity.CRITICAL,
@@ -201,10 +201,10 @@ class Deliveries:
         return Delivered(event.event_id, times.iso(now), sha)
 
     def _check(self, tenant_id: str, tracking_no: str,
-               code: str) -> tuple[PickupCode, str] | int:
+               code: str) -> tuple[PickupCode, str] | None:
         """The code row (and the parcel's carrier), claimed (spent) in the same transaction that
-        found it right, so two hand-overs at once cannot both use it; the moment of locking
-        when this try locked it; else an error."""
+        found it right, so two hand-overs at once cannot both use it; None when this wrong
+        try locked it; else an error."""
         now_us = times.to_us(self.clock.now())
         with self._lock, self.store.unit_of_work() as uow:
             # NotFound for other tenants' parcels
@@ -227,7 +227,7 @@ class Deliveries:
             uow.deliveries.save_code(replace(row, failures=failures, locked_at_us=locked))
             uow.commit()
         if locked is not None:
-            return locked
+            return None
         raise InvalidInput("code", f"wrong pickup code; {MAX_WRONG - failures} tries left")
 
     def _release(self, tenant_id: str, tracking_no: str) -> None:
