@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 
 from parcelguard.domain import times
 from parcelguard.domain.tenancy import Role
+from parcelguard.services.clock import ManualClock
+from parcelguard.services.messages import AdvanceClock
 from tests.conftest import Server
 from tests.factories import at, event_json, shipment_json
 from tests.integration.test_cli import EXE
@@ -118,6 +121,17 @@ def test_a_dossier_from_the_api_verifies_with_the_command_and_a_forged_one_does_
                               capture_output=True, text=True, timeout=60)
     assert unpinned.returncode == 1
     assert "give --key" in unpinned.stderr
+    # five minutes on, the ledger signs a checkpoint; a dossier made now carries it
+    clock = server.system.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance_to(clock.now() + timedelta(minutes=6))
+    server.system.pipeline.submit_sync([AdvanceClock(clock.now())])
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(api.get(f"/v1/shipments/{TN}/dossier.pdf").content)
+    ok = subprocess.run([*EXE, "ledger", "verify-dossier", str(signed), "--key", key],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert "dossier OK" in ok.stdout
     bad = tmp_path / "x.pdf"
     bad.write_bytes(b"%PDF-1.7 not a dossier")
     broken = subprocess.run([*EXE, "ledger", "verify-dossier", str(bad), "--trust-embedded-key"],
