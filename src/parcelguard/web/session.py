@@ -34,6 +34,8 @@ def open_session(request: Request, sys: System) -> tuple[Principal, str] | None:
         key, issued = str(data["session_key"]), int(data["issued"])
     except (ValueError, KeyError, TypeError):  # not ours, another data key, an old format
         return None
+    # wall time, not the system's clock: that one is event time in replays and runs ×120 in
+    # the demo, and a person's session lasts twelve real hours
     if not 0 <= time.time() - issued <= MAX_AGE_S:
         return None  # a copied cookie stops working when the session would have ended
     principal = check_key(sys, key)
