@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from parcelguard.domain import times
-from parcelguard.domain.alerts import Alert, Kind, Severity
+from parcelguard.domain.alerts import ACTIVE, Alert, Kind, Severity
 from parcelguard.domain.alerts import State as AlertState
 from parcelguard.domain.custom import CustomRule, Trigger
 from parcelguard.domain.errors import Unavailable
@@ -994,7 +994,7 @@ class SqlReports(_Repo):
     def active_alerts(self, tenant_id: str) -> dict[str, int]:
         a = t.alerts.c
         rows = self.conn.execute(sa.select(a.kind, sa.func.count()).where(
-            a.tenant_id == tenant_id, a.state.in_(("open", "acknowledged"))).group_by(a.kind))
+            a.tenant_id == tenant_id, a.state.in_([s.value for s in ACTIVE])).group_by(a.kind))
         return {str(kind): int(n) for kind, n in rows}
 
     def predicted_late(self, tenant_id: str, limit: int) -> list[ShipmentRecord]:
