@@ -57,6 +57,11 @@ class Principal:
     role: Role
     key_id: str
 
+    @property
+    def sees_recipient(self) -> bool:
+        """The merchant (and an admin) see their recipients unmasked; other roles never do."""
+        return self.role in (Role.MERCHANT, Role.ADMIN)
+
     def require(self, permission: Permission) -> None:
         if permission not in GRANTS[self.role]:
             raise Forbidden(

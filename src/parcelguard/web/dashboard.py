@@ -22,7 +22,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Kind, Severity
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
-from parcelguard.domain.tenancy import Permission, Principal, Role
+from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.services import liability, merchant, notify, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
 from parcelguard.services.ports import AlertFilter
@@ -229,7 +229,7 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
         return pages.render(request, "not_found.html", _base(request, lang), 404)
     tl = found.timeline  # the timeline and readings are read once, for all of the page
     record = tl.record
-    owner = caller.role in (Role.MERCHANT, Role.ADMIN)  # as GET ...?include=recipient
+    owner = caller.sees_recipient  # as GET ...?include=recipient
     view = view_from(sys, tl, found.points, lang, masked=not owner)
     clear = queries.recipient(sys.vault, record) if owner else None
     if clear is not None:

@@ -15,7 +15,7 @@ from parcelguard.domain import times
 from parcelguard.domain.errors import Conflict, InvalidInput, Unparsable
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.status import Status
-from parcelguard.domain.tenancy import Permission, Principal, Role
+from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.ingest import wire
 from parcelguard.reports import dossier
 from parcelguard.reports import label as waybill
@@ -100,7 +100,7 @@ def get_shipment(
         estimates = uow.integrations.estimates(caller.tenant_id, tracking_no)
     clear = None
     if include == "recipient":
-        if caller.role not in (Role.MERCHANT, Role.ADMIN):
+        if not caller.sees_recipient:
             caller.require(Permission.WRITE_SHIPMENTS)
         clear = queries.recipient(sys.vault, record)
     out = schemas.shipment(record, clear)
