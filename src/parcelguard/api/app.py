@@ -28,10 +28,11 @@ from parcelguard.api.routers import (
 )
 from parcelguard.bus.publisher import BusPipeline
 from parcelguard.config import Settings
+from parcelguard.services import delivery
 from parcelguard.web import dashboard, pages, track
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
-DELIVERY_BODY = 11 * 1024 * 1024
+DELIVERY_BODY = delivery.MAX_PHOTO + 1024 * 1024  # the photo, and the form's other fields
 
 
 def create_app(settings: Settings | None = None, system: bootstrap.System | None = None) -> FastAPI:
