@@ -32,6 +32,7 @@ from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
 from parcelguard.services.alerting import Alerting
 from parcelguard.services.auth import Authenticator
+from parcelguard.services.claims import ClaimDesk
 from parcelguard.services.clock import Clock, SystemClock
 from parcelguard.services.delivery import Deliveries
 from parcelguard.services.ingest import Ingestor
@@ -68,6 +69,7 @@ class System:
     hooks: HookReceiver
     lookup: PublicLookup
     deliveries: Deliveries
+    claims: ClaimDesk
     mqtt: MqttSubscriber | None = None
 
     @property
@@ -192,6 +194,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
         deliveries=deliveries,
+        claims=ClaimDesk(store, vault, ingestor.alerting.profiles, signer.verifier_key()),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled and not worker else None,
     )

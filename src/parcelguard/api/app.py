@@ -17,6 +17,7 @@ from parcelguard.api import errors, metrics, openapi
 from parcelguard.api.limits import BodyLimit
 from parcelguard.api.routers import (
     alerts,
+    claims,
     devices,
     health,
     hooks,
@@ -29,6 +30,7 @@ from parcelguard.api.routers import (
 from parcelguard.bus.publisher import BusPipeline
 from parcelguard.config import Settings
 from parcelguard.services import delivery
+from parcelguard.web import claims as claim_pages
 from parcelguard.web import dashboard, pages, track
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
@@ -69,9 +71,10 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     errors.install(app)
     openapi.install(app)
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
-                   webhooks.router, rules.router, hooks.router, ledger.router):
+                   webhooks.router, rules.router, hooks.router, ledger.router, claims.router):
         app.include_router(router)
     app.include_router(track.router)
+    app.include_router(claim_pages.router)  # before the dashboard's /dashboard/{what}/...
     app.include_router(dashboard.router)
     pages.install(app)
     _docs(app)

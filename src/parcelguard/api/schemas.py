@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Severity
+from parcelguard.domain.claims import MAX_AMOUNT, Claim, ClaimKind, Step
 from parcelguard.domain.custom import CustomRule, Trigger
 from parcelguard.domain.events import Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
@@ -658,3 +659,107 @@ class RejectedOut(BaseModel):
 class RejectedPage(BaseModel):
     items: list[RejectedOut]
     next_cursor: str | None
+
+
+class ClaimIn(BaseModel):
+    kind: ClaimKind = Field(description="damage, loss, misdelivery or spoilage")
+    description: str = Field(min_length=1, max_length=2000, description="what went wrong")
+    amount: int = Field(ge=0, le=MAX_AMOUNT, description="claimed, in minor units (fen)")
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217")
+
+
+class LiableIn(BaseModel):
+    kind: Literal["carrier", "facility", "vehicle", "courier", "merchant", "other"]
+    id: str = Field(min_length=1, max_length=100)
+    carrier: str | None = Field(default=None, max_length=64)
+
+
+class ClaimActionIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000,
+                             description="required to reject and to comment")
+    amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description=(
+        "accept: the amount approved (required); settle: the amount paid (default: the "
+        "amount approved; nothing for a rejected claim); minor units"))
+    liable: LiableIn | None = Field(default=None, description=(
+        "accept: who is liable, when not the party the liability analysis found"))
+    reference: str | None = Field(default=None, max_length=100,
+                                  description="settle: the payment's reference")
+
+
+class FindingOut(BaseModel):
+    incident: str = Field(description="the liability analysis' incident the claim rests on")
+    at: str
+    segment: int | None
+    party: PartyOut | None
+    confidence: float
+    reasoning: str
+    ledger: list[int]
+
+
+class ClaimOut(BaseModel):
+    claim_id: str
+    tracking_no: str
+    kind: str
+    state: str = Field(description="open, under_review, accepted, rejected or settled")
+    claimant: str = Field(description="merchant or consumer")
+    opened_by: str
+    description: str
+    currency: str
+    amount_claimed: int
+    amount_approved: int | None
+    amount_paid: int | None
+    payment_ref: str | None
+    finding: FindingOut | None = Field(description="null: nothing on record supports it")
+    liable: PartyOut | None
+    opened_at: str
+    updated_at: str
+    decided_at: str | None
+    settled_at: str | None
+
+
+class ClaimStepOut(BaseModel):
+    at: str
+    actor: str
+    action: str = Field(description="opened, review, accept, reject, settle or comment")
+    state: str = Field(description="the claim's state after this step")
+    note: str | None
+    data: dict[str, Any]
+
+
+class ClaimDetail(ClaimOut):
+    timeline: list[ClaimStepOut]
+    analysis: LiabilityOut = Field(description="the liability analysis the claim carries: "
+                                   "taken at opening, again when its review began")
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    next_cursor: str | None
+
+
+def _party_out(p: Any) -> PartyOut | None:
+    if p is None:
+        return None
+    return PartyOut(**{k: p.get(k) for k in PartyOut.model_fields})
+
+
+def claim(c: Claim) -> ClaimOut:
+    f = c.finding
+    return ClaimOut(
+        claim_id=c.claim_id, tracking_no=c.tracking_no, kind=c.kind.value, state=c.state.value,
+        claimant=c.claimant.value, opened_by=c.opened_by, description=c.description,
+        currency=c.currency, amount_claimed=c.amount_claimed, amount_approved=c.amount_approved,
+        amount_paid=c.amount_paid, payment_ref=c.payment_ref,
+        finding=None if f is None else FindingOut(**{**f, "party": _party_out(f["party"])}),
+        liable=_party_out(c.liable), opened_at=times.iso_us(c.opened_at_us),
+        updated_at=times.iso_us(c.updated_at_us), decided_at=_iso(c.decided_at_us),
+        settled_at=_iso(c.settled_at_us))
+
+
+def claim_detail(c: Claim, steps: list[Step]) -> ClaimDetail:
+    return ClaimDetail(
+        **claim(c).model_dump(),
+        timeline=[ClaimStepOut(at=times.iso_us(s.at_us), actor=s.actor, action=s.action,
+                               state=s.state.value, note=s.note, data=dict(s.data))
+                  for s in steps],
+        analysis=LiabilityOut.model_validate(c.analysis))

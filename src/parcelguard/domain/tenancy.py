@@ -31,6 +31,8 @@ class Permission(StrEnum):
     MANAGE_WEBHOOKS = "webhooks:manage"
     MANAGE_RULES = "rules:manage"
     MANAGE_INTEGRATIONS = "integrations:manage"
+    READ_CLAIMS = "claims:read"
+    MANAGE_CLAIMS = "claims:manage"
 
 
 P = Permission
@@ -38,12 +40,13 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.MERCHANT: frozenset(
         {P.READ_SHIPMENTS, P.WRITE_SHIPMENTS, P.WRITE_EVENTS, P.WRITE_DEVICES, P.READ_LEDGER,
          P.READ_ALERTS, P.WRITE_ALERTS, P.MANAGE_WEBHOOKS, P.MANAGE_RULES,
-         P.MANAGE_INTEGRATIONS}
+         P.MANAGE_INTEGRATIONS, P.READ_CLAIMS, P.MANAGE_CLAIMS}
     ),
     Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),
     Role.OPERATOR: frozenset(
-        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS}
+        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS,
+         P.READ_CLAIMS}
     ),
     Role.ADMIN: frozenset(Permission),
 }

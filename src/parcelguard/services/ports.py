@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from parcelguard.domain.alerts import Alert, Kind, Severity, State
+from parcelguard.domain.claims import Claim, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.checkpoint import Signature
@@ -377,6 +378,47 @@ class Reports(Protocol):
         """Undelivered shipments whose ETA is after their promise, latest first."""
         ...
 
+    def claims(self, tenant_id: str, since_us: int, until_us: int) -> list[ClaimCounts]:
+        """Claims on each carrier's shipments: opened in the period, settled in it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCounts:
+    carrier: str
+    opened: int = 0  # opened in the period
+    active: int = 0  # of those, not settled yet
+    settled: int = 0  # settled in the period (opened whenever)
+    settle_us: int = 0  # their time from opening to settling, summed
+    paid: int = 0  # what they paid, minor units summed
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFilter:
+    state: ClaimState | None = None
+    active: bool = False  # not settled
+    kind: ClaimKind | None = None
+    tracking_no: str | None = None
+
+
+class Claims(Protocol):
+    def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
+        """Refuses (Conflict) a second active claim of the same kind on a shipment."""
+        ...
+
+    def get(self, tenant_id: str, claim_id: str) -> Claim | None: ...
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None: ...
+    def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:
+        """Save ``claim`` if it is still in state ``was`` (False: someone moved it first)."""
+        ...
+
+    def add_step(self, step: Step) -> None: ...
+    def steps(self, claim_id: str) -> list[Step]: ...
+    def page(self, tenant_id: str, where: ClaimFilter, before: tuple[int, str] | None,
+             limit: int) -> list[Claim]:
+        """Newest first; ``before`` is the (opened_at, claim_id) of the last one seen."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PickupCode:
@@ -526,6 +568,8 @@ class UnitOfWork(Protocol):
     def reports(self) -> Reports: ...
     @property
     def deliveries(self) -> Deliveries: ...
+    @property
+    def claims(self) -> Claims: ...
     @property
     def ledger(self) -> Ledger: ...
     @property

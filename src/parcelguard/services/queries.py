@@ -145,19 +145,23 @@ def custody(
 MAX_ALERT_PAGE = 200
 
 
+def before(cursor: str | None) -> tuple[int, str] | None:
+    """A ``<opened_at µs>:<id>`` cursor (alerts, claims) as the key to page before."""
+    if not cursor:
+        return None
+    opened, _, item_id = cursor.partition(":")
+    if not opened.isdigit() or not item_id:
+        raise InvalidInput("cursor", "expected the next_cursor of a previous page")
+    return int(opened), item_id
+
+
 def alerts(
     uow: UnitOfWork, tenant_id: str, where: AlertFilter, cursor: str | None, limit: int
 ) -> tuple[list[Alert], str | None]:
     """Newest first; the cursor is the (opened_at, alert id) of the last alert of a page."""
     if not 1 <= limit <= MAX_ALERT_PAGE:
         raise InvalidInput("limit", f"expected 1 to {MAX_ALERT_PAGE}, got {limit}")
-    before = None
-    if cursor:
-        opened, _, alert_id = cursor.partition(":")
-        if not opened.isdigit() or not alert_id:
-            raise InvalidInput("cursor", "expected the next_cursor of a previous page")
-        before = (int(opened), alert_id)
-    rows = uow.alerts.page(tenant_id, where, before, limit + 1)
+    rows = uow.alerts.page(tenant_id, where, before(cursor), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = f"{rows[-1].opened_at_us}:{rows[-1].alert_id}" if more and rows else None

@@ -15,6 +15,7 @@ from typing import Self
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert
+from parcelguard.domain.claims import Claim, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
@@ -31,6 +32,8 @@ from parcelguard.services.ports import (
     CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
+    ClaimCounts,
+    ClaimFilter,
     ConsumerMessage,
     EndpointRow,
     LookupFailures,
@@ -77,6 +80,8 @@ class _Data:
     copies: dict[tuple[int, str, str, int], StoredReading] = field(default_factory=dict)
     pickup_codes: dict[tuple[str, str], PickupCode] = field(default_factory=dict)
     consumer_messages: list[ConsumerMessage] = field(default_factory=list)
+    claims: dict[str, tuple[Claim, int]] = field(default_factory=dict)  # with shipment id
+    claim_steps: list[Step] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -593,6 +598,23 @@ class MemoryReports(_Repo):
         late.sort(key=lambda p: (-p[0], p[1].id))
         return [r for _, r in late[:limit]]
 
+    def claims(self, tenant_id: str, since_us: int, until_us: int) -> list[ClaimCounts]:
+        rows: dict[str, list[int]] = {}
+        for c, shipment_id in self.data.claims.values():
+            opened = since_us <= c.opened_at_us < until_us
+            settled = c.settled_at_us is not None and since_us <= c.settled_at_us < until_us
+            if c.tenant_id != tenant_id or not (opened or settled):
+                continue
+            carrier = self.data.shipments[shipment_id].shipment.carrier
+            row = rows.setdefault(carrier, [0] * 5)
+            row[0] += opened
+            row[1] += opened and c.state is not ClaimState.SETTLED
+            if settled:
+                row[2] += 1
+                row[3] += c.settled_at_us - c.opened_at_us  # type: ignore[operator]
+                row[4] += c.amount_paid or 0
+        return [ClaimCounts(k, *v) for k, v in sorted(rows.items())]
+
 
 class MemoryDeliveries(_Repo):
     def code(self, tenant_id: str, tracking_no: str) -> PickupCode | None:
@@ -621,6 +643,48 @@ class MemoryDeliveries(_Repo):
     def messages(self, tenant_id: str, tracking_no: str) -> list[ConsumerMessage]:
         return [m for m in self.data.consumer_messages
                 if (m.tenant_id, m.tracking_no) == (tenant_id, tracking_no)]
+
+
+class MemoryClaims(_Repo):
+    def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
+        if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind) is not None:
+            raise Conflict(f"the shipment has an unsettled {claim.kind.value} claim already")
+        self.later(lambda: self.data.claims.__setitem__(claim.claim_id, (claim, shipment_id)))
+        self.add_step(step)
+
+    def get(self, tenant_id: str, claim_id: str) -> Claim | None:
+        found = self.data.claims.get(claim_id)
+        return found[0] if found and found[0].tenant_id == tenant_id else None
+
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None:
+        return next((c for c, _ in self.data.claims.values()
+                     if (c.tenant_id, c.tracking_no, c.kind) == (tenant_id, tracking_no, kind)
+                     and c.state is not ClaimState.SETTLED), None)
+
+    def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:
+        found = self.data.claims.get(claim.claim_id)
+        if found is None or found[0].state is not was:
+            return False
+        self.later(lambda: self.data.claims.__setitem__(claim.claim_id, (claim, found[1])))
+        self.add_step(step)
+        return True
+
+    def add_step(self, step: Step) -> None:
+        self.later(lambda: self.data.claim_steps.append(step))
+
+    def steps(self, claim_id: str) -> list[Step]:
+        return [s for s in self.data.claim_steps if s.claim_id == claim_id]
+
+    def page(self, tenant_id: str, where: ClaimFilter, before: tuple[int, str] | None,
+             limit: int) -> list[Claim]:
+        rows = [c for c, _ in self.data.claims.values() if c.tenant_id == tenant_id
+                and (where.state is None or c.state is where.state)
+                and (not where.active or c.state is not ClaimState.SETTLED)
+                and (where.kind is None or c.kind is where.kind)
+                and (where.tracking_no is None or c.tracking_no == where.tracking_no)
+                and (before is None or (c.opened_at_us, c.claim_id) < before)]
+        rows.sort(key=lambda c: (c.opened_at_us, c.claim_id), reverse=True)
+        return rows[:limit]
 
 
 class MemoryLookups(_Repo):
@@ -677,6 +741,7 @@ class MemoryUnitOfWork:
         self.lookups = MemoryLookups(self)
         self.reports = MemoryReports(self)
         self.deliveries = MemoryDeliveries(self)
+        self.claims = MemoryClaims(self)
         self.ledger = MemoryLedger(self)
         self.offsets = MemoryOffsets(self)
 

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Engine
 from parcelguard.domain import times
 from parcelguard.domain.alerts import ACTIVE, Alert, Kind, Severity
 from parcelguard.domain.alerts import State as AlertState
+from parcelguard.domain.claims import Claim, Claimant, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule, Trigger
-from parcelguard.domain.errors import Unavailable
+from parcelguard.domain.errors import Conflict, Unavailable
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
@@ -37,6 +38,8 @@ from parcelguard.services.ports import (
     CarrierCounts,
     CarrierEstimate,
     CheckpointRecord,
+    ClaimCounts,
+    ClaimFilter,
     ConsumerMessage,
     EndpointRow,
     LookupFailures,
@@ -1005,6 +1008,23 @@ class SqlReports(_Repo):
              .order_by((st.eta_at - c.promised_by).desc(), c.id).limit(limit))
         return [_shipment(r) for r in self.conn.execute(q)]
 
+    def claims(self, tenant_id: str, since_us: int, until_us: int) -> list[ClaimCounts]:
+        c, s = t.claims.c, t.shipments.c
+        opened = sa.and_(c.opened_at >= since_us, c.opened_at < until_us)
+        settled = sa.and_(c.settled_at >= since_us, c.settled_at < until_us)
+        one = sa.case((opened, 1), else_=0)
+        q = (sa.select(
+            s.carrier, sa.func.sum(one),
+            sa.func.sum(sa.case((sa.and_(opened, c.state != ClaimState.SETTLED.value), 1),
+                                else_=0)),
+            sa.func.sum(sa.case((settled, 1), else_=0)),
+            sa.func.sum(sa.case((settled, c.settled_at - c.opened_at), else_=0)),
+            sa.func.sum(sa.case((settled, c.amount_paid), else_=0)))
+             .select_from(t.claims.join(t.shipments, s.id == c.shipment_id))
+             .where(c.tenant_id == tenant_id, sa.or_(opened, settled))
+             .group_by(s.carrier).order_by(s.carrier))
+        return [ClaimCounts(r[0], *(int(v or 0) for v in r[1:])) for r in self.conn.execute(q)]
+
 
 def _has_alert(kinds: str) -> str:
     return (f"EXISTS (SELECT 1 FROM alerts a WHERE a.shipment_id = s.id AND a.kind IN ({kinds}))")
@@ -1119,6 +1139,94 @@ class SqlOffsets(_Repo):
         self.bulk(_OFFSETS_UPSERT, [(stream, p, seq) for p, seq in seqs.items()])
 
 
+def _claim_values(c: Claim) -> dict[str, Any]:
+    return {"state": c.state.value, "updated_at": c.updated_at_us,
+            "amount_approved": c.amount_approved, "amount_paid": c.amount_paid,
+            "payment_ref": c.payment_ref, "liable": _json_or_none(c.liable),
+            "finding": _json_or_none(c.finding), "analysis": _dumps(c.analysis),
+            "decided_at": c.decided_at_us, "settled_at": c.settled_at_us}
+
+
+def _json_or_none(value: object) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+def _claim(r: Any) -> Claim:
+    return Claim(r.claim_id, r.tenant_id, r.tracking_no, ClaimKind(r.kind), ClaimState(r.state),
+                 Claimant(r.claimant), r.opened_by, r.description, r.currency,
+                 int(r.amount_claimed), r.opened_at, r.updated_at, json.loads(r.analysis),
+                 None if r.finding is None else json.loads(r.finding),
+                 None if r.liable is None else json.loads(r.liable), r.amount_approved,
+                 r.amount_paid, r.payment_ref, r.decided_at, r.settled_at)
+
+
+class SqlClaims(_Repo):
+    def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
+        c = claim
+        try:
+            with self.conn.begin_nested():  # a refused insert leaves the transaction usable
+                self.conn.execute(t.claims.insert().values(
+                    claim_id=c.claim_id, tenant_id=c.tenant_id, shipment_id=shipment_id,
+                    tracking_no=c.tracking_no, kind=c.kind.value, claimant=c.claimant.value,
+                    opened_by=c.opened_by, description=c.description, currency=c.currency,
+                    amount_claimed=c.amount_claimed, opened_at=c.opened_at_us,
+                    **_claim_values(c)))
+        except sa.exc.IntegrityError:
+            raise Conflict(f"the shipment has an unsettled {c.kind.value} claim already") from None
+        self.add_step(step)
+
+    def get(self, tenant_id: str, claim_id: str) -> Claim | None:
+        c = t.claims.c
+        r = self.conn.execute(sa.select(t.claims).where(
+            c.tenant_id == tenant_id, c.claim_id == claim_id)).first()
+        return None if r is None else _claim(r)
+
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None:
+        c = t.claims.c
+        r = self.conn.execute(sa.select(t.claims).where(
+            c.tenant_id == tenant_id, c.tracking_no == tracking_no, c.kind == kind.value,
+            c.state != ClaimState.SETTLED.value)).first()
+        return None if r is None else _claim(r)
+
+    def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:
+        c = t.claims.c
+        done = self.conn.execute(t.claims.update().where(
+            c.claim_id == claim.claim_id, c.state == was.value).values(**_claim_values(claim)))
+        if done.rowcount != 1:
+            return False
+        self.add_step(step)
+        return True
+
+    def add_step(self, step: Step) -> None:
+        self.conn.execute(t.claim_steps.insert().values(
+            claim_id=step.claim_id, at=step.at_us, actor=step.actor, action=step.action,
+            state=step.state.value, note=step.note, data=_dumps(step.data)))
+
+    def steps(self, claim_id: str) -> list[Step]:
+        c = t.claim_steps.c
+        rows = self.conn.execute(sa.select(t.claim_steps).where(c.claim_id == claim_id)
+                                 .order_by(c.id))
+        return [Step(r.claim_id, r.at, r.actor, r.action, ClaimState(r.state), r.note,
+                     json.loads(r.data)) for r in rows]
+
+    def page(self, tenant_id: str, where: ClaimFilter, before: tuple[int, str] | None,
+             limit: int) -> list[Claim]:
+        c = t.claims.c
+        q = sa.select(t.claims).where(c.tenant_id == tenant_id)
+        if where.state is not None:
+            q = q.where(c.state == where.state.value)
+        if where.active:
+            q = q.where(c.state != ClaimState.SETTLED.value)
+        if where.kind is not None:
+            q = q.where(c.kind == where.kind.value)
+        if where.tracking_no is not None:
+            q = q.where(c.tracking_no == where.tracking_no)
+        if before is not None:
+            q = q.where(sa.tuple_(c.opened_at, c.claim_id) < sa.tuple_(*before))
+        q = q.order_by(c.opened_at.desc(), c.claim_id.desc()).limit(limit)
+        return [_claim(r) for r in self.conn.execute(q)]
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine, self.write = engine, write
@@ -1134,6 +1242,7 @@ class SqlUnitOfWork:
         self.lookups = SqlLookups(self)
         self.reports = SqlReports(self)
         self.deliveries = SqlDeliveries(self)
+        self.claims = SqlClaims(self)
         self.ledger = SqlLedger(self)
         self.offsets = SqlOffsets(self)
 

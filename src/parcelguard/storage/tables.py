@@ -419,3 +419,50 @@ vehicle_copies = sa.Table(
     sa.Column("position", sa.BigInteger),  # applied before this ledger entry (rebuild order)
     sa.Index(None, "partition", "tenant_id", "vehicle_id", "ts"),
 )
+
+# claims for compensation and their timelines; the description and notes are sealed (a
+# consumer writes what they like in them), the liability analysis they carry is JSON
+claims = sa.Table(
+    "claims", metadata,
+    sa.Column("claim_id", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("shipment_id", sa.BigInteger, sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("claimant", sa.String(16), nullable=False),
+    sa.Column("opened_by", sa.String(100), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_claimed", sa.BigInteger, nullable=False),
+    sa.Column("amount_approved", sa.BigInteger),
+    sa.Column("amount_paid", sa.BigInteger),
+    sa.Column("payment_ref", sa.String(100)),
+    sa.Column("liable", sa.Text),  # JSON
+    sa.Column("finding", sa.Text),  # JSON
+    sa.Column("analysis", sa.Text, nullable=False),  # JSON
+    sa.Column("opened_at", Micros, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+    sa.Column("decided_at", Micros),
+    sa.Column("settled_at", Micros),
+    sa.Index(None, "tenant_id", "opened_at"),
+    sa.Index(None, "tenant_id", "settled_at"),
+    sa.Index(None, "tenant_id", "tracking_no"),
+    # one claim of a kind at a time on a shipment: the database settles two at once
+    sa.Index("uq_claims_active", "shipment_id", "kind", unique=True,
+             sqlite_where=sa.text("state <> 'settled'"),
+             postgresql_where=sa.text("state <> 'settled'")),
+)
+
+claim_steps = sa.Table(
+    "claim_steps", metadata,
+    _id(),
+    sa.Column("claim_id", sa.String(32), sa.ForeignKey("claims.claim_id"), nullable=False),
+    sa.Column("at", Micros, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("data", sa.Text, nullable=False),  # JSON
+    sa.Index(None, "claim_id"),
+)

@@ -1,9 +1,10 @@
 """The merchant's dashboard: ``/dashboard`` and its pages, signed in with an API key.
 
-KPIs and carrier scorecards for a period (services/reports.py), the live alert board (act on an
-alert from it; it refreshes itself over server-sent events), shipments predicted late, and each
-shipment in full: the tracking page unmasked, its alerts and its custody trail with the ledger
-proofs. Acting on an alert goes through the writer like the API's acts do.
+KPIs (claims and time to settle among them) and carrier scorecards for a period
+(services/reports.py), the live alert board (act on an alert from it; it refreshes itself over
+server-sent events), shipments predicted late, unsettled claims, and each shipment in full: the
+tracking page unmasked, its alerts, its claims and its custody trail with the ledger proofs.
+The claim pages are in web/claims.py. Acting on an alert goes through the writer like the API's acts do.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Kind, Severity
+from parcelguard.domain.claims import ClaimKind
 from parcelguard.domain.custody import holder_after
 from parcelguard.domain.errors import NotFound
 from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.services import liability, merchant, notify, queries, reports
 from parcelguard.services.messages import ActOnAlert, AlertAction, Result
-from parcelguard.services.ports import AlertFilter
+from parcelguard.services.ports import AlertFilter, ClaimFilter
 from parcelguard.web import pages, session
-from parcelguard.web.i18n import DASH, KINDS, TEXT, lang_of
+from parcelguard.web.claims import shipment_claims, yuan
+from parcelguard.web.i18n import CLAIM_WORDS, DASH, KINDS, TEXT, lang_of
 from parcelguard.web.pages import ANY, SystemDep
 from parcelguard.web.track import view_from
 from parcelguard.web.view import local_us
@@ -35,6 +38,7 @@ from parcelguard.web.view import local_us
 router = APIRouter(include_in_schema=False)
 PERIODS = (1, 7, 30)
 BOARD_SIZE = 50
+CLAIMS_SHOWN = 20
 DAY_US = 86_400_000_000
 Lang = Annotated[str | None, Query(max_length=5)]
 RISK_KINDS = (Kind.DELAY_RISK, Kind.TEMPERATURE_TREND, Kind.DWELL_EXCEEDED, Kind.NO_UPDATE,
@@ -136,9 +140,13 @@ def dashboard(
         late = uow.reports.predicted_late(caller.tenant_id, 20)
         active = uow.reports.active_alerts(caller.tenant_id)
     risks = {k.value: active.get(k.value, 0) for k in RISK_KINDS}
+    unsettled = (sys.claims.page(caller.tenant_id, ClaimFilter(active=True), None,
+                                 CLAIMS_SHOWN)[0]
+                 if caller.can(Permission.READ_CLAIMS) else [])
     return pages.render(request, "dashboard.html", _base(
         request, lang, caller=caller, days=days, periods=PERIODS, total=total,
         carriers=carriers, late=[_late_row(r) for r in late], risks=risks,
+        claims=unsettled, w=CLAIM_WORDS[lang], yuan=yuan,
         board=_board(sys, caller, q), severity=severity, kind=kind,
         can_act=caller.can(Permission.WRITE_ALERTS), filters=q.encoded(),
         severities=list(Severity), kind_names=sorted(k.value for k in Kind),
@@ -244,8 +252,12 @@ def shipment(request: Request, tracking_no: str, sys: SystemDep, lang: Lang = No
                                                      if e.location else ()) if x),
                       "operator": e.operator_id or "", "device": e.device_id or "",
                       "vehicle": e.vehicle_id or "", "ledger": stored.ledger_index})
+    can_claim = caller.can(Permission.MANAGE_CLAIMS)
+    shown = (shipment_claims(sys, caller.tenant_id, tracking_no)
+             if caller.can(Permission.READ_CLAIMS) else [])
     return pages.render(request, "shipment.html", _base(
-        request, lang, v=view, trail=trail, alerts=alerts,
+        request, lang, v=view, trail=trail, alerts=alerts, claims=shown, can_claim=can_claim,
+        w=CLAIM_WORDS[lang], claim_kinds=[k.value for k in ClaimKind], yuan=yuan,
         photo_url=f"/v1/shipments/{tracking_no}/pod-photo",
         incidents=found.analysis.incidents,
         data_json=json.dumps(view.data, ensure_ascii=False).replace("<", "\\u003c"),

@@ -20,11 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
-from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.claims import ClaimKind
+from parcelguard.domain.errors import Conflict, InvalidInput
 from parcelguard.services import queries
 from parcelguard.services.ports import ShipmentRecord
-from parcelguard.web import pages
-from parcelguard.web.i18n import TEXT, lang_of
+from parcelguard.web import claims, pages, session
+from parcelguard.web.i18n import CLAIM_WORDS, TEXT, lang_of
 from parcelguard.web.pages import SystemDep
 from parcelguard.web.throttle import PerClient
 from parcelguard.web.view import TrackView, build, local_us
@@ -102,22 +103,64 @@ def _look_up(request: Request, sys: System, tracking_no: str, phone_last4: str,
 def track_page(
     request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None,
     s: Annotated[str | None, Query(max_length=200)] = None,
+    claim: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     lang = lang_of(lang)
     record = _shared(sys, tracking_no, s)
     if record is None:  # no token, or one that does not open this number: ask for the digits
         return _form(request, lang, tracking_no)
+    return _page(request, sys, record, s or "", lang, sent=claim)
+
+
+def _page(request: Request, sys: System, record: ShipmentRecord, token: str, lang: str,
+          sent: str | None = None, problem: str | None = None,
+          status: int = 200) -> HTMLResponse:
+    tracking_no = record.shipment.tracking_no
     view = view_of(sys, record, lang)
-    query = urlencode({"s": s, "lang": lang})
-    share = f"{request.base_url}t/{tracking_no}?{urlencode({'s': s})}"
+    query = urlencode({"s": token, "lang": lang})
+    share = f"{request.base_url}t/{tracking_no}?{urlencode({'s': token})}"
+    mine = claims.shipment_claims(sys, record.shipment.tenant_id, tracking_no,
+                                  consumer_only=True)
     return pages.render(request, "track.html", {
         "lang": lang, "t": TEXT[lang], "v": view, "share_url": share,
-        "photo_url": f"/t/{tracking_no}/pod-photo?{urlencode({'s': s})}",
+        "photo_url": f"/t/{tracking_no}/pod-photo?{urlencode({'s': token})}",
         "live_url": f"/t/{tracking_no}/live?{query}",
+        "claim_url": f"/t/{tracking_no}/claims?{query}", "claims": mine,
+        "w": CLAIM_WORDS[lang], "claim_kinds": [k.value for k in ClaimKind],
+        "claim_sent": sent if any(c.claim_id == sent for c in mine) else None,
+        "claim_problem": problem,
         "data_json": _json(view.data),
         "switch_url": f"/t/{tracking_no}?"
-                      + urlencode({"s": s, "lang": "en" if lang == "zh" else "zh"}),
-    })
+                      + urlencode({"s": token, "lang": "en" if lang == "zh" else "zh"}),
+    }, status)
+
+
+@router.post("/t/{tracking_no}/claims", response_class=HTMLResponse)
+async def consumer_claim(
+    request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None,
+    s: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The consumer holding the share link asks for compensation (throttled like lookups)."""
+    lang = lang_of(lang)
+    record = await asyncio.to_thread(_shared, sys, tracking_no, s)
+    if record is None:
+        return Response(status_code=404)
+    if not session.same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    client = request.client.host if request.client else "?"
+    if _throttle(request).allow(f"claim:{client}") is not None:
+        return Response(TEXT[lang]["too_many"], status_code=429)
+    form = await pages.read_form(request)
+    shipment = record.shipment
+    try:
+        opened = await asyncio.to_thread(claims.open_for_consumer, sys, shipment.tenant_id,
+                                         shipment.tracking_no, form)
+    except (InvalidInput, Conflict) as exc:
+        problem = TEXT[lang]["claim_problem"].format(problem=exc.message)
+        return await asyncio.to_thread(_page, request, sys, record, s or "", lang, None,
+                                       problem, 409 if isinstance(exc, Conflict) else 422)
+    query = urlencode({"s": s, "lang": lang, "claim": opened.claim_id})
+    return RedirectResponse(f"/t/{tracking_no}?{query}#claims", status_code=303)
 
 
 @router.get("/t/{tracking_no}/pod-photo")
