@@ -832,13 +832,14 @@ def bench_rules(
 
 @bench_app.command("hooks")
 def bench_hooks(
-    parcels: Annotated[int, typer.Option(help="parcels, each pushed twice")] = 3000,
+    parcels: Annotated[int, typer.Option(help="parcels of each run (three runs)")] = 3000,
     port: Annotated[int, typer.Option(help="port for the benchmark server")] = 8767,
+    senders: Annotated[int, typer.Option(help="concurrent keep-alive connections")] = 48,
 ) -> None:
     """Kdniao pushes (10 traces each) over HTTP against our own events API (own process)."""
     from parcelguard.bench import hooks
 
-    for line in hooks.report(hooks.run(parcels, port), parcels):
+    for line in hooks.report(hooks.run(parcels, port, senders), parcels, senders):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 

@@ -10,6 +10,7 @@ counted on /metrics.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from parcelguard.domain.tenancy import Role
 from parcelguard.ingest.carriers import FORMATS
+from parcelguard.ingest.hooks import Remembered
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
 from tests.factories import shipment_json
@@ -107,6 +109,51 @@ def test_a_signed_push_is_answered_as_the_carrier_expects_and_its_scans_are_stor
     assert again.status_code == 200, again.text
     assert len(stored(server, numbers)) == len(events)
     assert rejected(server) == []
+
+
+def batches(server: Server) -> int:
+    """The writer's committed batches so far, from /metrics."""
+    found = re.search(r"^parcelguard_batch_commit_seconds_count (\S+)$",
+                      server.anonymous().get("/metrics").text, re.M)
+    assert found
+    return int(float(found.group(1)))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("fmt", ALL)
+def test_items_seen_committed_are_not_sent_to_the_writer_again(
+    server: Server, clock: ManualClock, fmt: str,
+) -> None:
+    happy = case(fmt, "happy")
+    path = endpoint(server, fmt, happy.secret, zone=str(happy.zone))
+    numbers = register(server, happy)
+    assert send(server, path, happy, clock).status_code == 200
+    events = stored(server, numbers)
+    before = batches(server)
+    again = send(server, path, case(fmt, "replay"), clock)
+    assert (again.status_code, again.content.decode()) == (200, expected(happy)["reply"])
+    content_ids = fmt != "generic"  # the generic format's ids are the sender's own
+    assert batches(server) == before + (0 if content_ids else 1)
+    # after a restart the receiver remembers nothing: the writer's own check answers
+    server.system.hooks.committed = Remembered(10)
+    server.system.hooks.estimates = Remembered(10)
+    assert send(server, path, case(fmt, "replay"), clock).status_code == 200
+    assert batches(server) == before + (1 if content_ids else 2)
+    assert len(stored(server, numbers)) == len(events)
+    n = len(expected(happy)["events"])
+    metrics = server.anonymous().get("/metrics").text
+    assert f'parcelguard_carrier_items_total{{format="{fmt}",result="duplicate"}} {2 * n}.0' in (
+        metrics)
+
+
+def test_the_remembered_set_forgets_the_least_recently_seen() -> None:
+    r = Remembered(2)
+    r.put("a")
+    r.put("b")
+    assert r.get("a") is not None  # a is now the most recently seen
+    r.put("c")
+    assert (r.get("a") is not None, r.get("b"), r.get("c") is not None, len(r)) == (
+        True, None, True, 2)
 
 
 @pytest.mark.parametrize("fmt", ALL)

@@ -8,14 +8,22 @@ cannot be read is kept in the rejected-payload table and answered 400 (or 422 fo
 push with a bad field); the receiver itself never stops. Items for parcels nobody registered
 are counted, not stored: a carrier pushes every parcel of the account, and sends the whole
 trace again next time.
+
+Because the whole trace comes again on every push, most of a push's items are ones we already
+committed. The receiver remembers the ids of the items it saw committed (or found stored
+already) for the formats whose ids come from the item's content, and does not send those to
+the writer again: a push that brings one new item costs the writer one scan, not ten. Only
+committed items are remembered, so skipping one never loses anything; a restart merely
+forgets, and the writer's own de-duplication answers instead. The carrier's delivery estimate
+is likewise sent only when it differs from the last one committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -26,12 +34,40 @@ from parcelguard.ingest.carriers import FORMATS, Adapter
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
-from parcelguard.services.messages import Command, NoteEstimate, RecordScan
+from parcelguard.services.messages import Command, NoteEstimate, RecordScan, Result
 from parcelguard.services.pipeline import Submitter
 from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
 CACHE_SECONDS = 30.0  # a disabled endpoint stops answering within this
+REMEMBERED = 200_000  # committed item ids kept per process (about 20 MB)
+# formats whose item ids are derived from the item's content (or the carrier's hash of it):
+# the same id is the same item. The generic format's ids are the sender's own.
+CONTENT_IDS = frozenset({"kdniao", "kuaidi100", "aftership", "track17"})
+KNOWN = frozenset({Result.ACCEPTED, Result.DUPLICATE})  # committed now, or before
+
+
+class Remembered:
+    """A bounded set, least recently seen evicted first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._keys: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable) -> object | None:
+        value = self._keys.get(key)
+        if value is not None:
+            self._keys.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: object = True) -> None:
+        self._keys[key] = value
+        self._keys.move_to_end(key)
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +85,8 @@ class HookReceiver:
         self.items: Counter[tuple[str, str]] = Counter()  # (format, pipeline result)
         self.notices: Counter[tuple[str, str]] = Counter()  # (format, stopped | problem)
         self._cache: dict[str, tuple[Endpoint | None, float]] = {}
+        self.committed = Remembered(REMEMBERED)  # (tenant, event id) of committed items
+        self.estimates = Remembered(REMEMBERED // 10)  # (tenant, number, format) -> last
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         now = time.monotonic()
@@ -91,13 +129,24 @@ class HookReceiver:
             log.warning("hooks.rejected", format=fmt, endpoint_id=endpoint_id,
                         rejected_id=rejected_id, reason=exc.message)
             raise
-        commands: list[Command] = [RecordScan(ep.tenant_id, e, now) for e in push.events]
+        tenant = ep.tenant_id
+        remember = fmt in CONTENT_IDS
+        new = [e for e in push.events
+               if not remember or self.committed.get((tenant, e.event_id)) is None]
+        self.items[(fmt, Result.DUPLICATE.value)] += len(push.events) - len(new)
+        commands: list[Command] = [RecordScan(tenant, e, now) for e in new]
         # the carrier's estimates ride in the same commit (one transaction per push, not two)
-        commands += [NoteEstimate(ep.tenant_id, tn, fmt, at, now)
-                     for tn, at in sorted(push.estimated_delivery.items())]
+        moved = [(tn, at) for tn, at in sorted(push.estimated_delivery.items())
+                 if self.estimates.get((tenant, tn, fmt)) != at]
+        commands += [NoteEstimate(tenant, tn, fmt, at, now) for tn, at in moved]
         outcomes = await self.pipeline.submit(commands) if commands else []
-        for out in outcomes[:len(push.events)]:
+        for e, out in zip(new, outcomes, strict=False):
             self.items[(fmt, out.result.value)] += 1
+            if remember and out.result in KNOWN:
+                self.committed.put((tenant, e.event_id))
+        for (tn, at), out in zip(moved, outcomes[len(new):], strict=True):
+            if out.result in KNOWN:
+                self.estimates.put((tenant, tn, fmt), at)
         self.pushes[(fmt, "accepted")] += 1
         self.notices[(fmt, "stopped")] += len(push.stopped)
         self.notices[(fmt, "problem")] += len(push.problems)

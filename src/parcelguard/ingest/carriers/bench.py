@@ -26,10 +26,12 @@ NOW = datetime(2026, 11, 20, 0, 20, tzinfo=UTC)
 CODES = ["1", "206", "2", "204", "2", "204", "205", "201", "202", "301"]
 
 
-def build(traces: int = 10, tracking_no: str = "SF1400000001") -> bytes:
-    """A signed push of one parcel with ``traces`` traces, as Kdniao sends it."""
-    start = datetime(2026, 11, 17, 9, 0)
-    items = [{"AcceptTime": f"{start + timedelta(hours=7 * i):%Y-%m-%d %H:%M:%S}",
+def build(traces: int = 10, tracking_no: str = "SF1400000001", start: datetime | None = None,
+          step: timedelta = timedelta(hours=7)) -> bytes:
+    """A signed push of one parcel with ``traces`` traces, as Kdniao sends it: the first at
+    ``start`` (Beijing time, as Kdniao writes it), one every ``step``."""
+    start = start or datetime(2026, 11, 17, 9, 0)
+    items = [{"AcceptTime": f"{start + step * i:%Y-%m-%d %H:%M:%S}",
               "AcceptStation": f"快件到达【第{i}中转场】，准备发往下一站", "Location": "上海市",
               "Action": CODES[i % len(CODES)]} for i in range(traces)]
     data = json.dumps({"EBusinessID": "1237100", "PushTime": "2026-11-20 08:19:58", "Count": "1", "Data": [
