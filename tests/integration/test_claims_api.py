@@ -4,12 +4,16 @@ carries, the refusals, and two reviewers acting at once."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from parcelguard.domain import times
+from parcelguard.domain.claims import Claimant, ClaimState, Step
+from parcelguard.domain.errors import Conflict
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
@@ -57,10 +61,12 @@ def test_a_damage_claim_goes_from_open_to_settled_carrying_the_analysis(server: 
     body = settled.json()
     assert (body["state"], body["amount_paid"], body["payment_ref"]) == (
         "settled", 100000, "PAY-7781")
-    steps = [(s["action"], s["state"], s["note"], s["actor"] == "") for s in body["timeline"]]
-    assert steps == [("opened", "open", None, False),
-                     ("review", "under_review", "photos asked for", False),
-                     ("accept", "accepted", None, False), ("settle", "settled", None, False)]
+    key_id = server.keys.acme[Role.MERCHANT].split("_")[1]
+    steps = [(s["action"], s["state"], s["note"], s["actor"]) for s in body["timeline"]]
+    assert steps == [("opened", "open", None, key_id),
+                     ("review", "under_review", "photos asked for", key_id),
+                     ("accept", "accepted", None, key_id), ("settle", "settled", None, key_id)]
+    assert body["timeline"][0]["data"]["finding"] == f  # the basis it was filed on
     assert body["timeline"][3]["data"] == {"amount": 100000, "reference": "PAY-7781"}
     # settled: a new claim of the same kind may be opened again
     assert _open(merchant)["state"] == "open"
@@ -79,6 +85,7 @@ def test_steps_out_of_order_are_conflicts_that_name_the_state_needed(server: Ser
     # a reject needs a reason; an accept an amount no larger than the claim
     r = api.post(f"/v1/claims/{cid}/reject", json={})
     assert (r.status_code, r.json()["error"]["field"]) == (422, "note")
+    assert api.get("/v1/claims", params={"cursor": "²:x"}).status_code == 422
     r = api.post(f"/v1/claims/{cid}/accept", json={})
     assert (r.status_code, r.json()["error"]["field"]) == (422, "amount")
     r = api.post(f"/v1/claims/{cid}/accept", json={"amount": 129901})
@@ -98,7 +105,9 @@ def test_bad_claims_are_refused_naming_the_field(server: Server) -> None:
     api = server.client(Role.MERCHANT)
     for body, field in (({**CLAIM, "kind": "theft"}, "kind"),
                         ({**CLAIM, "amount": -1}, "amount"),
+                        ({**CLAIM, "amount": 0}, "amount"),
                         ({**CLAIM, "currency": "yuan"}, "currency"),
+                        ({**CLAIM, "currency": "USD"}, "currency"),
                         ({k: v for k, v in CLAIM.items() if k != "description"}, "description")):
         r = api.post(f"/v1/shipments/{TN}/claims", json=body)
         assert r.status_code == 422, r.text
@@ -156,8 +165,8 @@ def test_claims_are_listed_scoped_and_need_the_right(server: Server) -> None:
     assert other.get("/v1/claims").json()["items"] == []
     assert other.post(f"/v1/claims/{first}/review").status_code == 404
     assert other.post(f"/v1/shipments/{TN}/claims", json=CLAIM).status_code == 404
-    operator = server.client(Role.OPERATOR)  # reads claims, does not decide them
-    assert operator.get(f"/v1/claims/{first}").status_code == 200
+    operator = server.client(Role.OPERATOR)  # a merchant's matter, with what customers wrote
+    assert operator.get(f"/v1/claims/{first}").status_code == 403
     assert operator.post(f"/v1/claims/{first}/accept", json={"amount": 1}).status_code == 403
     carrier = server.client(Role.CARRIER)
     assert carrier.get("/v1/claims").status_code == 403
@@ -214,3 +223,47 @@ def test_what_people_write_in_a_claim_is_sealed_at_rest(server: Server) -> None:
     detail = api.get(f"/v1/claims/{cid}").json()
     assert detail["description"] == "请打13812345678联系我"
     assert detail["timeline"][-1]["note"] == "回电 13812345678"
+
+
+def test_the_store_refuses_a_second_unsettled_claim_of_a_kind_even_in_a_race(
+    server: Server,
+) -> None:
+    """The unique index itself, past the desk's own check (two nodes opening at once)."""
+    knocked_in_transit(server)
+    cid = _open(server.client(Role.MERCHANT))["claim_id"]
+    store = server.system.store
+    with store.unit_of_work(write=False) as uow:
+        first = uow.claims.get("acme", cid)
+        shipment = uow.shipments.get("acme", TN)
+    assert first is not None
+    assert shipment is not None
+    twin = replace(first, claim_id="clm-twin")
+    consumers = replace(twin, claimant=Claimant.CONSUMER)  # another claimant: its own slot
+    with store.unit_of_work() as uow:
+        with pytest.raises(Conflict, match="unsettled damage claim"):
+            uow.claims.add(twin, shipment.id, Step("clm-twin", 1, "k", "opened", ClaimState.OPEN))
+        # the refusal left the transaction usable
+        uow.claims.add(consumers, shipment.id, Step("clm-twin", 1, "consumer", "opened",
+                                                    ClaimState.OPEN))
+        uow.commit()
+    assert len(server.client().get("/v1/claims").json()["items"]) == 2
+
+
+def test_claim_counts_per_carrier_and_the_time_to_settle(server: Server) -> None:
+    """Opened in the period, unsettled of those, settled in it (opened whenever), paid."""
+    knocked_in_transit(server)
+    clock = server.system.clock
+    assert isinstance(clock, ManualClock)
+    api = server.client(Role.MERCHANT)
+    old = _open(api)["claim_id"]  # opened before the period
+    clock.advance_to(clock.now() + timedelta(days=2))
+    since = clock.now()
+    api.post(f"/v1/claims/{old}/review")
+    api.post(f"/v1/claims/{old}/accept", json={"amount": 5000})
+    clock.advance_to(clock.now() + timedelta(hours=1))
+    api.post(f"/v1/claims/{old}/settle")
+    _open(api, kind="loss")  # opened in it, not settled
+    with server.system.store.unit_of_work(write=False) as uow:
+        (sf,) = uow.reports.claims("acme", times.to_us(since), times.to_us(clock.now()) + 1)
+    assert (sf.carrier, sf.opened, sf.active, sf.settled, sf.paid) == ("sf", 1, 1, 1, 5000)
+    assert sf.settle_us == int(timedelta(days=2, hours=1).total_seconds() * 1e6)

@@ -61,12 +61,16 @@ def test_the_life_of_a_claim_and_the_steps_it_refuses() -> None:
     accepted = claims.accept(reviewed, 3, 600, None)
     assert (accepted.state, accepted.liable, accepted.decided_at_us) == (
         ClaimState.ACCEPTED, PARTY, 3)
+    with pytest.raises(InvalidInput, match="at most the 600 approved"):
+        claims.settle(accepted, 4, 601, None)
     paid = claims.settle(accepted, 4, None, "PAY-1")
     assert (paid.state, paid.amount_paid, paid.settled_at_us, paid.active) == (
         ClaimState.SETTLED, 600, 4, False)
     rejected = claims.reject(reviewed, 3)
     with pytest.raises(InvalidInput, match="without payment"):
         claims.settle(rejected, 4, 1, None)
+    with pytest.raises(InvalidInput, match="reference"):
+        claims.settle(rejected, 4, None, "PAY-2")
     assert claims.settle(rejected, 4, None, None).amount_paid == 0
 
 
@@ -86,9 +90,16 @@ def test_the_desk_on_the_memory_store(mem: bootstrap.System) -> None:
                   "consumer", 10)
     assert (c.description, c.finding is not None) == ("碎了", True)
     with pytest.raises(Conflict, match=c.claim_id):
-        desk.open("acme", "SF1", ClaimKind.DAMAGE, "again", 1, "CNY", Claimant.MERCHANT, "k", 11)
+        desk.open("acme", "SF1", ClaimKind.DAMAGE, "again", 1, "CNY", Claimant.CONSUMER,
+                  "consumer", 11)
+    # the merchant's own claim (against the carrier) is not blocked by the consumer's
+    theirs = desk.open("acme", "SF1", ClaimKind.DAMAGE, "ours", 1, "CNY", Claimant.MERCHANT,
+                       "k", 11)
+    assert theirs.claim_id != c.claim_id
     with pytest.raises(InvalidInput, match="currency"):
-        desk.open("acme", "SF1", ClaimKind.LOSS, "x", 1, "rmb", Claimant.MERCHANT, "k", 11)
+        desk.open("acme", "SF1", ClaimKind.LOSS, "x", 1, "USD", Claimant.MERCHANT, "k", 11)
+    with pytest.raises(InvalidInput, match="amount"):
+        desk.open("acme", "SF1", ClaimKind.LOSS, "x", 0, "CNY", Claimant.MERCHANT, "k", 11)
     with pytest.raises(InvalidInput, match="action"):
         desk.act("acme", c.claim_id, "approve", "k", 12, Decision())
     with pytest.raises(InvalidInput, match=r"liable\.kind"):
@@ -99,9 +110,10 @@ def test_the_desk_on_the_memory_store(mem: bootstrap.System) -> None:
     assert got.state is ClaimState.UNDER_REVIEW
     assert [(s.action, s.note) for s in steps] == [("opened", None), ("review", None),
                                                   ("comment", "查看照片")]
+    assert steps[0].data["finding"]["incident"] == "damage"  # what it was filed on
     rows, nxt = desk.page("acme", ClaimFilter(active=True), None, 10)
-    assert ([r.claim_id for r in rows], nxt) == ([c.claim_id], None)
+    assert ([r.claim_id for r in rows], nxt) == ([theirs.claim_id, c.claim_id], None)
     with mem.store.unit_of_work(write=False) as uow:
         assert uow.claims.get("other", c.claim_id) is None
         (counts,) = uow.reports.claims("acme", 0, 100)
-    assert (counts.opened, counts.active, counts.settled) == (1, 1, 0)
+    assert (counts.opened, counts.active, counts.settled) == (2, 2, 0)

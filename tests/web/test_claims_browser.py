@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
 from tests.web.conftest import axe_problems
-from tests.web.helpers import TN, cold_parcel, share_url
+from tests.web.helpers import PHONE, TN, cold_parcel, share_url
 from tests.web.test_dashboard_browser import sign_in
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -24,6 +24,7 @@ def test_a_consumer_claim_is_decided_and_settled_on_the_dashboard(
     claims.locator("select[name=kind]").select_option("spoilage")
     claims.locator("textarea[name=description]").fill("到货时冰袋已化，药品变温")
     claims.locator("input[name=amount]").fill("260")
+    claims.locator("input[name=phone_last4]").fill(PHONE[-4:])
     claims.get_by_test_id("claim-submit").click()
     expect(phone.get_by_test_id("claim-sent")).to_contain_text("已收到您的理赔申请")
     expect(phone.locator("[data-claim] strong")).to_have_text("已受理")

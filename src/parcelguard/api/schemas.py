@@ -664,8 +664,9 @@ class RejectedPage(BaseModel):
 class ClaimIn(BaseModel):
     kind: ClaimKind = Field(description="damage, loss, misdelivery or spoilage")
     description: str = Field(min_length=1, max_length=2000, description="what went wrong")
-    amount: int = Field(ge=0, le=MAX_AMOUNT, description="claimed, in minor units (fen)")
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    amount: int = Field(ge=1, le=MAX_AMOUNT, description="claimed, in minor units (fen)")
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$",
+                          description="ISO 4217; CNY only for now")
 
 
 class LiableIn(BaseModel):

@@ -9,7 +9,9 @@ and the **finding**: the incident of the analysis that bears on the claim's kind
 shock or damage noted at a scan, spoilage → temperature excursion, loss → the last sighting,
 misdelivery → a delivery without verified identity), with its party and confidence.
 
-Amounts are in minor units (fen for CNY) so nothing is lost to floating point.
+Amounts are in minor units (fen) so nothing is lost to floating point; claims are in CNY for
+now (one currency keeps the KPIs' sums and the pages' yuan true). Merchant and consumer claims
+are kept apart: each may have one unsettled claim of each kind on a shipment.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from parcelguard.domain.errors import Conflict, InvalidInput
 
 MAX_AMOUNT = 10 ** 11  # minor units: a billion yuan; anything above is a typing error
 MAX_TEXT = 2000
+MAX_REFERENCE = 100
+CURRENCY = "CNY"
 
 
 class ClaimKind(StrEnum):
@@ -126,9 +130,9 @@ def text(name: str, value: str | None, *, required: bool) -> str | None:
     return value
 
 
-def amount(name: str, value: int) -> int:
-    if not 0 <= value <= MAX_AMOUNT:
-        raise InvalidInput(name, f"expected 0 to {MAX_AMOUNT} minor units, got {value}")
+def amount(name: str, value: int, least: int = 0) -> int:
+    if not least <= value <= MAX_AMOUNT:
+        raise InvalidInput(name, f"expected {least} to {MAX_AMOUNT} minor units, got {value}")
     return value
 
 
@@ -173,10 +177,14 @@ def settle(claim: Claim, at_us: int, paid: int | None, reference: str | None) ->
     """Paid (an accepted claim: by default the amount approved) or closed (a rejected one)."""
     _expect(claim, "settle", ClaimState.ACCEPTED, ClaimState.REJECTED)
     if claim.state is ClaimState.REJECTED:
-        if paid:
-            raise InvalidInput("amount_paid", "a rejected claim is settled without payment")
+        if paid or reference:
+            raise InvalidInput("amount_paid" if paid else "reference",
+                               "a rejected claim is settled without payment")
         paid = 0
     else:
-        paid = amount("amount_paid", claim.amount_approved or 0 if paid is None else paid)
+        approved = claim.amount_approved or 0
+        paid = amount("amount_paid", approved if paid is None else paid)
+        if paid > approved:
+            raise InvalidInput("amount_paid", f"at most the {approved} approved, got {paid}")
     return replace(claim, state=ClaimState.SETTLED, updated_at_us=at_us, settled_at_us=at_us,
                    amount_paid=paid, payment_ref=reference)

@@ -45,8 +45,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),
     Role.OPERATOR: frozenset(
-        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS,
-         P.READ_CLAIMS}
+        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS}
     ),
     Role.ADMIN: frozenset(Permission),
 }

@@ -15,7 +15,7 @@ What people write in them (the description, the notes) is sealed at rest like re
 from __future__ import annotations
 
 import base64
-import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,8 +30,8 @@ from parcelguard.services.ports import ClaimFilter, Store, UnitOfWork, Vault
 
 MAX_PAGE = 200
 CONSUMER = "consumer"
-_CURRENCY = re.compile(r"[A-Z]{3}")
-_PARTY_KINDS = ("carrier", "facility", "vehicle", "courier", "merchant", "other")
+ACTIONS = ("review", "accept", "reject", "settle", "comment")
+PARTY_KINDS = ("carrier", "facility", "vehicle", "courier", "merchant", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +49,36 @@ class ClaimDesk:
                  verifier_key: str) -> None:
         self.store, self.vault, self.profiles = store, vault, profiles
         self.verifier_key = verifier_key
+        # one claim write at a time in this process (read, check, write); across processes
+        # the store's compare-and-set on the state and its unique index decide
+        self._lock = threading.Lock()
 
     def open(self, tenant_id: str, tracking_no: str, kind: ClaimKind, description: str,
              amount: int, currency: str, claimant: Claimant, actor: str,
              now_us: int) -> Claim:
         text = domain.text("description", description, required=True)
         assert text is not None
-        if not _CURRENCY.fullmatch(currency):
-            raise InvalidInput("currency", f"expected an ISO 4217 code such as CNY, got "
+        if currency != domain.CURRENCY:
+            raise InvalidInput("currency", f"claims are in {domain.CURRENCY} for now, got "
                                f"{currency!r}")
-        amount = domain.amount("amount", amount)
+        amount = domain.amount("amount", amount, least=1)
         analysis = self._analysis(tenant_id, tracking_no)  # read before the write lock
-        with self.store.unit_of_work() as uow:
+        finding = domain.finding(kind, analysis["incidents"])
+        with self._lock, self.store.unit_of_work() as uow:
             record = queries.shipment(uow, tenant_id, tracking_no)
-            existing = uow.claims.active_of(tenant_id, tracking_no, kind)
+            existing = uow.claims.active_of(tenant_id, tracking_no, kind, claimant)
             if existing is not None:
                 raise Conflict(f"claim {existing.claim_id} on this shipment is a {kind.value} "
                                f"claim already ({existing.state.value}); add to it instead")
             claim = Claim(domain.new_id(), tenant_id, tracking_no, kind, ClaimState.OPEN,
-                          claimant, actor, self._seal(text), currency,
-                          amount, now_us, now_us, analysis,
-                          domain.finding(kind, analysis["incidents"]))
+                          claimant, actor, self._seal(text), currency, amount, now_us, now_us,
+                          analysis, finding)
+            # the opened step keeps the finding and checkpoint the claim was filed on: review
+            # takes the analysis afresh
+            basis = {"amount": amount, "finding": finding,
+                     "checkpoint_size": (analysis.get("checkpoint") or {}).get("size")}
             uow.claims.add(claim, record.id, Step(claim.claim_id, now_us, actor, "opened",
-                                                  ClaimState.OPEN, None, {"amount": amount}))
+                                                  ClaimState.OPEN, None, basis))
             uow.commit()
         return self._opened(claim)
 
@@ -83,14 +90,14 @@ class ClaimDesk:
         note = domain.text("note", decision.note,
                            required=action in ("reject", "comment"))
         reference = domain.text("reference", decision.reference, required=False)
-        if reference is not None and len(reference) > 100:
-            raise InvalidInput("reference", "at most 100 characters")
+        if reference is not None and len(reference) > domain.MAX_REFERENCE:
+            raise InvalidInput("reference", f"at most {domain.MAX_REFERENCE} characters")
         liable = _party(decision.liable) if decision.liable is not None else None
         analysis = None
         if action == "review":  # the evidence as it stands, read before the write lock
             claim, _ = self.get(tenant_id, claim_id)
             analysis = self._analysis(tenant_id, claim.tracking_no)
-        with self.store.unit_of_work() as uow:
+        with self._lock, self.store.unit_of_work() as uow:
             claim = self._get(uow, tenant_id, claim_id)
             data: dict[str, Any] = {}
             if action == "comment":
@@ -162,14 +169,12 @@ class ClaimDesk:
         return step if step.note is None else replace(step, note=self._open(step.note))
 
 
-ACTIONS = ("review", "accept", "reject", "settle", "comment")
-
 
 def _party(value: Mapping[str, Any]) -> dict[str, Any]:
     """A party named by the reviewer: a kind and an id (a carrier for the others too)."""
     kind, party_id = value.get("kind"), value.get("id")
-    if kind not in _PARTY_KINDS:
-        raise InvalidInput("liable.kind", f"expected one of {', '.join(_PARTY_KINDS)}, "
+    if kind not in PARTY_KINDS:
+        raise InvalidInput("liable.kind", f"expected one of {', '.join(PARTY_KINDS)}, "
                            f"got {kind!r}")
     if not isinstance(party_id, str) or not 1 <= len(party_id) <= 100:
         raise InvalidInput("liable.id", "expected 1 to 100 characters")

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from parcelguard.domain.alerts import Alert, Kind, Severity, State
-from parcelguard.domain.claims import Claim, ClaimKind, ClaimState, Step
+from parcelguard.domain.claims import Claim, Claimant, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.events import Condition, Location, TrackingEvent
 from parcelguard.domain.ledger.checkpoint import Signature
@@ -403,11 +403,13 @@ class ClaimFilter:
 
 class Claims(Protocol):
     def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
-        """Refuses (Conflict) a second active claim of the same kind on a shipment."""
+        """Refuses (Conflict) a second unsettled claim of the same kind and claimant on a
+        shipment."""
         ...
 
     def get(self, tenant_id: str, claim_id: str) -> Claim | None: ...
-    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None: ...
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind,
+                  claimant: Claimant) -> Claim | None: ...
     def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:
         """Save ``claim`` if it is still in state ``was`` (False: someone moved it first)."""
         ...

@@ -150,7 +150,7 @@ def before(cursor: str | None) -> tuple[int, str] | None:
     if not cursor:
         return None
     opened, _, item_id = cursor.partition(":")
-    if not opened.isdigit() or not item_id:
+    if not (opened.isascii() and opened.isdigit()) or not item_id:
         raise InvalidInput("cursor", "expected the next_cursor of a previous page")
     return int(opened), item_id
 

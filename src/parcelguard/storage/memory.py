@@ -15,7 +15,7 @@ from typing import Self
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert
-from parcelguard.domain.claims import Claim, ClaimKind, ClaimState, Step
+from parcelguard.domain.claims import Claim, Claimant, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
@@ -647,7 +647,8 @@ class MemoryDeliveries(_Repo):
 
 class MemoryClaims(_Repo):
     def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
-        if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind) is not None:
+        if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind,
+                          claim.claimant) is not None:
             raise Conflict(f"the shipment has an unsettled {claim.kind.value} claim already")
         self.later(lambda: self.data.claims.__setitem__(claim.claim_id, (claim, shipment_id)))
         self.add_step(step)
@@ -656,9 +657,11 @@ class MemoryClaims(_Repo):
         found = self.data.claims.get(claim_id)
         return found[0] if found and found[0].tenant_id == tenant_id else None
 
-    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None:
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind,
+                  claimant: Claimant) -> Claim | None:
         return next((c for c, _ in self.data.claims.values()
-                     if (c.tenant_id, c.tracking_no, c.kind) == (tenant_id, tracking_no, kind)
+                     if (c.tenant_id, c.tracking_no, c.kind, c.claimant)
+                     == (tenant_id, tracking_no, kind, claimant)
                      and c.state is not ClaimState.SETTLED), None)
 
     def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:

@@ -1181,11 +1181,12 @@ class SqlClaims(_Repo):
             c.tenant_id == tenant_id, c.claim_id == claim_id)).first()
         return None if r is None else _claim(r)
 
-    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind) -> Claim | None:
+    def active_of(self, tenant_id: str, tracking_no: str, kind: ClaimKind,
+                  claimant: Claimant) -> Claim | None:
         c = t.claims.c
         r = self.conn.execute(sa.select(t.claims).where(
             c.tenant_id == tenant_id, c.tracking_no == tracking_no, c.kind == kind.value,
-            c.state != ClaimState.SETTLED.value)).first()
+            c.claimant == claimant.value, c.state != ClaimState.SETTLED.value)).first()
         return None if r is None else _claim(r)
 
     def move(self, claim: Claim, was: ClaimState, step: Step) -> bool:

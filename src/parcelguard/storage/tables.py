@@ -448,8 +448,8 @@ claims = sa.Table(
     sa.Index(None, "tenant_id", "opened_at"),
     sa.Index(None, "tenant_id", "settled_at"),
     sa.Index(None, "tenant_id", "tracking_no"),
-    # one claim of a kind at a time on a shipment: the database settles two at once
-    sa.Index("uq_claims_active", "shipment_id", "kind", unique=True,
+    # one unsettled claim of a kind per claimant on a shipment: the database settles a race
+    sa.Index("uq_claims_active", "shipment_id", "kind", "claimant", unique=True,
              sqlite_where=sa.text("state <> 'settled'"),
              postgresql_where=sa.text("state <> 'settled'")),
 )

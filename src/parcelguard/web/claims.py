@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from parcelguard.bootstrap import System
 from parcelguard.domain import times
-from parcelguard.domain.claims import Claim, Claimant, ClaimKind
+from parcelguard.domain.claims import MAX_AMOUNT, Claim, Claimant, ClaimKind
 from parcelguard.domain.errors import Conflict, InvalidInput, NotFound
 from parcelguard.domain.tenancy import Permission, Principal
-from parcelguard.services.claims import CONSUMER, Decision
+from parcelguard.services.claims import ACTIONS, CONSUMER, Decision
 from parcelguard.services.ports import ClaimFilter
 from parcelguard.web import pages, session
 from parcelguard.web.i18n import CLAIM_WORDS, DASH, TEXT, lang_of
@@ -30,22 +30,23 @@ from parcelguard.web.pages import SystemDep
 
 router = APIRouter(include_in_schema=False)
 Lang = Annotated[str | None, Query(max_length=5)]
-STEPS = ("review", "accept", "reject", "settle", "comment")
-FEN = Decimal("0.01")
 
 
 def fen(field: str, text: str | None) -> int | None:
     """Yuan as typed (``1299``, ``1,299.50``) to fen; None when left empty."""
-    text = (text or "").strip().replace(",", "")
+    text = (text or "").strip().replace(",", "")[:40]
     if not text:
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(field, f"expected an amount in yuan such as 1299.50, got "
-                           f"{text[:20]!r}") from None
-    if not value.is_finite() or value != value.quantize(FEN) or value < 0:
-        raise InvalidInput(field, "expected a positive amount with at most two decimals")
+        value = Decimal("NaN")
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or not isinstance(exponent, int) or exponent < -2 or value < 0:
+        raise InvalidInput(field, f"expected an amount in yuan with at most two decimals, such "
+                           f"as 1299.50, got {text[:20]!r}")
+    if value > MAX_AMOUNT // 100:
+        raise InvalidInput(field, f"at most {MAX_AMOUNT // 100:,} yuan")
     return int(value * 100)
 
 
@@ -116,7 +117,7 @@ def claim_page(request: Request, claim_id: str, sys: SystemDep, lang: Lang = Non
 @router.post("/dashboard/claims/{claim_id}/{action}", response_class=HTMLResponse)
 async def claim_step(request: Request, claim_id: str, action: str, sys: SystemDep,
                      lang: Lang = None) -> Response:
-    if action not in STEPS:
+    if action not in ACTIONS:
         return Response(status_code=404)
     caller = await _manager(request, sys)
     if isinstance(caller, Response):
@@ -166,7 +167,9 @@ def _open(sys: System, tenant_id: str, tracking_no: str, form: dict[str, str],
         kind = ClaimKind(form.get("kind", ""))
     except ValueError:
         raise InvalidInput("kind", "expected damage, loss, misdelivery or spoilage") from None
-    amount = fen("amount", form.get("amount")) or 0
+    amount = fen("amount", form.get("amount"))
+    if amount is None:
+        raise InvalidInput("amount", "required: the amount asked, in yuan")
     return sys.claims.open(tenant_id, tracking_no, kind, form.get("description", ""), amount,
                            "CNY", claimant, actor, times.to_us(sys.clock.now()))
 

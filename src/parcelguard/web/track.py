@@ -148,11 +148,23 @@ async def consumer_claim(
     if not session.same_origin(request):
         return Response("cross-site request refused", status_code=403)
     client = request.client.host if request.client else "?"
-    if _throttle(request).allow(f"claim:{client}") is not None:
-        return Response(TEXT[lang]["too_many"], status_code=429)
+    wait = _throttle(request).allow(f"claim:{client}")
+    if wait is not None:
+        return Response(TEXT[lang]["too_many"], status_code=429,
+                        headers={"Retry-After": str(max(1, round(wait)))})
     form = await pages.read_form(request)
     shipment = record.shipment
     try:
+        # the link may have been passed on: the claimant shows the digits again, counted
+        # against the lookup's lockout like any other try
+        now_us = times.to_us(sys.clock.now())
+        answer = await asyncio.to_thread(sys.lookup.find, shipment.tracking_no,
+                                         form.get("phone_last4", "").strip(), now_us)
+        if answer.locked_until_us is not None:
+            raise InvalidInput("phone_last4", TEXT[lang]["locked"].format(
+                until=local_us(answer.locked_until_us)))
+        if answer.record is None or answer.record.id != record.id:
+            raise InvalidInput("phone_last4", TEXT[lang]["claim_digits"])
         opened = await asyncio.to_thread(claims.open_for_consumer, sys, shipment.tenant_id,
                                          shipment.tracking_no, form)
     except (InvalidInput, Conflict) as exc:

@@ -46,7 +46,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_claims_tenant_id_opened_at'), ['tenant_id', 'opened_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_tenant_id_settled_at'), ['tenant_id', 'settled_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_tenant_id_tracking_no'), ['tenant_id', 'tracking_no'], unique=False)
-        batch_op.create_index('uq_claims_active', ['shipment_id', 'kind'], unique=True, sqlite_where=sa.text("state <> 'settled'"), postgresql_where=sa.text("state <> 'settled'"))
+        batch_op.create_index('uq_claims_active', ['shipment_id', 'kind', 'claimant'], unique=True, sqlite_where=sa.text("state <> 'settled'"), postgresql_where=sa.text("state <> 'settled'"))
 
     op.create_table('claim_steps',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
