@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import threading
@@ -62,12 +63,20 @@ def _drop_schema(admin: str, schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+BUS = "bus"  # a db_url a module may ask for: PostgreSQL behind an API node, JetStream, a worker
+NATS_URL = os.environ.get("PARCELGUARD_TEST_NATS", "nats://127.0.0.1:4222")
+BOTH_MODES = pytest.mark.parametrize("db_url", ["sqlite", "postgresql", BUS], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind: a SQLite file, or a new PostgreSQL schema."""
+    """A fresh, empty database of each kind: a SQLite file, or a new PostgreSQL schema (also
+    under ``bus``, which the ``system`` fixture turns into bus mode)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'pg.db'}"
         return
+    if request.param not in ("postgresql", BUS):
+        raise ValueError(f"db_url is sqlite, postgresql or bus, got {request.param!r}")
     admin = request.getfixturevalue("pg_admin")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -91,13 +100,108 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def system(db_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[bootstrap.System]:
+def system(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
+           clock: ManualClock) -> Iterator[bootstrap.System]:
+    """The system the tests talk to: embedded, or (``db_url`` parametrized with ``bus``) an
+    API node publishing to its own JetStream stream, applied by a worker on the same clock."""
+    if getattr(request, "param", None) is None and _param(request, "db_url") == BUS:
+        with bus_mode(db_url, tmp_path, clock) as node:
+            yield node
+        return
     sys = bootstrap.build(settings_for(db_url, tmp_path), clock=clock)
     sys.start()
     try:
         yield sys
     finally:
         sys.stop()
+
+
+def _param(request: pytest.FixtureRequest, name: str) -> object:
+    callspec = getattr(request.node, "callspec", None)
+    return None if callspec is None else callspec.params.get(name)
+
+
+@contextmanager
+def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootstrap.System]:
+    """An API node and one worker owning every partition of a stream of this test's own, in
+    this process (so the test's clock is the worker's too)."""
+    import asyncio
+
+    import nats
+
+    from parcelguard.bus.worker import Worker
+    from parcelguard.storage import migrate
+    from parcelguard.storage.sql import SqlStore
+
+    try:
+        asyncio.run(_reach_nats())
+    except Exception as exc:  # any failure to connect means it is not there
+        _need(f"NATS JetStream at {NATS_URL}", str(exc))
+    tag = uuid.uuid4().hex[:10]
+    store = SqlStore.connect(db_url)
+    migrate.upgrade(store.engine)
+    store.close()
+    settings = settings_for(db_url, data_dir, bus_url=NATS_URL, bus_stream=f"PGT_{tag}",
+                            bus_subject_prefix=f"pgt.{tag}", bus_partitions=4,
+                            eta_learning="start")
+    worker = bootstrap.build(settings, worker=True, clock=clock)
+    work = Worker(worker.writer, worker.store, worker.vault, worker.clock, NATS_URL,
+                  bootstrap.bus_spec(settings), range(4))
+    ready, stop = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        async def main() -> None:
+            halt = asyncio.Event()
+
+            async def watch() -> None:
+                await asyncio.to_thread(stop.wait)
+                halt.set()
+
+            watcher = asyncio.create_task(watch())
+            await work.run(halt, lambda: (worker.start(deliver=False), ready.set()))
+            watcher.cancel()
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the test below
+            failed.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="test-bus-worker", daemon=True)
+    thread.start()
+    ready.wait(30)
+    if failed:
+        raise failed[0]
+    node = bootstrap.build(settings, clock=clock)
+    node.test_writer = worker  # type: ignore[attr-defined]  # see writer_of
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+        stop.set()
+        thread.join(30)
+        worker.stop()
+
+        async def drop() -> None:
+            nc = await nats.connect(NATS_URL)
+            with contextlib.suppress(Exception):  # gone already
+                await nc.jetstream().delete_stream(settings.bus_stream)
+            await nc.close()
+        asyncio.run(drop())
+
+
+def writer_of(system: bootstrap.System) -> bootstrap.System:
+    """The system whose writer applies the commands: itself, or in bus mode the worker."""
+    found: bootstrap.System = getattr(system, "test_writer", system)
+    return found
+
+
+async def _reach_nats() -> None:
+    import nats
+
+    nc = await nats.connect(NATS_URL, connect_timeout=3, max_reconnect_attempts=0)
+    await nc.close()
 
 
 @dataclass

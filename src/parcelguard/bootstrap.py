@@ -39,6 +39,7 @@ from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
 from parcelguard.services.merchant import MerchantRules
+from parcelguard.services.messages import RulesChanged
 from parcelguard.services.pipeline import Pipeline, Submitter
 from parcelguard.services.ports import Encoder, Sender, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
@@ -83,6 +84,13 @@ class System:
         if not isinstance(self.pipeline, Pipeline):
             raise TypeError("a bus-mode API node has no local writer")
         return self.pipeline
+
+    def rules_changed(self, tenant_id: str) -> None:
+        """A tenant's merchant rules changed in the store: this process's writer reads them
+        again, and in bus mode every partition's worker does, in stream order."""
+        self.ingestor.rules.invalidate()
+        if self.bus_node:
+            self.pipeline.submit_sync([RulesChanged(tenant_id, self.clock.now())])
 
     def start(self, *, deliver: bool | None = None) -> None:
         """Start the writer, and (unless told otherwise) the webhook deliverer."""

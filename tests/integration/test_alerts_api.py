@@ -6,8 +6,11 @@ import httpx
 import pytest
 
 from parcelguard.domain.tenancy import Role
-from tests.conftest import Server
+from parcelguard.services.messages import AdvanceClock
+from tests.conftest import BOTH_MODES, Server
 from tests.factories import event_json, shipment_json
+
+pytestmark = BOTH_MODES  # the same tests on an embedded server and through the bus
 
 TN = "SF1400000001"
 
@@ -82,7 +85,7 @@ def test_a_deadline_opens_its_alert_when_the_clock_passes_it(server: Server) -> 
     assert client.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"] == []
     clock = server.system.clock
     clock.advance_to(clock.now().replace(hour=14))  # 22:00 in Shanghai, past the promise
-    server.system.pipeline.submit_sync([])
+    server.system.pipeline.submit_sync([AdvanceClock(clock.now())])  # to every partition
     late = client.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"]
     assert [(a["state"], a["opened_at"]) for a in late] == [("open", "2026-11-20T13:00:00Z")]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from parcelguard.domain.tenancy import Role
-from tests.conftest import Server
+from tests.conftest import BOTH_MODES, Server
 from tests.factories import shipment_json
+
+pytestmark = BOTH_MODES  # the same tests on an embedded server and through the bus
 
 
 def test_devices_are_bound_rebound_unbound_and_listed_per_tenant(server: Server) -> None:

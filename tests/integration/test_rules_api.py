@@ -13,8 +13,10 @@ from parcelguard.domain.custom import Trigger
 from parcelguard.domain.tenancy import Role
 from parcelguard.expressions.cel import CelExpressions
 from parcelguard.services import merchant
-from tests.conftest import Server
+from tests.conftest import BOTH_MODES, Server
 from tests.factories import event_json, shipment_json
+
+pytestmark = BOTH_MODES  # the same tests on an embedded server and through the bus
 
 TN = "SF1400000001"
 VALUABLE_AT_SHA = 'shipment.declared_value >= 1000.0 && event.facility_id == "HUB-SHA"'

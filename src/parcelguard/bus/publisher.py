@@ -92,6 +92,8 @@ class Router:
             return Route((self.of(s.tracking_no),), f"sh:{s.tenant_id}:{s.tracking_no}:{cmd.spec_digest}")
         if isinstance(cmd, m.AdvanceClock):
             return Route(tuple(range(self.count)), f"ck:{times.to_us(cmd.at)}")
+        if isinstance(cmd, m.RulesChanged):
+            return Route(tuple(range(self.count)), f"rl:{uuid.uuid4().hex}")
         if isinstance(cmd, m.RegisterDevice):
             d = cmd.device
             self._learn(d)

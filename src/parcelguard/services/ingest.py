@@ -51,6 +51,7 @@ from parcelguard.services.messages import (
     RegisterDevice,
     RegisterShipment,
     Result,
+    RulesChanged,
     duplicate,
     rejected,
 )
@@ -204,6 +205,10 @@ class Ingestor:
             return self._estimate(uow, cmd, batch)
         if isinstance(cmd, RaiseAlert):
             return self._raise(uow, cmd, batch, part)
+        if isinstance(cmd, RulesChanged):
+            self.rules.invalidate()
+            self.rules.refresh(uow)  # before the next command of this batch
+            return ACCEPTED
         if isinstance(cmd, Consumed):
             batch.offsets[(cmd.stream, cmd.partition)] = cmd.seq
             return ACCEPTED
@@ -481,6 +486,7 @@ _KINDS: dict[type, str] = {
     RecordScan: "event", RecordReading: "telemetry", RegisterShipment: "shipment",
     RegisterDevice: "device", AdvanceClock: "clock", ActOnAlert: "alert_action",
     NoteEstimate: "carrier_estimate", RaiseAlert: "alert_raise", Consumed: "bus_position",
+    RulesChanged: "rules",
 }
 
 

@@ -53,6 +53,16 @@ class AdvanceClock:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesChanged:
+    """A tenant's merchant rules changed in the store: the writer reads them before the commands
+    after this one (in bus mode the API node sends it to every partition, so an event published
+    after a rule was saved is judged by it, as in one process)."""
+
+    tenant_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NoteEstimate:
     """A carrier's own delivery estimate for a parcel, shown beside ours (not a ledger entry)."""
 
@@ -106,7 +116,7 @@ class ActOnAlert:
 
 
 Command = (RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock
-           | ActOnAlert | NoteEstimate | RaiseAlert | Consumed)
+           | ActOnAlert | NoteEstimate | RaiseAlert | RulesChanged | Consumed)
 
 
 class Result(StrEnum):

@@ -285,7 +285,7 @@ def rules(request: Request, sys: SystemDep, lang: Lang = None) -> Response:
 def _switch_rule(sys: System, caller: Principal, rule_id: str, on: bool) -> None:
     merchant.change(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, rule_id,
                     times.to_us(sys.clock.now()), enabled=on)
-    sys.ingestor.rules.invalidate()
+    sys.rules_changed(caller.tenant_id)
 
 
 def _switch_webhook(sys: System, caller: Principal, subscription_id: str, on: bool) -> None:

@@ -34,7 +34,7 @@ def validate(body: schemas.RuleCheck, sys: SystemDep, caller: Manager) -> schema
 def add(body: schemas.RuleIn, sys: SystemDep, caller: Manager) -> schemas.RuleOut:
     rule = merchant.create(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, body.name,
                            body.expression, body.on, body.severity, _now(sys))
-    sys.ingestor.rules.invalidate()
+    sys.rules_changed(caller.tenant_id)
     return schemas.rule_out(rule)
 
 
@@ -56,7 +56,7 @@ def change(rule_id: str, body: schemas.RuleChange, sys: SystemDep,
     after = merchant.change(sys.store, sys.ingestor.rules.expressions, caller.tenant_id, rule_id,
                             _now(sys), name=body.name, expression=body.expression,
                             severity=body.severity, enabled=body.enabled)
-    sys.ingestor.rules.invalidate()
+    sys.rules_changed(caller.tenant_id)
     return schemas.rule_out(after)
 
 
@@ -64,5 +64,5 @@ def change(rule_id: str, body: schemas.RuleChange, sys: SystemDep,
                summary="Delete a rule; its alerts stay and still name it")
 def delete(rule_id: str, sys: SystemDep, caller: Manager) -> Response:
     merchant.delete(sys.store, caller.tenant_id, rule_id, _now(sys))
-    sys.ingestor.rules.invalidate()
+    sys.rules_changed(caller.tenant_id)
     return Response(status_code=204)
