@@ -4,11 +4,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo serve test test-fast check bench assets system clean help
+.PHONY: demo serve test test-fast drills check bench assets system clean help
 
 help:
 	@echo "make demo   - install, start the server on SQLite and a live simulator"
 	@echo "make test   - install dev tools and run the whole suite"
+	@echo "make drills - the reliability and security drills at full size (docs/reliability.md)"
 	@echo "make check  - ruff, mypy and the layer contract (import-linter)"
 	@echo "make bench  - ingest benchmark (SQLite and PostgreSQL)"
 
@@ -48,6 +49,10 @@ serve: $(VENV)/.stamp-runtime assets
 
 test: $(VENV)/.stamp-dev assets system
 	$(BIN)/pytest -q
+
+# `make test` runs a short version of each drill; this runs them at the sizes of issue 8
+drills: $(VENV)/.stamp-dev assets system
+	PARCELGUARD_DRILL=full $(BIN)/pytest -q -s tests/drills
 
 check: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -158,8 +158,12 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
                 await asyncio.to_thread(stop.wait)
                 halt.set()
 
+            def started() -> None:
+                worker.start(deliver=False)
+                ready.set()
+
             watcher = asyncio.create_task(watch())
-            await work.run(halt, lambda: (worker.start(deliver=False), ready.set()))
+            await work.run(halt, started)
             watcher.cancel()
         try:
             asyncio.run(main())

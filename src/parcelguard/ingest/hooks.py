@@ -5,7 +5,9 @@ closed: a missing or wrong signature writes nothing), decode, and put the scans 
 pipeline as our own API, answering only after they are committed. A carrier's own delivery
 estimate is kept beside ours for the parcels we track, in the same commit as the scans. What
 cannot be read is kept in the rejected-payload table and answered 400 (or 422 for a readable
-push with a bad field); the receiver itself never stops. Items for parcels nobody registered
+push with a bad field) when its signature could be checked; a body unreadable before that (a
+form that is not one) is answered 400 and counted but not kept, since anyone could have sent
+it. The receiver itself never stops. Items for parcels nobody registered
 are counted, not stored: a carrier pushes every parcel of the account, and sends the whole
 trace again next time.
 
@@ -31,6 +33,7 @@ import structlog
 from parcelguard.domain import times
 from parcelguard.domain.errors import InvalidInput, NotFound, TooLarge, Unauthorized
 from parcelguard.ingest.carriers import FORMATS, Adapter
+from parcelguard.ingest.carriers.common import Unverified
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
@@ -118,6 +121,11 @@ class HookReceiver:
             push = adapter.handle(body, headers, ep.secret, now=now, zone=ep.zone)
         except Unauthorized:
             self.pushes[(fmt, "unauthorized")] += 1
+            raise
+        except Unverified as exc:  # unreadable before its signature: anyone's, so not kept
+            self.pushes[(fmt, "unverified")] += 1
+            log.warning("hooks.unverified", format=fmt, endpoint_id=endpoint_id,
+                        size=len(body), reason=exc.message)
             raise
         except (InvalidInput, TooLarge) as exc:  # Unparsable is an InvalidInput
             self.pushes[(fmt, "rejected")] += 1

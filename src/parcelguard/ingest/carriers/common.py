@@ -253,6 +253,19 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+class Unverified(Unparsable):
+    """The body could not be read far enough to check its signature (a form that is not one):
+    answered 400 like any unreadable push, but not kept, since anyone could have sent it."""
+
+
+def signed_form(body: bytes, signed: tuple[str, ...]) -> dict[str, str]:
+    """:func:`form` for a push whose signature is one of its fields."""
+    try:
+        return form(body, signed)
+    except Unparsable as exc:
+        raise Unverified(exc.field, exc.problem) from None
+
+
 def form(body: bytes, signed: tuple[str, ...]) -> dict[str, str]:
     """The fields of an ``application/x-www-form-urlencoded`` body (UTF-8), as ``parse_qsl`` reads
     them but several times faster on the percent-heavy bodies carriers send (see :func:`unquote`).

@@ -28,7 +28,6 @@ from urllib.parse import unquote
 
 import msgspec
 
-from parcelguard.domain.errors import Unparsable
 from parcelguard.domain.events import Condition
 from parcelguard.domain.shipment import check_tracking_no
 from parcelguard.domain.status import Status as S
@@ -126,8 +125,9 @@ def verify(fields: Mapping[str, str], app_key: str) -> str:
         # URL-encoded twice by some senders; a '+' left unencoded arrives as a space
         given = (unquote(given) if "%" in given else given).replace(" ", "+")
     data = fields.get("RequestData")
-    if given and data is None:
-        raise Unparsable("RequestData", "missing: expected the form field RequestData (JSON)")
+    if given and data is None:  # nothing signed to check: anyone's doing
+        raise common.Unverified("RequestData",
+                                "missing: expected the form field RequestData (JSON)")
     common.same(given, data_sign(data or "", app_key), "DataSign")
     return data or ""
 
@@ -137,15 +137,16 @@ def handle(
     zone: tzinfo = localtime.DEFAULT_ZONE, codes: Table = STATUS_CODES,
 ) -> Push:
     """Verify and decode one push; ``secret`` is the AppKey, ``codes`` a table version."""
-    fields = common.form(body, ("RequestData", "DataSign", "RequestType"))
+    fields = common.signed_form(body, ("RequestData", "DataSign", "RequestType"))
     data = verify(fields, secret)
     return parse(data, fields.get("RequestType", ""), now=now, zone=zone, codes=codes)
 
 
 def parse(request_data: str, request_type: str, *, now: datetime, zone: tzinfo, codes: Table) -> Push:
     """Decode a verified ``RequestData``; the reply is stamped with ``now`` in ``zone``."""
-    if request_type.strip() not in ("101", "102"):
-        raise Unparsable("RequestType", f"expected 101 (trace) or 102 (value-added), got {request_type!r}")
+    if request_type.strip() not in ("101", "102"):  # outside the signature: anyone's doing
+        raise common.Unverified("RequestType", "expected 101 (trace) or 102 (value-added), got "
+                                f"{request_type!r}")
     obj = common.decode_json(request_data, "RequestData")
     envelope = common.convert(obj, RequestData, "RequestData")
     batch = common.Batch(FORMAT)

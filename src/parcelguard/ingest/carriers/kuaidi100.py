@@ -30,7 +30,6 @@ from typing import Any
 
 import msgspec
 
-from parcelguard.domain.errors import Unparsable
 from parcelguard.domain.shipment import check_tracking_no
 from parcelguard.domain.status import Status as S
 from parcelguard.ingest.carriers import common, localtime
@@ -112,8 +111,8 @@ def verify(fields: Mapping[str, str], salt: str) -> str:
     common.need_secret(salt, FORMAT)
     given = fields.get("sign")
     param = fields.get("param")
-    if given and param is None:
-        raise Unparsable("param", "missing: expected the form field param (JSON)")
+    if given and param is None:  # nothing signed to check: anyone's doing
+        raise common.Unverified("param", "missing: expected the form field param (JSON)")
     common.same(given.strip().upper() if given else given, sign(param or "", salt), "sign")
     return param or ""
 
@@ -123,7 +122,7 @@ def handle(
     zone: tzinfo = localtime.DEFAULT_ZONE, codes: Table = STATUS_CODES,
 ) -> Push:
     """Verify and decode one push; ``secret`` is the salt given when subscribing."""
-    param = verify(common.form(body, ("param", "sign")), secret)
+    param = verify(common.signed_form(body, ("param", "sign")), secret)
     return parse(param, zone=zone, codes=codes)
 
 
