@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import uvicorn
 from rich.console import Console
 from rich.live import Live
@@ -143,6 +144,7 @@ async def _drive(
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(poster.run(sim.stream(), clock, options.speed, stop))
+    desk = asyncio.create_task(_merchant_claims(poster.base_url, poster.keys.merchant, stop))
     try:
         with Live(_board(stats, started), console=console, refresh_per_second=2) as live:
             while not task.done():
@@ -154,3 +156,39 @@ async def _drive(
     finally:
         stop.set()
         await task
+        await desk
+
+
+CLAIM_FOR = {"damaged": ("damage", "外箱破损，内件受损", 29900),
+             "lost_suspected": ("loss", "长时间无物流更新，疑似丢失", 15900),
+             "temperature_excursion": ("spoilage", "冷链温度超标，货品变质", 45000)}
+DEMO_CLAIMS = 6
+
+
+async def _merchant_claims(base_url: str, key: str, stop: asyncio.Event) -> None:
+    """What a merchant does on the dashboard: a claim for some parcels that went wrong, the
+    first of each kind taken up for review, so the claims board and KPIs have something."""
+    opened: set[str] = set()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {key}"}) as api:
+        while not stop.is_set() and len(opened) < DEMO_CLAIMS:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=5)
+                return
+            except TimeoutError:
+                pass
+            try:
+                for kind, (claim, text, amount) in CLAIM_FOR.items():
+                    page = (await api.get("/v1/alerts", params={"kind": kind, "limit": 3})).json()
+                    for alert in page.get("items", [])[:2]:
+                        tn = alert["tracking_no"]
+                        if tn in opened or len(opened) >= DEMO_CLAIMS:
+                            continue
+                        r = await api.post(f"/v1/shipments/{tn}/claims", json={
+                            "kind": claim, "description": text, "amount": amount})
+                        if r.status_code == 201:
+                            opened.add(tn)
+                            if len(opened) % 2:
+                                await api.post(f"/v1/claims/{r.json()['claim_id']}/review")
+            except httpx.HTTPError:
+                continue  # the server is busy or stopping: try again later
