@@ -1,4 +1,5 @@
-"""Masking of personal data for display: names, phone numbers and addresses.
+"""Masking of personal data for display (names, phone numbers, addresses) and of the phone
+numbers in events before they are stored.
 
 Every page and label shows only masked values: at least six digits of a phone number and
 all but the first character of a name are hidden. The last four digits of the phone are the
@@ -8,8 +9,12 @@ key to the public lookup, so they are never shown either.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.events import TrackingEvent
 from parcelguard.domain.shipment import MaskedRecipient, Recipient
 
 _DIGITS = re.compile(r"\d")
@@ -77,3 +82,35 @@ def mask(recipient: Recipient) -> MaskedRecipient:
         phone=mask_phone(recipient.phone),
         address=mask_address(recipient.address),
     )
+
+
+# what is masked before an event is stored: mobiles and landlines only (a carrier's wording and
+# raw payload also hold area codes, times and numeric waybill numbers, which must stay whole)
+_STORED_PHONE = re.compile(
+    r"(?<![0-9])(?:\+?86[ -]?)?(?:1[3-9]\d[ -]?\d{4}[ -]?\d{4}|0\d{2,3}-\d{7,8})(?![0-9])")
+
+
+def mask_stored_phones(text: str) -> str:
+    return _STORED_PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_event(event: TrackingEvent) -> TrackingEvent:
+    """The event as it is stored and sealed into the ledger: phone numbers in the carrier's
+    wording and raw payload masked (a courier's number is personal data; the ledger keeps
+    what it is given for ever). The event's id was made before, from the carrier's own
+    wording, so a carrier's push sent again is still recognised."""
+    description = event.description and mask_stored_phones(event.description)
+    raw = _masked(event.raw) if event.raw else event.raw
+    if description == event.description and raw == event.raw:
+        return event
+    return replace(event, description=description, raw=raw)
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_stored_phones(value)
+    if isinstance(value, Mapping):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value

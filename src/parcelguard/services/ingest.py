@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -227,7 +228,9 @@ class Ingestor:
                 batch.dirty[key] = live
 
     def _scan(self, uow: UnitOfWork, cmd: RecordScan, batch: Batch) -> Outcome:
-        event = cmd.event
+        event = privacy.mask_event(cmd.event)  # no phone number stored, nor sealed in the ledger
+        if event is not cmd.event:
+            cmd = replace(cmd, event=event)
         if is_future(event.occurred_at, cmd.received_at):
             return self._quarantine(uow, cmd, batch)
         key = (cmd.tenant_id, event.tracking_no)
