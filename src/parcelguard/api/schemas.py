@@ -42,6 +42,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema, for answers of more than one shape."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# a batch whose every item was refused answers 422 with the batch's answer (one object: the error)
+BATCH_REFUSED: dict[int | str, dict[str, Any]] = {422: {
+    "description": "Every item refused: the batch's answer, each item with its reason (or, for "
+                   "one object, the error)",
+    "content": {"application/json": {"schema": {"anyOf": [ref("BatchAnswer"),
+                                                          ref("ErrorBody")]}}}}}
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (
@@ -331,7 +344,7 @@ class DevicePage(BaseModel):
 
 class DeviceAnswer(BaseModel):
     device_id: str
-    result: Literal["accepted", "duplicate"]
+    result: Literal["accepted", "duplicate", "queued"]
 
 
 # ---- conversions ----

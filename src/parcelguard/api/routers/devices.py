@@ -25,6 +25,10 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=schemas.ERR
 @router.post(
     "", response_model=schemas.DeviceAnswer, summary="Register or rebind a device",
     openapi_extra=openapi.body(wire.WireDevice, batch=False),
+    responses={201: {"model": schemas.DeviceAnswer, "description": "registered, or bound anew"},
+               200: {"model": schemas.DeviceAnswer, "description": "bound so already"},
+               202: {"model": schemas.DeviceAnswer,
+                     "description": "bus mode: stored in the stream, a worker applies it"}},
 )
 async def put_device(
     request: Request, sys: SystemDep,
@@ -34,10 +38,10 @@ async def put_device(
     (outcome,) = await sys.pipeline.submit([cmd])
     if outcome.result is Result.REJECTED:
         raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
-    created = outcome.result is Result.ACCEPTED
-    answer = schemas.DeviceAnswer(device_id=cmd.device.device_id,
-                                  result="accepted" if created else "duplicate")
-    return JSONResponse(answer.model_dump(), status_code=201 if created else 200)
+    status = {Result.ACCEPTED: 201, Result.QUEUED: 202}.get(outcome.result, 200)
+    answer = schemas.DeviceAnswer(device_id=cmd.device.device_id, result=(
+        outcome.result.value if status != 200 else Result.DUPLICATE.value))
+    return JSONResponse(answer.model_dump(), status_code=status)
 
 
 @router.delete("/{device_id}/binding", response_model=schemas.DeviceOut,

@@ -54,6 +54,7 @@ async def _run(
 
 @router.post(
     "/events", response_model=schemas.BatchAnswer, summary="Record tracking events",
+    responses=schemas.BATCH_REFUSED,
     openapi_extra=openapi.body(wire.WireEvent, description="one event or an array of up to 1000"),
 )
 async def post_events(
@@ -67,6 +68,7 @@ async def post_events(
 
 @router.post(
     "/telemetry", response_model=schemas.BatchAnswer, summary="Record sensor readings",
+    responses=schemas.BATCH_REFUSED,
     openapi_extra=openapi.body(wire.WireReading, description="one reading or an array of up to 1000"),
 )
 async def post_telemetry(

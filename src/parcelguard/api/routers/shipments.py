@@ -32,8 +32,11 @@ Writer = Annotated[Principal, Depends(require(Permission.WRITE_SHIPMENTS))]
 
 @router.post(
     "", summary="Register a shipment (or an array of up to 1000)",
-    responses={201: {"model": schemas.ShipmentOut}, 200: {"model": schemas.ShipmentOut},
-               409: {"model": schemas.ErrorBody}},
+    responses={201: {"model": schemas.ShipmentOut}, 200: {
+        "description": "The identical shipment exists (one object), or an array's answer",
+        "content": {"application/json": {"schema": {"anyOf": [
+            schemas.ref("ShipmentOut"), schemas.ref("BatchAnswer")]}}}},
+        409: {"model": schemas.ErrorBody}, **schemas.BATCH_REFUSED},
     openapi_extra=openapi.body(wire.WireShipment, description=(
         "One shipment, answered with the shipment (201 created, 200 when the identical "
         "shipment exists, 409 when it exists with other content); or an array, answered "
