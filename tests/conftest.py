@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -134,7 +135,7 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
     from parcelguard.storage.sql import SqlStore
 
     try:
-        asyncio.run(_reach_nats())
+        _run_aside(_reach_nats)
     except Exception as exc:  # any failure to connect means it is not there
         _need(f"NATS JetStream at {NATS_URL}", str(exc))
     tag = uuid.uuid4().hex[:10]
@@ -192,13 +193,33 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
             with contextlib.suppress(Exception):  # gone already
                 await nc.jetstream().delete_stream(settings.bus_stream)
             await nc.close()
-        asyncio.run(drop())
+        _run_aside(drop)
 
 
 def writer_of(system: bootstrap.System) -> bootstrap.System:
     """The system whose writer applies the commands: itself, or in bus mode the worker."""
     found: bootstrap.System = getattr(system, "test_writer", system)
     return found
+
+
+def _run_aside(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to its end on a thread of its own: the test's thread may already have a
+    running loop (Playwright's sync API keeps one for the session)."""
+    import asyncio
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(make())
+        except BaseException as exc:  # reported to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if failed:
+        raise failed[0]
 
 
 async def _reach_nats() -> None:

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
     max_body_bytes: int = 1024 * 1024
+    body_timeout_s: float = 30.0  # a body not read in full by then is answered 408
     max_batch: int = 1000
     log_level: str = "info"
     log_json: bool = False

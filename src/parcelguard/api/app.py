@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     pages.install(app)
     _docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       larger={r"/v1/shipments/[^/]+/delivery": DELIVERY_BODY})  # a photo
+                       larger={r"/v1/shipments/[^/]+/delivery": DELIVERY_BODY},  # a photo
+                       read_timeout_s=settings.body_timeout_s)
     app.add_middleware(metrics.HttpMetrics, registry=registry)
     return app
 

@@ -1,7 +1,11 @@
-"""Request body limit: 413 before a byte over the limit is read into memory."""
+"""Request body limits: 413 before a byte over the limit is read into memory, and 408 for a
+body that does not arrive in time (a client trickling its body would otherwise hold a
+connection and a request for as long as it likes). Once the body is in, reads are not timed:
+a streamed answer waits for the client's disconnect as long as it stays."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -16,13 +20,17 @@ class BodyTooLarge(TooLarge):
         super().__init__(f"the request body is over {max_bytes} bytes; send smaller batches")
 
 
+class BodyTimeout(Exception):
+    pass
+
+
 class BodyLimit:
     """``larger``: paths (regular expressions, matched whole) that may carry more, e.g. a
     delivery with its photo."""
 
     def __init__(self, app: ASGIApp, max_bytes: int,
-                 larger: Mapping[str, int] | None = None) -> None:
-        self.app, self.default = app, max_bytes
+                 larger: Mapping[str, int] | None = None, read_timeout_s: float = 30.0) -> None:
+        self.app, self.default, self.read_timeout_s = app, max_bytes, read_timeout_s
         self.larger = [(re.compile(p), n) for p, n in (larger or {}).items()]
 
     def _limit(self, path: str) -> int:
@@ -46,15 +54,21 @@ class BodyLimit:
                     await self._reject(send, max_bytes)
                     return
         seen = 0
-        started = False
+        started = complete = False
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # the body is in: a disconnect may be waited for as long as it takes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout_s)
+            except TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
                     raise BodyTooLarge(max_bytes)
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,14 +81,20 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await self._reject(send, max_bytes)
+        except BodyTimeout:
+            if not started:
+                await _refuse(send, 408, "timeout", "the request body did not arrive within "
+                              f"{self.read_timeout_s:g} s; send it whole, and promptly")
 
     async def _reject(self, send: Send, max_bytes: int) -> None:
-        payload = json.dumps({"error": {
-            "code": "too_large",
-            "message": f"the request body is over {max_bytes} bytes; send smaller batches",
-        }}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-            (b"connection", b"close"),
-        ]})
-        await send({"type": "http.response.body", "body": payload})
+        await _refuse(send, 413, "too_large", f"the request body is over {max_bytes} bytes; "
+                      "send smaller batches")
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    payload = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": payload})
