@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -28,6 +28,7 @@ from parcelguard.domain.tenancy import Role
 from parcelguard.services import auth
 from parcelguard.services.clock import ManualClock
 
+T = TypeVar("T")
 PG_ADMIN = os.environ.get("PARCELGUARD_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KEY_A = base64.b64encode(b"\x01" * 32).decode()
@@ -135,7 +136,7 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
     from parcelguard.storage.sql import SqlStore
 
     try:
-        _run_aside(_reach_nats)
+        run_aside(_reach_nats)
     except Exception as exc:  # any failure to connect means it is not there
         _need(f"NATS JetStream at {NATS_URL}", str(exc))
     tag = uuid.uuid4().hex[:10]
@@ -193,7 +194,7 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
             with contextlib.suppress(Exception):  # gone already
                 await nc.jetstream().delete_stream(settings.bus_stream)
             await nc.close()
-        _run_aside(drop)
+        run_aside(drop)
 
 
 def writer_of(system: bootstrap.System) -> bootstrap.System:
@@ -202,24 +203,29 @@ def writer_of(system: bootstrap.System) -> bootstrap.System:
     return found
 
 
-def _run_aside(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a coroutine to its end on a thread of its own: the test's thread may already have a
-    running loop (Playwright's sync API keeps one for the session)."""
+def run_aside(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end on a thread of its own and give its result: the test's
+    thread may already have a running loop (Playwright's sync API keeps one for the session),
+    where ``asyncio.run`` refuses to start."""
     import asyncio
 
+    done: list[T] = []
     failed: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(make())
-        except BaseException as exc:  # reported to the caller
+            done.append(asyncio.run(make()))
+        except BaseException as exc:  # reported to the caller, skips and failures alike
             failed.append(exc)
 
     thread = threading.Thread(target=run)
     thread.start()
-    thread.join(60)
+    thread.join(120)
     if failed:
         raise failed[0]
+    if not done:
+        raise TimeoutError("the coroutine did not finish in 120 s")
+    return done[0]
 
 
 async def _reach_nats() -> None:

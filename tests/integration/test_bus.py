@@ -3,7 +3,6 @@ stream checks that keep acknowledged commands durable."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
@@ -24,7 +23,7 @@ from parcelguard.ingest import wire
 from parcelguard.services import ledger
 from parcelguard.services.clock import ManualClock
 from parcelguard.services.messages import Command, RecordScan, Result
-from tests.conftest import T0, _drop_schema, _need, _schema_url, settings_for
+from tests.conftest import T0, _drop_schema, _need, _schema_url, run_aside, settings_for
 from tests.factories import at, event_json, shipment_json
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -113,7 +112,7 @@ def js_spec() -> Iterator[StreamSpec]:
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_stream(spec.name)
         await nc.close()
-    asyncio.run(drop())
+    run_aside(drop)
 
 
 async def _connect() -> Any:
@@ -145,4 +144,4 @@ def test_the_stream_is_created_durable_and_an_unsafe_one_is_refused(js_spec: Str
             assert "sync_interval: always" in message
         finally:
             await nc.close()
-    asyncio.run(run())
+    run_aside(run)

@@ -4,7 +4,6 @@ hand is applied exactly once after its restart."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -41,7 +40,7 @@ from parcelguard.services.clock import ManualClock
 from parcelguard.services.ports import Store
 from parcelguard.storage import migrate, tables
 from parcelguard.storage.sql import SqlStore
-from tests.conftest import KEY_A, KEY_B, Server, serving, settings_for
+from tests.conftest import KEY_A, KEY_B, Server, run_aside, serving, settings_for
 from tests.factories import event_json, shipment_json
 from tests.integration.test_bus import NATS_URL, _connect, pg_url  # noqa: F401 - fixtures
 
@@ -89,7 +88,7 @@ class Bus:
             finally:
                 await nc.close()
         try:
-            until(lambda: asyncio.run(reading()) == partitions)
+            until(lambda: run_aside(reading) == partitions)
         finally:
             store.close()
 
@@ -128,7 +127,7 @@ def bus(pg_url: str, tmp_path: Path) -> Iterator[Bus]:  # noqa: F811
         with contextlib.suppress(NotFoundError):
             await nc.jetstream().delete_stream(b.stream)
         await nc.close()
-    asyncio.run(drop())
+    run_aside(drop)
 
 
 @pytest.fixture
@@ -294,7 +293,7 @@ def test_workers_store_every_command_once_and_alert_as_a_replay_does(
     for s in senders:
         s.join(300)
     assert fed == [len(lines)] * PARTITIONS  # every sender got through (acknowledged)
-    last = asyncio.run(_last_positions(bus))
+    last = run_aside(lambda: _last_positions(bus))
 
     def drained() -> bool:
         with store.unit_of_work(write=False) as uow:
