@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from parcelguard.domain.errors import InvalidInput, Unauthorized
-from parcelguard.ingest.carriers import FORMATS, generic
+from parcelguard.ingest.carriers import FORMATS, common, generic
 from parcelguard.services.clock import ManualClock
 from parcelguard.storage import tables
 from tests.conftest import Server
@@ -108,8 +108,6 @@ def _payload(case: Case) -> bytes:
     """The signed payload inside a genuine push (the form's data field, or the JSON body)."""
     if case.fmt not in FORM_FIELD:
         return case.body
-    from parcelguard.ingest.carriers import common
-
     return common.form(case.body, ())[FORM_FIELD[case.fmt][0]].encode()
 
 

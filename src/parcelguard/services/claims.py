@@ -95,8 +95,9 @@ class ClaimDesk:
         liable = _party(decision.liable) if decision.liable is not None else None
         analysis = None
         if action == "review":  # the evidence as it stands, read before the write lock
-            claim, _ = self.get(tenant_id, claim_id)
-            analysis = self._analysis(tenant_id, claim.tracking_no)
+            with self.store.unit_of_work(write=False) as uow:
+                tracking_no = self._get(uow, tenant_id, claim_id).tracking_no
+            analysis = self._analysis(tenant_id, tracking_no)
         with self._lock, self.store.unit_of_work() as uow:
             claim = self._get(uow, tenant_id, claim_id)
             data: dict[str, Any] = {}
