@@ -132,7 +132,10 @@ class Pipeline:
             results = self.ingestor.process([s.commands for s in batch], [s.part for s in batch])
         except Exception as exc:
             if len(batch) == 1:
-                log.exception("batch failed", items=len(batch[0].commands))
+                if isinstance(exc, Unavailable):  # the database is away: senders retry
+                    log.warning("batch failed", items=len(batch[0].commands), error=str(exc))
+                else:
+                    log.exception("batch failed", items=len(batch[0].commands))
                 if not batch[0].future.cancelled():
                     batch[0].future.set_exception(_unavailable(exc))
                 return

@@ -1265,6 +1265,10 @@ class SqlUnitOfWork:
                 self.conn.rollback()
         finally:
             self.conn.close()
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+            # the server went away mid-transaction (a restart, a failover): nothing of this
+            # unit was committed unless its commit returned, and the pool reconnects
+            raise Unavailable(f"the database connection was lost: {exc.orig}") from exc
 
     def commit(self) -> None:
         self.conn.commit()
