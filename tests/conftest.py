@@ -91,6 +91,7 @@ def settings_for(url: str, data_dir: Path, **extra: object) -> Settings:
     """Test settings; the webhook deliverer is off unless a test turns it on (it would try to
     reach the internet for example.com subscriptions)."""
     extra.setdefault("webhooks_enabled", False)
+    extra.setdefault("notices_enabled", False)  # tests send notices with notifier.send_due()
     extra.setdefault("mqtt_enabled", False)  # the MQTT tests start their own subscriber
     return Settings(database_url=url, data_dir=data_dir, ledger_key=KEY_A, data_key=KEY_B,
                     **extra)  # type: ignore[arg-type]

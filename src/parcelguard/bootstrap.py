@@ -26,6 +26,7 @@ from parcelguard.domain.shipment import Category
 from parcelguard.expressions.cel import CelExpressions
 from parcelguard.ingest.hooks import HookReceiver
 from parcelguard.ingest.mqtt import MqttSubscriber
+from parcelguard.notify.consumers import Notifier
 from parcelguard.notify.senders import LogSender, SmtpSender
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
@@ -70,6 +71,7 @@ class System:
     hooks: HookReceiver
     lookup: PublicLookup
     deliveries: Deliveries
+    notifier: Notifier
     claims: ClaimDesk
     mqtt: MqttSubscriber | None = None
 
@@ -107,6 +109,10 @@ class System:
         self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
         if self._delivering:
             self.deliverer.start()
+        # consumer notifications go out from where webhooks do (one process in bus mode)
+        self._notifying = self.settings.notices_enabled and deliver is not False
+        if self._notifying:
+            self.notifier.start()
         if self.mqtt is not None:
             self.mqtt.start()  # connects in the background, and keeps trying
 
@@ -115,6 +121,8 @@ class System:
             self.mqtt.stop()
         if getattr(self, "_delivering", False):
             self.deliverer.stop()
+        if getattr(self, "_notifying", False):
+            self.notifier.stop()
         self.pipeline.stop()
         self.deliveries.close()  # codes being issued finish before the store closes
         self.store.close()
@@ -196,12 +204,15 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)
     deliveries = Deliveries(store, vault, DirectoryBlobs(settings.data_dir / "blobs"), senders,
                             pipeline, clock)
+    notifier = Notifier(store, vault, clock, senders, settings.base_url,
+                        settings.webhooks_allow_private)
+    ingestor.listeners.append(lambda changes: notifier.nudge())  # notices may be owed
     return System(
         settings=settings, store=store, clock=clock, encode=canonical.encode, signer=signer,
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
-        deliveries=deliveries,
+        deliveries=deliveries, notifier=notifier,
         claims=ClaimDesk(store, vault, ingestor.alerting.profiles, signer.verifier_key()),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled and not worker else None,

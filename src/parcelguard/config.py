@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     track_cache: int = 200_000
     webhooks_enabled: bool = True  # run the delivery worker in this process
+    notices_enabled: bool = Field(
+        default=True, description="send consumer notifications from this process (in bus "
+        "mode: from the worker that delivers webhooks)")
     webhooks_allow_private: bool = Field(
         default=False, description="deliver to loopback/private/link-local targets (tests, labs)")
     webhook_timeout_s: float = 10.0

@@ -4,7 +4,8 @@ in any table, in a dump of the database, or in any log line.
 The day: a merchant registers parcels with recipients' phones, carriers' scans name couriers
 with their phone numbers ("快递员王师傅（电话 139…）"), a high-value parcel goes out for delivery
 (its pickup code is sent to the recipient's phone), the consumer looks the parcel up with the
-last four digits and opens a claim whose text gives a phone number, the merchant comments on it.
+last four digits, opens a claim whose text gives a phone number and subscribes to text
+messages at that number (one is sent), the merchant comments on the claim.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def test_no_phone_number_in_clear_after_a_working_day(
     (claim,) = server.client(Role.MERCHANT).get("/v1/claims").json()["items"]
     server.client(Role.MERCHANT).post(f"/v1/claims/{claim['claim_id']}/comments",
                                       json={"note": f"已回电 {CLAIMANT}"})
+    # the consumer asks for text messages at their phone; one goes out
+    notify = re.search(r'<form method="post" action="([^"]+/notifications[^"]*)"', page)
+    assert notify
+    r = consumer.post(notify.group(1).replace("&amp;", "&"), data={
+        "channel": "sms", "to": CLAIMANT}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    r = api.post("/v1/events", json=[event_json(TN, 11.9, "out_for_delivery")])
+    assert r.json()["accepted"] == 1, r.text
+    assert server.system.notifier.send_due() == 1
     # the merchant still reads what was written (sealed, not lost)
     assert CLAIMANT in server.client(Role.MERCHANT).get(f"/v1/claims/{claim['claim_id']}").text
 

@@ -2,7 +2,8 @@
 object, generated from the OpenAPI document.
 
 Tenant ``acme`` owns one object of every kind a route can name (a shipment with an alert, a
-device, a webhook subscription and a message owed to it, a rule, a carrier endpoint, a claim).
+device, a webhook subscription and a message owed to it, a rule, a carrier endpoint, a claim,
+a consumer's notification subscription).
 Every operation of the spec whose path names an object is then called by tenant ``other``
 with a key of every role, with a well-formed body: none may succeed. A role that has the right
 gets 404 (the object does not exist for it), a role without it 403. A route added later is in
@@ -30,6 +31,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/rules/{rule_id}"): {"json": {"name": "x"}},
     ("POST", "/v1/shipments/{tracking_no}/claims"): {"json": {
         "kind": "damage", "description": "x", "amount": 1}},
+    ("POST", "/v1/shipments/{tracking_no}/notifications"): {"json": {
+        "channel": "sms", "to": "13900001111"}},
     ("POST", "/v1/shipments/{tracking_no}/delivery"): {
         "data": {"code": "123456", "courier_id": "C-1", "device_id": "D-1", "lat": "31.2",
                  "lon": "121.4"}, "files": {"photo": ("p.jpg", JPEG, "image/jpeg")}},
@@ -54,10 +57,12 @@ def acme_objects(server: Server) -> dict[str, str]:
     claim = api.post(f"/v1/shipments/{TN}/claims", json={
         "kind": "damage", "description": "broken", "amount": 100}).json()
     (message, *_) = api.get("/v1/webhooks/messages").json()
+    notification = api.post(f"/v1/shipments/{TN}/notifications", json={
+        "channel": "email", "to": "li@example.com"}).json()
     return {"tracking_no": TN, "alert_id": alert["alert_id"], "device_id": "TAG-1",
             "subscription_id": made["subscription_id"], "message_id": message["message_id"],
             "rule_id": rule["rule_id"], "endpoint_id": endpoint["endpoint_id"],
-            "claim_id": claim["claim_id"]}
+            "claim_id": claim["claim_id"], "notification_id": notification["subscription_id"]}
 
 
 def operations(server: Server) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from parcelguard.api.routers import (
     hooks,
     ingest,
     ledger,
+    notices,
     rules,
     shipments,
     webhooks,
@@ -32,6 +33,7 @@ from parcelguard.config import Settings
 from parcelguard.services import delivery
 from parcelguard.web import claims as claim_pages
 from parcelguard.web import dashboard, pages, track
+from parcelguard.web import notices as notice_pages
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
 DELIVERY_BODY = delivery.MAX_PHOTO + 1024 * 1024  # the photo, and the form's other fields
@@ -71,9 +73,11 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     errors.install(app)
     openapi.install(app)
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
-                   webhooks.router, rules.router, hooks.router, ledger.router, claims.router):
+                   webhooks.router, rules.router, hooks.router, ledger.router, claims.router,
+                   notices.router):
         app.include_router(router)
     app.include_router(track.router)
+    app.include_router(notice_pages.router)
     app.include_router(claim_pages.router)  # before the dashboard's /dashboard/{what}/...
     app.include_router(dashboard.router)
     pages.install(app)

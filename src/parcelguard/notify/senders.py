@@ -20,7 +20,8 @@ class LogSender:
 
     channel = "sms"
 
-    def send(self, to: str, text: str) -> bool:
+    def send(self, to: str, text: str, subject: str | None = None,
+             unsubscribe_url: str | None = None) -> bool:
         log.info("message.sent", channel=self.channel, to=privacy.mask_phone(to),
                  chars=len(text))
         return True
@@ -40,10 +41,14 @@ class SmtpSender:
         self.user, self.password = parts.username, parts.password
         self.sender, self.timeout_s = sender, timeout_s
 
-    def send(self, to: str, text: str) -> bool:
+    def send(self, to: str, text: str, subject: str | None = None,
+             unsubscribe_url: str | None = None) -> bool:
         msg = EmailMessage()
         msg["From"], msg["To"] = self.sender, to
-        msg["Subject"] = text.split("，")[0].removeprefix("【ParcelGuard】") or "ParcelGuard"
+        msg["Subject"] = subject or text.split("，")[0].removeprefix("【ParcelGuard】") or "ParcelGuard"
+        if unsubscribe_url:  # RFC 2369 and RFC 8058 one-click unsubscribe
+            msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg.set_content(text)
         try:
             client = (smtplib.SMTP_SSL if self.tls else smtplib.SMTP)(

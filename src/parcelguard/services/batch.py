@@ -11,7 +11,7 @@ from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.domain.ledger.canonical import jnum
 from parcelguard.domain.ledger.entry import Draft
 from parcelguard.domain.ledger.merkle import Node
-from parcelguard.services import notify
+from parcelguard.services import notices, notify
 from parcelguard.services.alerting import Change, Sink
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.messages import RecordReading
@@ -141,6 +141,9 @@ def flush(uow: UnitOfWork, batch: Batch, ledger: LedgerWriter, encode: Encoder,
     messages = notify.outbox(uow, vault, batch.sink.changes, batch.statuses, batch.now_us)
     if messages:
         uow.webhooks.add_messages(messages)
+    owed = notices.owed(uow, batch.sink.changes, batch.statuses, batch.now_us)
+    if owed:
+        uow.notices.add(owed)
     for stream in {s for s, _ in batch.offsets}:
         uow.offsets.save(stream, {p: seq for (s, p), seq in batch.offsets.items() if s == stream})
     if not batch.drafts and not ledger.checkpoint_due(batch.now_us):

@@ -6,7 +6,7 @@ implementation (``parcelguard.storage.memory``) for unit tests and replay, and a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -450,6 +450,65 @@ class ConsumerMessage:
     message_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeSubscription:
+    """A recipient's wish to hear about one parcel (``domain.notices``); the address sealed."""
+
+    subscription_id: str
+    tenant_id: str
+    tracking_no: str
+    channel: str  # email | sms | webhook
+    to_sealed: bytes
+    to_digest: str  # one live subscription per address and parcel
+    locale: str
+    created_at_us: int
+    created_by: str  # consumer, or the merchant's key id
+    quiet: str | None = None  # HH:MM-HH:MM local
+    tz: str = "Asia/Shanghai"
+    secret_sealed: bytes | None = None  # webhook: the signing secret
+    unsubscribed_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notification owed to a subscription: written with the change it announces, sent by
+    the notifier once ``send_after_us`` has come (the end of quiet hours, or a retry)."""
+
+    subscription_id: str
+    topic: str  # status:<status> | alert:<kind>
+    ref: str  # what it is about (the status event's id, the alert's id): one notice each
+    data: Mapping[str, object]
+    created_at_us: int
+    send_after_us: int
+    state: str = "pending"  # pending | sent | failed | dropped
+    attempts: int = 0
+    sent_at_us: int | None = None
+    message_id: int | None = None  # the consumer_messages row recording what went out
+    last_error: str | None = None
+    notice_id: int | None = None
+
+
+class Notices(Protocol):
+    def subscribe(self, sub: NoticeSubscription) -> None:
+        """Conflict when the address already follows the parcel."""
+        ...
+
+    def subscription(self, subscription_id: str) -> NoticeSubscription | None: ...
+    def of_parcel(self, tenant_id: str, tracking_no: str) -> list[NoticeSubscription]: ...
+    def following(self, parcels: Collection[tuple[str, str]]) -> list[NoticeSubscription]:
+        """The live subscriptions of these (tenant, tracking number) parcels."""
+        ...
+
+    def unsubscribe(self, subscription_id: str, at_us: int) -> None: ...
+    def add(self, notices: Sequence[Notice]) -> None:
+        """New notices; one already owed (same subscription, topic and ref) is left as it is."""
+        ...
+
+    def due(self, now_us: int, limit: int) -> list[Notice]: ...
+    def save(self, notice: Notice) -> None: ...
+    def of_subscription(self, subscription_id: str) -> list[Notice]: ...
+
+
 class Deliveries(Protocol):
     def code(self, tenant_id: str, tracking_no: str) -> PickupCode | None: ...
     def save_code(self, code: PickupCode) -> None: ...
@@ -463,7 +522,10 @@ class Sender(Protocol):
 
     channel: str
 
-    def send(self, to: str, text: str) -> bool: ...
+    def send(self, to: str, text: str, subject: str | None = None,
+             unsubscribe_url: str | None = None) -> bool:
+        """``subject`` and ``unsubscribe_url`` are for channels that carry them (mail)."""
+        ...
 
 
 class Blobs(Protocol):
@@ -572,6 +634,8 @@ class UnitOfWork(Protocol):
     def deliveries(self) -> Deliveries: ...
     @property
     def claims(self) -> Claims: ...
+    @property
+    def notices(self) -> Notices: ...
     @property
     def ledger(self) -> Ledger: ...
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
@@ -38,6 +38,8 @@ from parcelguard.services.ports import (
     EndpointRow,
     LookupFailures,
     NewShipment,
+    Notice,
+    NoticeSubscription,
     PickupCode,
     QuarantinedEvent,
     RejectedPayload,
@@ -82,6 +84,8 @@ class _Data:
     consumer_messages: list[ConsumerMessage] = field(default_factory=list)
     claims: dict[str, tuple[Claim, int]] = field(default_factory=dict)  # with shipment id
     claim_steps: list[Step] = field(default_factory=list)
+    notice_subscriptions: dict[str, NoticeSubscription] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
     next_id: int = 1
 
 
@@ -645,6 +649,61 @@ class MemoryDeliveries(_Repo):
                 if (m.tenant_id, m.tracking_no) == (tenant_id, tracking_no)]
 
 
+class MemoryNotices(_Repo):
+    def subscribe(self, sub: NoticeSubscription) -> None:
+        for other in self.of_parcel(sub.tenant_id, sub.tracking_no):
+            if other.to_digest == sub.to_digest and other.unsubscribed_at_us is None:
+                raise Conflict("this address already follows the parcel")
+        self.later(lambda: self.data.notice_subscriptions.__setitem__(sub.subscription_id, sub))
+
+    def subscription(self, subscription_id: str) -> NoticeSubscription | None:
+        return self.data.notice_subscriptions.get(subscription_id)
+
+    def of_parcel(self, tenant_id: str, tracking_no: str) -> list[NoticeSubscription]:
+        return [s for s in self.data.notice_subscriptions.values()
+                if (s.tenant_id, s.tracking_no) == (tenant_id, tracking_no)]
+
+    def following(self, parcels: Collection[tuple[str, str]]) -> list[NoticeSubscription]:
+        wanted = set(parcels)
+        return [s for s in self.data.notice_subscriptions.values()
+                if (s.tenant_id, s.tracking_no) in wanted and s.unsubscribed_at_us is None]
+
+    def unsubscribe(self, subscription_id: str, at_us: int) -> None:
+        def apply() -> None:
+            sub = self.data.notice_subscriptions.get(subscription_id)
+            if sub is not None and sub.unsubscribed_at_us is None:
+                self.data.notice_subscriptions[subscription_id] = replace(
+                    sub, unsubscribed_at_us=at_us)
+
+        self.later(apply)
+
+    def add(self, notices: Sequence[Notice]) -> None:
+        def apply() -> None:
+            owed = {(n.subscription_id, n.topic, n.ref) for n in self.data.notices}
+            for n in notices:
+                if (n.subscription_id, n.topic, n.ref) not in owed:
+                    owed.add((n.subscription_id, n.topic, n.ref))
+                    self.data.notices.append(replace(n, notice_id=self.data.next_id))
+                    self.data.next_id += 1
+
+        self.later(apply)
+
+    def due(self, now_us: int, limit: int) -> list[Notice]:
+        due = [n for n in self.data.notices if n.state == "pending" and n.send_after_us <= now_us]
+        return sorted(due, key=lambda n: (n.send_after_us, n.notice_id or 0))[:limit]
+
+    def save(self, notice: Notice) -> None:
+        def apply() -> None:
+            for i, n in enumerate(self.data.notices):
+                if n.notice_id == notice.notice_id:
+                    self.data.notices[i] = notice
+
+        self.later(apply)
+
+    def of_subscription(self, subscription_id: str) -> list[Notice]:
+        return [n for n in self.data.notices if n.subscription_id == subscription_id]
+
+
 class MemoryClaims(_Repo):
     def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
         if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind,
@@ -745,6 +804,7 @@ class MemoryUnitOfWork:
         self.reports = MemoryReports(self)
         self.deliveries = MemoryDeliveries(self)
         self.claims = MemoryClaims(self)
+        self.notices = MemoryNotices(self)
         self.ledger = MemoryLedger(self)
         self.offsets = MemoryOffsets(self)
 

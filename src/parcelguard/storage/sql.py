@@ -56,6 +56,7 @@ from parcelguard.services.ports import (
 )
 from parcelguard.storage import engine as engines
 from parcelguard.storage import tables as t
+from parcelguard.storage.sql_notices import SqlNotices
 
 
 class SqlStore:
@@ -1244,6 +1245,7 @@ class SqlUnitOfWork:
         self.reports = SqlReports(self)
         self.deliveries = SqlDeliveries(self)
         self.claims = SqlClaims(self)
+        self.notices = SqlNotices(self)
         self.ledger = SqlLedger(self)
         self.offsets = SqlOffsets(self)
 

@@ -385,6 +385,48 @@ consumer_messages = sa.Table(
     sa.Index(None, "tenant_id", "tracking_no"),
 )
 
+# consumer notifications: who follows which parcel, and the notices owed them (an outbox
+# written in the commit of the change announced; what went out is kept in consumer_messages)
+notice_subscriptions = sa.Table(
+    "notice_subscriptions", metadata,
+    sa.Column("subscription_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("tracking_no", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("to_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("to_digest", sa.String(64), nullable=False),
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("quiet", sa.String(11)),
+    sa.Column("tz", sa.String(40), nullable=False),
+    sa.Column("secret_sealed", sa.LargeBinary),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("unsubscribed_at", Micros),
+    sa.Index(None, "tenant_id", "tracking_no"),
+    sa.Index("uq_notice_subscriptions_live", "tenant_id", "tracking_no", "to_digest",
+             unique=True, sqlite_where=sa.text("unsubscribed_at IS NULL"),
+             postgresql_where=sa.text("unsubscribed_at IS NULL")),
+)
+
+notices = sa.Table(
+    "notices", metadata,
+    _id(),
+    sa.Column("subscription_id", sa.String(40),
+              sa.ForeignKey("notice_subscriptions.subscription_id"), nullable=False),
+    sa.Column("topic", sa.String(48), nullable=False),
+    sa.Column("ref", sa.String(100), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("send_after", Micros, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("sent_at", Micros),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("subscription_id", "topic", "ref"),
+    sa.Index(None, "state", "send_after"),
+)
+
 # where facilities are, from scans that gave a position: route corridors are drawn with them
 facilities = sa.Table(
     "facilities", metadata,

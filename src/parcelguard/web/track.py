@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -104,17 +104,20 @@ def track_page(
     request: Request, tracking_no: str, sys: SystemDep, lang: Lang = None,
     s: Annotated[str | None, Query(max_length=200)] = None,
     claim: Annotated[str | None, Query(max_length=40)] = None,
+    subscribed: Annotated[Literal["email", "sms"] | None, Query()] = None,
 ) -> HTMLResponse:
     lang = lang_of(lang)
     record = _shared(sys, tracking_no, s)
     if record is None:  # no token, or one that does not open this number: ask for the digits
         return _form(request, lang, tracking_no)
-    return _page(request, sys, record, s or "", lang, sent=claim)
+    done = None if subscribed is None else TEXT[lang][f"notify_{subscribed}"]
+    return _page(request, sys, record, s or "", lang, sent=claim, notify_done=done)
 
 
 def _page(request: Request, sys: System, record: ShipmentRecord, token: str, lang: str,
           sent: str | None = None, problem: str | None = None,
-          status: int = 200) -> HTMLResponse:
+          status: int = 200, notify_done: str | None = None,
+          notify_problem: str | None = None) -> HTMLResponse:
     tracking_no = record.shipment.tracking_no
     view = view_of(sys, record, lang)
     query = urlencode({"s": token, "lang": lang})
@@ -129,6 +132,8 @@ def _page(request: Request, sys: System, record: ShipmentRecord, token: str, lan
         "w": CLAIM_WORDS[lang], "claim_kinds": [k.value for k in ClaimKind],
         "claim_sent": sent if any(c.claim_id == sent for c in mine) else None,
         "claim_problem": problem,
+        "notify_url": f"/t/{tracking_no}/notifications?{query}",
+        "notify_done": notify_done, "notify_problem": notify_problem,
         "data_json": _json(view.data),
         "switch_url": f"/t/{tracking_no}?"
                       + urlencode({"s": token, "lang": "en" if lang == "zh" else "zh"}),

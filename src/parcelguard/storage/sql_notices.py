@@ -1,0 +1,127 @@
+"""Consumer notifications in SQL: subscriptions and the notices owed them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from parcelguard.domain.errors import Conflict
+from parcelguard.services.ports import Notice, NoticeSubscription
+from parcelguard.storage import tables as t
+
+_CHUNK = 500  # parcels per IN list
+
+
+class _HasConn(Protocol):
+    @property
+    def conn(self) -> sa.Connection: ...
+
+
+class SqlNotices:
+    def __init__(self, uow: _HasConn) -> None:
+        self.uow = uow
+
+    @property
+    def conn(self) -> sa.Connection:
+        return self.uow.conn
+
+    def subscribe(self, sub: NoticeSubscription) -> None:
+        try:
+            with self.conn.begin_nested():  # a refused insert leaves the transaction usable
+                self.conn.execute(t.notice_subscriptions.insert().values(
+                    subscription_id=sub.subscription_id, tenant_id=sub.tenant_id,
+                    tracking_no=sub.tracking_no, channel=sub.channel, to_sealed=sub.to_sealed,
+                    to_digest=sub.to_digest, locale=sub.locale, quiet=sub.quiet, tz=sub.tz,
+                    secret_sealed=sub.secret_sealed, created_at=sub.created_at_us,
+                    created_by=sub.created_by, unsubscribed_at=sub.unsubscribed_at_us))
+        except sa.exc.IntegrityError:
+            raise Conflict("this address already follows the parcel") from None
+
+    def subscription(self, subscription_id: str) -> NoticeSubscription | None:
+        c = t.notice_subscriptions.c
+        r = self.conn.execute(sa.select(t.notice_subscriptions).where(
+            c.subscription_id == subscription_id)).first()
+        return None if r is None else _subscription(r)
+
+    def of_parcel(self, tenant_id: str, tracking_no: str) -> list[NoticeSubscription]:
+        c = t.notice_subscriptions.c
+        rows = self.conn.execute(sa.select(t.notice_subscriptions).where(
+            c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.created_at))
+        return [_subscription(r) for r in rows]
+
+    def following(self, parcels: Collection[tuple[str, str]]) -> list[NoticeSubscription]:
+        c = t.notice_subscriptions.c
+        by_tenant: dict[str, list[str]] = {}
+        for tenant_id, tracking_no in set(parcels):
+            by_tenant.setdefault(tenant_id, []).append(tracking_no)
+        found: list[NoticeSubscription] = []
+        for tenant_id, numbers in by_tenant.items():  # (tenant_id, tracking_no) is indexed
+            for i in range(0, len(numbers), _CHUNK):
+                rows = self.conn.execute(sa.select(t.notice_subscriptions).where(
+                    c.tenant_id == tenant_id, c.tracking_no.in_(numbers[i:i + _CHUNK]),
+                    c.unsubscribed_at.is_(None)))
+                found += map(_subscription, rows)
+        return found
+
+    def unsubscribe(self, subscription_id: str, at_us: int) -> None:
+        c = t.notice_subscriptions.c
+        self.conn.execute(t.notice_subscriptions.update().where(
+            c.subscription_id == subscription_id, c.unsubscribed_at.is_(None)
+        ).values(unsubscribed_at=at_us))
+
+    def add(self, notices: Sequence[Notice]) -> None:
+        if not notices:
+            return
+        stmt = _insert_ignore(self.conn.dialect.name).values([{
+            "subscription_id": n.subscription_id, "topic": n.topic, "ref": n.ref,
+            "data": json.dumps(dict(n.data), ensure_ascii=False, sort_keys=True),
+            "created_at": n.created_at_us, "send_after": n.send_after_us, "state": n.state,
+            "attempts": n.attempts} for n in notices])
+        self.conn.execute(stmt)
+
+    def due(self, now_us: int, limit: int) -> list[Notice]:
+        c = t.notices.c
+        rows = self.conn.execute(sa.select(t.notices).where(
+            c.state == "pending", c.send_after <= now_us).order_by(c.send_after, c.id).limit(limit))
+        return [_notice(r) for r in rows]
+
+    def save(self, notice: Notice) -> None:
+        self.conn.execute(t.notices.update().where(t.notices.c.id == notice.notice_id).values(
+            send_after=notice.send_after_us, state=notice.state, attempts=notice.attempts,
+            sent_at=notice.sent_at_us, message_id=notice.message_id,
+            last_error=notice.last_error))
+
+    def of_subscription(self, subscription_id: str) -> list[Notice]:
+        c = t.notices.c
+        rows = self.conn.execute(sa.select(t.notices).where(
+            c.subscription_id == subscription_id).order_by(c.id))
+        return [_notice(r) for r in rows]
+
+
+def _insert_ignore(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: a notice owed already stays as it is."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(t.notices).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(t.notices).on_conflict_do_nothing()
+
+
+def _blob(value: object) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[call-overload]
+
+
+def _subscription(r: sa.Row[Any]) -> NoticeSubscription:
+    return NoticeSubscription(
+        r.subscription_id, r.tenant_id, r.tracking_no, r.channel, _blob(r.to_sealed),
+        r.to_digest, r.locale, r.created_at, r.created_by, r.quiet, r.tz,
+        None if r.secret_sealed is None else _blob(r.secret_sealed), r.unsubscribed_at)
+
+
+def _notice(r: sa.Row[Any]) -> Notice:
+    return Notice(r.subscription_id, r.topic, r.ref, json.loads(r.data), r.created_at,
+                  r.send_after, r.state, r.attempts, r.sent_at, r.message_id, r.last_error,
+                  int(r.id))
