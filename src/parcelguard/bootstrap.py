@@ -40,7 +40,7 @@ from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
 from parcelguard.services.merchant import MerchantRules
-from parcelguard.services.messages import RulesChanged
+from parcelguard.services.messages import DisruptionsChanged, RulesChanged
 from parcelguard.services.pipeline import Pipeline, Submitter
 from parcelguard.services.ports import Encoder, Sender, SignatureCheck, Store, Vault
 from parcelguard.services.stats import Stats
@@ -93,6 +93,11 @@ class System:
         self.ingestor.rules.invalidate()
         if self.bus_node:
             self.pipeline.submit_sync([RulesChanged(tenant_id, self.clock.now())])
+
+    def disruptions_changed(self, tenant_id: str) -> None:
+        """A tenant's disruptions changed in the store: the writer (every partition's worker in
+        bus mode) reads them again and estimates again the shipments whose way they cross."""
+        self.pipeline.submit_sync([DisruptionsChanged(tenant_id, self.clock.now())])
 
     def start(self, *, deliver: bool | None = None) -> None:
         """Start the writer, and (unless told otherwise) the webhook deliverer."""

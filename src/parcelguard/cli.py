@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from parcelguard.config import Settings
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Severity
 from parcelguard.domain.custom import Trigger
+from parcelguard.domain.disruptions import DisruptionKind
 from parcelguard.domain.errors import ParcelGuardError
 from parcelguard.domain.telemetry import DeviceKind
 from parcelguard.domain.tenancy import Role
@@ -48,6 +49,10 @@ devices_app = typer.Typer(help="Devices: box sensors, vehicle units, facility sc
                           "what each is bound to. Bind and unbind through the API (the writer "
                           "records every binding in the ledger).", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
+disruptions_app = typer.Typer(help="Disruptions (weather, traffic, a closed facility, a customs "
+                              "backlog) that delay the parcels whose way they cross.",
+                              no_args_is_help=True)
+app.add_typer(disruptions_app, name="disruptions")
 bench_app = typer.Typer(help="Benchmarks: figures and ratios against a same-process baseline.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -400,6 +405,73 @@ def devices_unbind(
     """Unbind a device: its readings belong to no parcel or vehicle until bound again."""
     _api(url, key, "DELETE", f"/v1/devices/{device_id}/binding")
     out.print(f"device {device_id} unbound", highlight=False)
+
+
+@disruptions_app.command("add")
+def disruptions_add(
+    kind: Annotated[DisruptionKind, typer.Option(help="what it is")],
+    title: Annotated[str, typer.Option(help="said in the alerts and to consumers")],
+    extra_hours: Annotated[float, typer.Option(help="the delay it is expected to add")],
+    key: Annotated[str, typer.Option(envvar="PARCELGUARD_API_KEY",
+                                     help="an operator's (or admin's) API key")],
+    hours: Annotated[float, typer.Option(help="how long it lasts from now (or from --starts)")]
+    = 24.0,
+    starts: Annotated[str | None, typer.Option(help="RFC 3339 start (default: now)")] = None,
+    city: Annotated[list[str] | None, typer.Option(help="a city of the region (repeatable)")]
+    = None,
+    facility: Annotated[str | None, typer.Option(help="or one facility")] = None,
+    polygon: Annotated[str | None, typer.Option(
+        help="or a ring as JSON: [[lon, lat], ...]")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Declare a disruption to the running server: parcels whose way crosses it are estimated
+    again, and those now likely to miss their promise get a delay_risk alert naming it."""
+    begin = datetime.fromisoformat(starts) if starts else datetime.now(UTC)
+    if begin.tzinfo is None:
+        raise _fail("--starts needs a time zone offset, e.g. 2026-11-26T08:00:00+08:00")
+    body: dict[str, object] = {"kind": kind.value, "title": title,
+                               "starts_at": begin.isoformat(),
+                               "ends_at": (begin + timedelta(hours=hours)).isoformat(),
+                               "extra_delay_hours": extra_hours}
+    if city:
+        body["cities"] = city
+    if facility:
+        body["facility_id"] = facility
+    if polygon:
+        try:
+            body["polygon"] = json.loads(polygon)
+        except ValueError as exc:
+            raise _fail(f"--polygon is not JSON: {exc}") from None
+    made = _api(url, key, "POST", "/v1/disruptions", body)
+    out.print(f"disruption {made['disruption_id']} declared until {made['ends_at']}",
+              highlight=False)
+
+
+@disruptions_app.command("list")
+def disruptions_list(
+    key: Annotated[str, typer.Option(envvar="PARCELGUARD_API_KEY", help="an API key")],
+    url: UrlOpt = None,
+) -> None:
+    """The tenant's disruptions, newest first."""
+    found = _api(url, key, "GET", "/v1/disruptions")
+    table = Table("kind", "title", "until", "extra h", "in force")
+    table.add_column("id", no_wrap=True, min_width=20)
+    for d in found["items"]:  # type: ignore[attr-defined]
+        table.add_row(d["kind"], d["title"], d["ends_at"], str(d["extra_delay_hours"]),
+                      "yes" if d["in_force"] else "no", d["disruption_id"])
+    out.print(table)
+
+
+@disruptions_app.command("end")
+def disruptions_end(
+    disruption_id: Annotated[str, typer.Argument(help="the disruption's id")],
+    key: Annotated[str, typer.Option(envvar="PARCELGUARD_API_KEY",
+                                     help="an operator's (or admin's) API key")],
+    url: UrlOpt = None,
+) -> None:
+    """Call a disruption off before its window ends."""
+    _api(url, key, "DELETE", f"/v1/disruptions/{disruption_id}")
+    out.print(f"disruption {disruption_id} called off", highlight=False)
 
 
 @endpoints_app.command("add")

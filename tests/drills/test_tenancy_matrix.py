@@ -3,7 +3,7 @@ object, generated from the OpenAPI document.
 
 Tenant ``acme`` owns one object of every kind a route can name (a shipment with an alert, a
 device, a webhook subscription and a message owed to it, a rule, a carrier endpoint, a claim,
-a consumer's notification subscription).
+a consumer's notification subscription, a disruption).
 Every operation of the spec whose path names an object is then called by tenant ``other``
 with a key of every role, with a well-formed body: none may succeed. A role that has the right
 gets 404 (the object does not exist for it), a role without it 403. A route added later is in
@@ -59,10 +59,14 @@ def acme_objects(server: Server) -> dict[str, str]:
     (message, *_) = api.get("/v1/webhooks/messages").json()
     notification = api.post(f"/v1/shipments/{TN}/notifications", json={
         "channel": "email", "to": "li@example.com"}).json()
+    disruption = api.post("/v1/disruptions", json={
+        "kind": "weather", "title": "暴雨", "cities": ["杭州"],
+        "ends_at": "2026-12-31T00:00:00Z", "extra_delay_hours": 6}).json()
     return {"tracking_no": TN, "alert_id": alert["alert_id"], "device_id": "TAG-1",
             "subscription_id": made["subscription_id"], "message_id": message["message_id"],
             "rule_id": rule["rule_id"], "endpoint_id": endpoint["endpoint_id"],
-            "claim_id": claim["claim_id"], "notification_id": notification["subscription_id"]}
+            "claim_id": claim["claim_id"], "notification_id": notification["subscription_id"],
+            "disruption_id": disruption["disruption_id"]}
 
 
 def operations(server: Server) -> list[tuple[str, str]]:

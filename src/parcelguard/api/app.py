@@ -19,6 +19,7 @@ from parcelguard.api.routers import (
     alerts,
     claims,
     devices,
+    disruptions,
     health,
     hooks,
     ingest,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
     openapi.install(app)
     for router in (health.router, shipments.router, ingest.router, devices.router, alerts.router,
                    webhooks.router, rules.router, hooks.router, ledger.router, claims.router,
-                   notices.router):
+                   notices.router, disruptions.router):
         app.include_router(router)
     app.include_router(track.router)
     app.include_router(notice_pages.router)

@@ -20,7 +20,7 @@ from parcelguard.services.ports import Vault
 VERSION = 1
 _TYPES: dict[str, type] = {t.__name__: t for t in (
     m.RegisterShipment, m.RecordScan, m.RecordReading, m.RegisterDevice, m.AdvanceClock,
-    m.ActOnAlert, m.NoteEstimate, m.RaiseAlert, m.RulesChanged)}
+    m.ActOnAlert, m.NoteEstimate, m.RaiseAlert, m.RulesChanged, m.DisruptionsChanged)}
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {n: msgspec.json.Decoder(t) for n, t in _TYPES.items()}
 _OUTCOMES = msgspec.json.Decoder(list[tuple[int, m.Outcome]])
 _encoder = msgspec.json.Encoder()

@@ -94,6 +94,8 @@ class Router:
             return Route(tuple(range(self.count)), f"ck:{times.to_us(cmd.at)}")
         if isinstance(cmd, m.RulesChanged):
             return Route(tuple(range(self.count)), f"rl:{uuid.uuid4().hex}")
+        if isinstance(cmd, m.DisruptionsChanged):
+            return Route(tuple(range(self.count)), f"dis:{uuid.uuid4().hex}")
         if isinstance(cmd, m.RegisterDevice):
             d = cmd.device
             self._learn(d)

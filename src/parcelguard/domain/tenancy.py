@@ -33,6 +33,7 @@ class Permission(StrEnum):
     MANAGE_INTEGRATIONS = "integrations:manage"
     READ_CLAIMS = "claims:read"
     MANAGE_CLAIMS = "claims:manage"
+    MANAGE_DISRUPTIONS = "disruptions:manage"
 
 
 P = Permission
@@ -45,7 +46,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),
     Role.OPERATOR: frozenset(
-        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS}
+        {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS,
+         P.MANAGE_DISRUPTIONS}
     ),
     Role.ADMIN: frozenset(Permission),
 }

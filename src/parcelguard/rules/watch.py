@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity, Signal
+from parcelguard.domain.disruptions import Way
 from parcelguard.domain.shipment import Category, Shipment
 from parcelguard.domain.status import Status
 from parcelguard.rules import eta
@@ -57,6 +58,11 @@ class Watch:
     pickup_us: int | None = None
     delivered_us: int | None = None
     eta: tuple[int, int, int, str] | None = None  # (median, low, high, basis), UTC µs
+    # where it comes from, goes and is (for disruptions: domain/disruptions.py)
+    origin: tuple[str | None, tuple[float, float] | None] = (None, None)  # city, (lon, lat)
+    destination: tuple[str | None, tuple[float, float] | None] = (None, None)
+    here: tuple[str | None, str | None, tuple[float, float] | None] = (None, None, None)
+    delayed_by: tuple[str, ...] = ()  # the disruptions counted in the last estimate
 
     @classmethod
     def of(cls, shipment: Shipment, profile: Profile) -> Watch:
@@ -70,7 +76,28 @@ class Watch:
         return cls(profile.with_thresholds(s.thresholds), s.category, promised,
                    frozenset(s.route_plan), tuple(s.route_plan),
                    lane=f"{o.city}|{d.city}|{s.carrier}|{s.category}",
-                   band=eta.band_of(km, crossing), km=km)
+                   band=eta.band_of(km, crossing), km=km,
+                   origin=(o.city, _pos(o.lat, o.lon)), destination=(d.city, _pos(d.lat, d.lon)))
+
+    def seen_at(self, facility: str | None, city: str | None, lat: float | None,
+                lon: float | None) -> None:
+        """A scan placed it: what is known of where it is now."""
+        if facility is not None or city is not None or lat is not None:
+            self.here = (facility, city, _pos(lat, lon))
+
+    def way(self) -> Way:
+        """Where it still goes."""
+        facility, city, pos = self.here
+        cities = {c for c in (city, self.destination[0]) if c}
+        if city is None and self.origin[0]:
+            cities.add(self.origin[0])  # not placed since pickup: still where it started
+        ahead = self.plan
+        if facility in ahead:
+            ahead = ahead[ahead.index(facility):]
+        facilities = set(ahead) | ({facility} if facility else set())
+        start = pos or self.origin[1]
+        points = tuple(p for p in (start, self.destination[1]) if p is not None)
+        return Way(frozenset(cities), frozenset(facilities), points)
 
     def next_due(self) -> int | None:
         return min(self.timers.values(), default=None)
@@ -102,3 +129,7 @@ class Watch:
         if self.raised.pop(rule, None) is None:
             return []
         return [Signal(rule, kind, False, at_us)]
+
+
+def _pos(lat: float | None, lon: float | None) -> tuple[float, float] | None:
+    return None if lat is None or lon is None else (lon, lat)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from parcelguard.domain import alerts as al
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert, Signal, State
+from parcelguard.domain.disruptions import Disruption
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Reading
 from parcelguard.domain.tracking import Recorded, Track
@@ -70,6 +71,30 @@ class Alerting:
         self.part_of: Callable[[str], int] = _one_partition
         self._heaps: dict[int, list[tuple[int, Key]]] = {}
         self._scheduled: dict[Key, int] = {}
+        self.disruptions: dict[str, list[Disruption]] = {}  # tenant -> in force
+
+    # ---- disruptions ----
+
+    def delays(self, w: Watched, now_us: int) -> list[Disruption]:
+        """The disruptions in force on this shipment's way."""
+        found = self.disruptions.get(w.key[0])
+        if not found:
+            return []
+        way = w.watch.way()
+        return [d for d in found if d.in_force(now_us) and d.affects(way)]
+
+    def _assess(self, w: Watched, now_us: int) -> list[Signal]:
+        return risk.assess(w.watch, self.lanes, now_us, self.delays(w, now_us))
+
+    def reassess(self, w: Watched, now_us: int, sink: Sink) -> bool:
+        """After the disruptions changed: estimate again if the ones on its way did."""
+        if w.watch.done:
+            return False
+        if tuple(d.disruption_id for d in self.delays(w, now_us)) == w.watch.delayed_by:
+            return False
+        self.apply(w, self._assess(w, now_us), sink)
+        self.schedule(w)
+        return True
 
     # ---- building a shipment's watch ----
 
@@ -123,15 +148,18 @@ class Alerting:
 
     def register(self, w: Watched, at_us: int, sink: Sink) -> None:
         scans.on_register(w.watch, at_us)
-        self.apply(w, risk.assess(w.watch, self.lanes, at_us), sink)
+        self.apply(w, self._assess(w, at_us), sink)
         self.schedule(w)
 
     def event(self, w: Watched, rec: Recorded, track: Track, now_us: int, sink: Sink) -> None:
         was_done = w.watch.done
+        loc = rec.event.location
+        if loc is not None and not rec.late:
+            w.watch.seen_at(loc.facility_id, loc.city, loc.lat, loc.lon)
         signals = scans.on_event(w.watch, rec, track.holder)
         if w.watch.done and not was_done and not sink.quiet and self.learn_online:
             risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
-        self.apply(w, signals + risk.assess(w.watch, self.lanes, now_us), sink)
+        self.apply(w, signals + self._assess(w, now_us), sink)
         self.schedule(w)
 
     def reading(self, w: Watched, r: Reading, source: str, sink: Sink,
@@ -164,7 +192,7 @@ class Alerting:
             if name.startswith(ESCALATE):
                 self._escalate(w, name.removeprefix(ESCALATE), due, sink)
             elif name == "eta":
-                self.apply(w, risk.assess(w.watch, self.lanes, due), sink)
+                self.apply(w, self._assess(w, due), sink)
             elif name.startswith("sensor_gap:"):
                 self.apply(w, sensors.on_silence(w.watch, name.removeprefix("sensor_gap:"), due),
                            sink)

@@ -44,6 +44,7 @@ from parcelguard.services.messages import (
     AlertAction,
     Command,
     Consumed,
+    DisruptionsChanged,
     NoteEstimate,
     Outcome,
     RaiseAlert,
@@ -121,6 +122,7 @@ class Ingestor:
                 self.alerting.lanes.learn(lane, band, hours)
             for tenant_id, facility_id, lat, lon in uow.events.facility_positions():
                 self.alerting.learn_place(tenant_id, facility_id, lat, lon)
+            self._load_disruptions(uow, None)
         self.stats.ledger_size = self.ledger.size
 
     # ---- the batch ----
@@ -210,10 +212,35 @@ class Ingestor:
             self.rules.invalidate()
             self.rules.refresh(uow)  # before the next command of this batch
             return ACCEPTED
+        if isinstance(cmd, DisruptionsChanged):
+            self._disruptions(uow, cmd, batch)
+            return ACCEPTED
         if isinstance(cmd, Consumed):
             batch.offsets[(cmd.stream, cmd.partition)] = cmd.seq
             return ACCEPTED
         return self._device(uow, cmd, batch)
+
+    def _load_disruptions(self, uow: UnitOfWork, tenant_id: str | None) -> None:
+        """The disruptions in force, of one tenant or (at start) of all."""
+        now_us = times.to_us(self.clock.now())
+        if tenant_id is None:
+            self.alerting.disruptions.clear()
+        else:
+            self.alerting.disruptions.pop(tenant_id, None)
+        for d in uow.disruptions.in_force(now_us):
+            if tenant_id is None or d.tenant_id == tenant_id:
+                self.alerting.disruptions.setdefault(d.tenant_id, []).append(d)
+
+    def _disruptions(self, uow: UnitOfWork, cmd: DisruptionsChanged, batch: Batch) -> None:
+        """Read the tenant's disruptions again; estimate again the shipments held in memory
+        whose way they now cross or no longer cross (the others are estimated with them when
+        they are next scanned or their next look is due)."""
+        self._load_disruptions(uow, cmd.tenant_id)
+        now_us = times.to_us(cmd.at)
+        for key in [k for k in self.live if k[0] == cmd.tenant_id and self.owns(k[1])]:
+            live = self.live.get(uow, key)
+            if live is not None and self.alerting.reassess(live.watched, now_us, batch.sink):
+                batch.dirty[key] = live
 
     def _fire(self, uow: UnitOfWork, now_us: int, batch: Batch, part: int | None = None) -> None:
         """Deadlines due by ``now_us`` (of one partition, or all): each shipment's, in the
@@ -490,6 +517,7 @@ _KINDS: dict[type, str] = {
     RegisterDevice: "device", AdvanceClock: "clock", ActOnAlert: "alert_action",
     NoteEstimate: "carrier_estimate", RaiseAlert: "alert_raise", Consumed: "bus_position",
     RulesChanged: "rules",
+    DisruptionsChanged: "disruptions",
 }
 
 

@@ -63,6 +63,16 @@ class RulesChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DisruptionsChanged:
+    """A tenant's disruptions changed in the store: the writer reads them again and estimates
+    again every shipment it holds whose way they now cross or no longer cross (sent to every
+    partition in bus mode, like ``RulesChanged``)."""
+
+    tenant_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NoteEstimate:
     """A carrier's own delivery estimate for a parcel, shown beside ours (not a ledger entry)."""
 
@@ -116,7 +126,8 @@ class ActOnAlert:
 
 
 Command = (RegisterShipment | RecordScan | RecordReading | RegisterDevice | AdvanceClock
-           | ActOnAlert | NoteEstimate | RaiseAlert | RulesChanged | Consumed)
+           | ActOnAlert | NoteEstimate | RaiseAlert | RulesChanged | DisruptionsChanged
+           | Consumed)
 
 
 class Result(StrEnum):

@@ -17,6 +17,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Alert
 from parcelguard.domain.claims import Claim, Claimant, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
+from parcelguard.domain.disruptions import Disruption
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
@@ -86,6 +87,7 @@ class _Data:
     claim_steps: list[Step] = field(default_factory=list)
     notice_subscriptions: dict[str, NoticeSubscription] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    disruptions: dict[str, Disruption] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -704,6 +706,31 @@ class MemoryNotices(_Repo):
         return [n for n in self.data.notices if n.subscription_id == subscription_id]
 
 
+class MemoryDisruptions(_Repo):
+    def add(self, d: Disruption) -> None:
+        self.later(lambda: self.data.disruptions.__setitem__(d.disruption_id, d))
+
+    def get(self, tenant_id: str, disruption_id: str) -> Disruption | None:
+        d = self.data.disruptions.get(disruption_id)
+        return d if d is not None and d.tenant_id == tenant_id else None
+
+    def of_tenant(self, tenant_id: str) -> list[Disruption]:
+        mine = [d for d in self.data.disruptions.values() if d.tenant_id == tenant_id]
+        return sorted(mine, key=lambda d: d.created_at_us, reverse=True)
+
+    def in_force(self, now_us: int) -> list[Disruption]:
+        return sorted((d for d in self.data.disruptions.values() if d.in_force(now_us)),
+                      key=lambda d: d.created_at_us)
+
+    def cancel(self, disruption_id: str, at_us: int) -> None:
+        def apply() -> None:
+            d = self.data.disruptions.get(disruption_id)
+            if d is not None and d.cancelled_at_us is None:
+                self.data.disruptions[disruption_id] = replace(d, cancelled_at_us=at_us)
+
+        self.later(apply)
+
+
 class MemoryClaims(_Repo):
     def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
         if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind,
@@ -805,6 +832,7 @@ class MemoryUnitOfWork:
         self.deliveries = MemoryDeliveries(self)
         self.claims = MemoryClaims(self)
         self.notices = MemoryNotices(self)
+        self.disruptions = MemoryDisruptions(self)
         self.ledger = MemoryLedger(self)
         self.offsets = MemoryOffsets(self)
 

@@ -56,6 +56,7 @@ from parcelguard.services.ports import (
 )
 from parcelguard.storage import engine as engines
 from parcelguard.storage import tables as t
+from parcelguard.storage.sql_disruptions import SqlDisruptions
 from parcelguard.storage.sql_notices import SqlNotices
 
 
@@ -1246,6 +1247,7 @@ class SqlUnitOfWork:
         self.deliveries = SqlDeliveries(self)
         self.claims = SqlClaims(self)
         self.notices = SqlNotices(self)
+        self.disruptions = SqlDisruptions(self)
         self.ledger = SqlLedger(self)
         self.offsets = SqlOffsets(self)
 

@@ -427,6 +427,26 @@ notices = sa.Table(
     sa.Index(None, "state", "send_after"),
 )
 
+# disruptions (weather, traffic, a facility closed, a customs backlog) that delay parcels
+disruptions = sa.Table(
+    "disruptions", metadata,
+    sa.Column("disruption_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("starts_at", Micros, nullable=False),
+    sa.Column("ends_at", Micros, nullable=False),
+    sa.Column("extra_h", sa.Float, nullable=False),
+    sa.Column("cities", sa.Text, nullable=False),  # JSON array
+    sa.Column("facility_id", sa.String(64)),
+    sa.Column("polygon", sa.Text),  # JSON [[lon, lat], ...]
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("cancelled_at", Micros),
+    sa.Index(None, "tenant_id", "created_at"),
+    sa.Index(None, "ends_at"),
+)
+
 # where facilities are, from scans that gave a position: route corridors are drawn with them
 facilities = sa.Table(
     "facilities", metadata,
