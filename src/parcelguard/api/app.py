@@ -35,6 +35,7 @@ from parcelguard.services import delivery
 from parcelguard.web import claims as claim_pages
 from parcelguard.web import dashboard, pages, track
 from parcelguard.web import notices as notice_pages
+from parcelguard.web import ops as ops_pages
 
 SWAGGER = Path("node_modules") / "swagger-ui-dist"
 DELIVERY_BODY = delivery.MAX_PHOTO + 1024 * 1024  # the photo, and the form's other fields
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, system: bootstrap.System | None
         app.include_router(router)
     app.include_router(track.router)
     app.include_router(notice_pages.router)
+    app.include_router(ops_pages.router)
     app.include_router(claim_pages.router)  # before the dashboard's /dashboard/{what}/...
     app.include_router(dashboard.router)
     pages.install(app)

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     READ_CLAIMS = "claims:read"
     MANAGE_CLAIMS = "claims:manage"
     MANAGE_DISRUPTIONS = "disruptions:manage"
+    READ_OPERATIONS = "operations:read"
 
 
 P = Permission
@@ -43,11 +44,12 @@ GRANTS: dict[Role, frozenset[Permission]] = {
          P.READ_ALERTS, P.WRITE_ALERTS, P.MANAGE_WEBHOOKS, P.MANAGE_RULES,
          P.MANAGE_INTEGRATIONS, P.READ_CLAIMS, P.MANAGE_CLAIMS}
     ),
-    Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS}),
+    Role.CARRIER: frozenset({P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS,
+                             P.READ_OPERATIONS}),
     Role.DEVICE_GATEWAY: frozenset({P.WRITE_TELEMETRY}),
     Role.OPERATOR: frozenset(
         {P.READ_SHIPMENTS, P.WRITE_EVENTS, P.READ_LEDGER, P.READ_ALERTS, P.WRITE_ALERTS,
-         P.MANAGE_DISRUPTIONS}
+         P.MANAGE_DISRUPTIONS, P.READ_OPERATIONS}
     ),
     Role.ADMIN: frozenset(Permission),
 }

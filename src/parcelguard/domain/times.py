@@ -102,3 +102,9 @@ def iso_us(us: int, offset: int = 0) -> str:
 
 def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
+
+
+def shift_of(at_us: int) -> str:
+    """The work shift of a moment: ``day`` 08:00-20:00 China time, else ``night``."""
+    hour = (at_us // 3_600_000_000 + 8) % 24
+    return "day" if 8 <= hour < 20 else "night"

@@ -42,6 +42,25 @@ class Report:
 
 def report(uow: UnitOfWork, tenant_id: str, tracking_no: str,
            profiles: Mapping[Category, Profile]) -> Report:
+    tl, points, analysis = read(uow, tenant_id, tracking_no, profiles)
+    s = tl.record.shipment
+    cp = uow.ledger.latest_checkpoint()
+    reader = StoreReader(uow.ledger)
+    wanted = sorted({i for inc in analysis.incidents for i in inc.ledger}
+                    | {sc.ledger_index for seg in analysis.segments for sc in seg.scans[:1]})
+    cited = {}
+    for index in wanted:
+        entry = uow.ledger.entry(index)
+        if entry is not None:
+            proof = inclusion(uow, index, cp, reader) if cp and index < cp.size else None
+            cited[index] = Cited(entry, proof)
+    return Report(s.tracking_no, s.carrier, s.category.value, analysis, cited, cp, tl, points)
+
+
+def read(uow: UnitOfWork, tenant_id: str, tracking_no: str, profiles: Mapping[Category, Profile],
+         ) -> tuple[queries.Timeline, list[queries.Point], Analysis]:
+    """What the analysis reads (the timeline and the sensor series) and the analysis itself,
+    without proofs (the operations console groups many parcels' incidents)."""
     tl = queries.timeline(uow, tenant_id, tracking_no)
     s = tl.record.shipment
     points = queries.series(uow, tenant_id, tracking_no, None, None)
@@ -55,17 +74,7 @@ def report(uow: UnitOfWork, tenant_id: str, tracking_no: str,
     analysis = analyse(scans, samples, shock_max_g=profile.shock_max_g,
                        temp_max_c=profile.temp_max_c, temp_min_c=profile.temp_min_c,
                        route_plan=s.route_plan, lost=bool(alerts))
-    cp = uow.ledger.latest_checkpoint()
-    reader = StoreReader(uow.ledger)
-    wanted = sorted({i for inc in analysis.incidents for i in inc.ledger}
-                    | {sc.ledger_index for seg in analysis.segments for sc in seg.scans[:1]})
-    cited = {}
-    for index in wanted:
-        entry = uow.ledger.entry(index)
-        if entry is not None:
-            proof = inclusion(uow, index, cp, reader) if cp and index < cp.size else None
-            cited[index] = Cited(entry, proof)
-    return Report(s.tracking_no, s.carrier, s.category.value, analysis, cited, cp, tl, points)
+    return tl, points, analysis
 
 
 def as_dict(r: Report, verifier_key: str) -> dict[str, Any]:

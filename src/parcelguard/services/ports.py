@@ -510,6 +510,35 @@ class Notices(Protocol):
     def of_subscription(self, subscription_id: str) -> list[Notice]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OnHand:
+    """A parcel at a facility now (held by it), since its last scan there."""
+
+    facility_id: str
+    tracking_no: str
+    since_us: int
+
+
+class Operations(Protocol):
+    """What the carrier's operations console reads (services/operations.py)."""
+
+    def on_hand(self, tenant_id: str) -> list[OnHand]: ...
+    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+                group: str) -> dict[str, int]:
+        """Distinct parcels scanned in the window per ``group``: facility, operator, device,
+        or shift (``<facility>|day`` 08:00-20:00 and ``|night`` in China time)."""
+        ...
+
+    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+        """Active dwell_exceeded alerts per facility."""
+        ...
+
+    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[str]:
+        """Tracking numbers with an alert of these kinds opened in the window."""
+        ...
+
+
 class Disruptions(Protocol):
     def add(self, d: Disruption) -> None: ...
     def get(self, tenant_id: str, disruption_id: str) -> Disruption | None: ...
@@ -653,6 +682,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> Notices: ...
     @property
     def disruptions(self) -> Disruptions: ...
+    @property
+    def operations(self) -> Operations: ...
     @property
     def ledger(self) -> Ledger: ...
     @property

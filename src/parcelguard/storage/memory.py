@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from parcelguard.domain import times
-from parcelguard.domain.alerts import Alert
+from parcelguard.domain.alerts import ACTIVE, Alert
 from parcelguard.domain.claims import Claim, Claimant, ClaimKind, ClaimState, Step
 from parcelguard.domain.custom import CustomRule
 from parcelguard.domain.disruptions import Disruption
@@ -41,6 +41,7 @@ from parcelguard.services.ports import (
     NewShipment,
     Notice,
     NoticeSubscription,
+    OnHand,
     PickupCode,
     QuarantinedEvent,
     RejectedPayload,
@@ -731,6 +732,49 @@ class MemoryDisruptions(_Repo):
         self.later(apply)
 
 
+class MemoryOperations(_Repo):
+    def _of(self, tenant_id: str) -> list[ShipmentRecord]:
+        return [r for r in self.data.shipments.values() if r.shipment.tenant_id == tenant_id]
+
+    def on_hand(self, tenant_id: str) -> list[OnHand]:
+        return [OnHand(r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
+                for r in self._of(tenant_id)
+                if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
+                and r.state.status.value not in ("delivered", "returned")]
+
+    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+                group: str) -> dict[str, int]:
+        seen: dict[str, set[int]] = {}
+        for r in self._of(tenant_id):
+            for stored in self.data.events.get(r.id, []):
+                e = stored.event
+                at = times.to_us(e.occurred_at)
+                if not since_us <= at < until_us:
+                    continue
+                key = {"facility": e.facility_id, "operator": e.operator_id,
+                       "device": e.device_id}.get(group) if group != "shift" else (
+                    None if e.facility_id is None else f"{e.facility_id}|{times.shift_of(at)}")
+                if key is not None:
+                    seen.setdefault(key, set()).add(r.id)
+        return {k: len(v) for k, v in seen.items()}
+
+    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for alert, _ in self.data.alerts.values():
+            if (alert.tenant_id == tenant_id and alert.kind.value == "dwell_exceeded"
+                    and alert.state in ACTIVE):
+                facility = alert.evidence.get("facility_id")
+                if isinstance(facility, str):
+                    out[facility] = out.get(facility, 0) + 1
+        return out
+
+    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[str]:
+        return sorted({a.tracking_no for a, _ in self.data.alerts.values()
+                       if a.tenant_id == tenant_id and a.kind.value in kinds
+                       and since_us <= a.opened_at_us < until_us})
+
+
 class MemoryClaims(_Repo):
     def add(self, claim: Claim, shipment_id: int, step: Step) -> None:
         if self.active_of(claim.tenant_id, claim.tracking_no, claim.kind,
@@ -833,6 +877,7 @@ class MemoryUnitOfWork:
         self.claims = MemoryClaims(self)
         self.notices = MemoryNotices(self)
         self.disruptions = MemoryDisruptions(self)
+        self.operations = MemoryOperations(self)
         self.ledger = MemoryLedger(self)
         self.offsets = MemoryOffsets(self)
 

@@ -58,6 +58,7 @@ from parcelguard.storage import engine as engines
 from parcelguard.storage import tables as t
 from parcelguard.storage.sql_disruptions import SqlDisruptions
 from parcelguard.storage.sql_notices import SqlNotices
+from parcelguard.storage.sql_operations import SqlOperations
 
 
 class SqlStore:
@@ -1248,6 +1249,7 @@ class SqlUnitOfWork:
         self.claims = SqlClaims(self)
         self.notices = SqlNotices(self)
         self.disruptions = SqlDisruptions(self)
+        self.operations = SqlOperations(self)
         self.ledger = SqlLedger(self)
         self.offsets = SqlOffsets(self)
 

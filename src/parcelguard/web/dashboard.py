@@ -106,7 +106,7 @@ async def login(request: Request, sys: SystemDep) -> Response:
         return pages.render(request, "login.html", _base(request, lang, problem=DASH[lang][
             "bad_key"]), 401)
     nxt = form.get("next", "")
-    target = nxt if nxt.startswith("/dashboard") else "/dashboard"  # never off-site
+    target = nxt if nxt.startswith(("/dashboard", "/ops")) else "/dashboard"  # never off-site
     response = RedirectResponse(f"{target}?lang={lang}", status_code=303)
     session.start(response, sys, key, secure=request.url.scheme == "https")
     return response

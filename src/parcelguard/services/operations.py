@@ -1,0 +1,159 @@
+"""The carrier's operations console: where parcels pile up, and where rough handling happens.
+
+**Hub board**: every facility holding parcels now or scanning them in the last hour, with the
+parcels on hand, their dwell so far (median and 95th percentile), the dwell alerts open there,
+parcels scanned in the last hour, its position, and a congestion level against the profile's
+dwell limit.
+
+**Handling accountability**: shock and damage incidents placed by the liability analysis (the
+holder at the moment of harm: the facility and the operator of its last scan before it, the
+scanning device, the shift in China time), counted per facility, per facility and shift, per
+operator and per device, and divided by the parcels each of those handled in the same window:
+a rate per 10,000 parcels handled, so a busy hub is not blamed for being busy.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from parcelguard.domain import times
+from parcelguard.domain.alerts import Kind
+from parcelguard.domain.liability import Incident, Segment
+from parcelguard.domain.shipment import Category
+from parcelguard.rules.profiles import Profile
+from parcelguard.services import liability
+from parcelguard.services.ports import UnitOfWork
+
+MINUTE_US = 60_000_000
+HOUR_US = 60 * MINUTE_US
+HANDLING = ("shock", "damage")  # incidents of handling (not excursions, losses, mis-sorts)
+ALERT_KINDS = (Kind.SHOCK.value, Kind.DAMAGED.value, Kind.TAMPER.value)
+GROUPS = ("facility", "shift", "operator", "device")
+PER = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    facility_id: str
+    on_hand: int
+    dwell_p50_min: float | None
+    dwell_p95_min: float | None
+    dwell_alerts: int
+    scanned_last_hour: int
+    lat: float | None
+    lon: float | None
+    congestion: str  # ok | busy | congested
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One handling incident, where and by whom."""
+
+    tracking_no: str
+    kind: str
+    at_us: int
+    facility_id: str | None
+    operator_id: str | None
+    device_id: str | None
+    holder: str  # facility:HUB-1, vehicle:V-9, courier:C-3
+    shift: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    key: str
+    incidents: int
+    handled: int
+    per_10k: float | None  # None when nothing was handled there in the window
+
+
+@dataclass(frozen=True, slots=True)
+class Accountability:
+    since_us: int
+    until_us: int
+    incidents: list[Placed]
+    rates: dict[str, list[Rate]]  # group -> rows, worst rate first
+
+
+def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,
+              dwell_max_min: float) -> list[Hub]:
+    waits: dict[str, list[float]] = {}
+    for h in uow.operations.on_hand(tenant_id):
+        waits.setdefault(h.facility_id, []).append(max(0, now_us - h.since_us) / MINUTE_US)
+    recent = uow.operations.scanned(tenant_id, now_us - HOUR_US, now_us + 1, "facility")
+    dwell = uow.operations.open_dwell(tenant_id)
+    places = {f: (lat, lon) for t, f, lat, lon in uow.events.facility_positions()
+              if t == tenant_id}
+    hubs = []
+    for facility in sorted(set(waits) | set(recent) | set(dwell)):
+        minutes = sorted(waits.get(facility, []))
+        p50 = statistics.median(minutes) if minutes else None
+        p95 = _quantile(minutes, 0.95) if minutes else None
+        lat, lon = places.get(facility, (None, None))
+        hubs.append(Hub(facility, len(minutes), _round(p50), _round(p95),
+                        dwell.get(facility, 0), recent.get(facility, 0), lat, lon,
+                        _congestion(p95, dwell.get(facility, 0), dwell_max_min)))
+    order = {"congested": 0, "busy": 1, "ok": 2}
+    return sorted(hubs, key=lambda h: (order[h.congestion], -(h.dwell_p95_min or 0),
+                                       h.facility_id))
+
+
+def accountability(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int,
+                   profiles: Mapping[Category, Profile]) -> Accountability:
+    placed: list[Placed] = []
+    for tracking_no in uow.operations.with_alerts(tenant_id, ALERT_KINDS, since_us, until_us):
+        _, _, analysis = liability.read(uow, tenant_id, tracking_no, profiles)
+        for inc in analysis.incidents:
+            if inc.kind in HANDLING and since_us <= inc.at_us < until_us:
+                seg = None if inc.segment is None else analysis.segments[inc.segment]
+                placed.append(_placed(tracking_no, inc, seg))
+    counts: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
+    for p in placed:
+        for group, key in (("facility", p.facility_id), ("operator", p.operator_id),
+                           ("device", p.device_id),
+                           ("shift", p.facility_id and f"{p.facility_id}|{p.shift}")):
+            if key:
+                counts[group][key] += 1
+    rates = {}
+    for group in GROUPS:
+        handled = uow.operations.scanned(tenant_id, since_us, until_us, group)
+        rows = [Rate(key, counts[group][key], handled.get(key, 0),
+                     round(counts[group][key] * PER / handled[key], 1) if handled.get(key)
+                     else None)
+                for key in sorted(set(handled) | set(counts[group]))]
+        rates[group] = sorted(rows, key=lambda r: (-(r.per_10k or 0), -r.incidents, r.key))
+    placed.sort(key=lambda p: (p.at_us, p.tracking_no))
+    return Accountability(since_us, until_us, placed, rates)
+
+
+def _placed(tracking_no: str, inc: Incident, seg: Segment | None) -> Placed:
+    party = inc.party
+    facility = None if party is None else (party.facility_id or (
+        party.id if party.kind == "facility" else None))
+    device = None
+    if seg is not None:  # the scanner used last in that custody before the harm
+        for scan in seg.scans:
+            if scan.at_us <= inc.at_us and scan.event.device_id:
+                device = scan.event.device_id
+    return Placed(tracking_no, inc.kind, inc.at_us, facility,
+                  None if party is None else party.operator_id, device,
+                  "-" if party is None else f"{party.kind}:{party.id}", times.shift_of(inc.at_us))
+
+
+def _congestion(p95: float | None, alerts: int, limit: float) -> str:
+    if alerts or (p95 is not None and p95 >= limit):
+        return "congested"
+    if p95 is not None and p95 >= limit / 2:
+        return "busy"
+    return "ok"
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)

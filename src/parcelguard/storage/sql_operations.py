@@ -1,0 +1,80 @@
+"""The operations console's reads in SQL: aggregated in the database, one query each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from parcelguard.domain.alerts import ACTIVE, Kind
+from parcelguard.services.ports import OnHand
+from parcelguard.storage import tables as t
+
+HOUR_US = 3_600_000_000
+CHINA_OFFSET_H = 8
+TERMINAL = ("delivered", "returned")
+
+
+class _HasConn(Protocol):
+    @property
+    def conn(self) -> sa.Connection: ...
+
+
+class SqlOperations:
+    def __init__(self, uow: _HasConn) -> None:
+        self.uow = uow
+
+    @property
+    def conn(self) -> sa.Connection:
+        return self.uow.conn
+
+    def on_hand(self, tenant_id: str) -> list[OnHand]:
+        st, s = t.shipment_states.c, t.shipments.c
+        rows = self.conn.execute(
+            sa.select(st.holder_id, s.tracking_no, st.last_event_at)
+            .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
+            .where(st.tenant_id == tenant_id, st.holder_kind == "facility",
+                   st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
+        return [OnHand(r[0], r[1], int(r[2])) for r in rows]
+
+    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+                group: str) -> dict[str, int]:
+        e, s = t.events.c, t.shipments.c
+        if group == "shift":  # times.shift_of's arithmetic, in SQL
+            hour = ((e.occurred_at // HOUR_US) + CHINA_OFFSET_H) % 24
+            half = sa.case((sa.and_(hour >= 8, hour < 20), "|day"), else_="|night")
+            key = e.facility_id + half
+            present = e.facility_id.is_not(None)
+        else:
+            column = {"facility": e.facility_id, "operator": e.operator_id,
+                      "device": e.device_id}[group]
+            key, present = column, column.is_not(None)
+        rows = self.conn.execute(
+            sa.select(key, sa.func.count(sa.distinct(e.shipment_id)))
+            .select_from(t.events.join(t.shipments, s.id == e.shipment_id))
+            .where(s.tenant_id == tenant_id, e.occurred_at >= since_us,
+                   e.occurred_at < until_us, present)
+            .group_by(key))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+        a = t.alerts.c
+        rows = self.conn.execute(sa.select(a.evidence).where(
+            a.tenant_id == tenant_id, a.state.in_([x.value for x in ACTIVE]),
+            a.kind == Kind.DWELL_EXCEEDED.value))
+        out: dict[str, int] = {}
+        for (evidence,) in rows:
+            facility = json.loads(evidence).get("facility_id")
+            if facility:
+                out[facility] = out.get(facility, 0) + 1
+        return out
+
+    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[str]:
+        a = t.alerts.c
+        rows = self.conn.execute(sa.select(a.tracking_no).distinct().where(
+            a.tenant_id == tenant_id, a.kind.in_(list(kinds)), a.opened_at >= since_us,
+            a.opened_at < until_us).order_by(a.tracking_no))
+        return [r[0] for r in rows]

@@ -1,0 +1,145 @@
+"""The operations console over HTTP: handling accountability against a hand count on a small
+fixed data set, the hub board, the CSV exports, and who may see it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+import pytest
+
+from parcelguard.domain import times
+from parcelguard.domain.tenancy import Role
+from tests.conftest import Server
+from tests.factories import at, event_json, shipment_json
+from tests.web.test_dashboard import signed_in
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+DAY_SCAN = -21  # hours from the factories' base: 2026-11-19 03:00 UTC, 11:00 in China
+NIGHT_SCAN = -9  # 2026-11-19 15:00 UTC, 23:00 in China
+
+
+def scan(tn: str, hours: float, facility: str, operator: str, device: str,
+         condition: str = "intact") -> dict[str, Any]:
+    """A sorting scan that notes the parcel's condition (only a scan saying "intact" vouches
+    for it: domain/liability.py places damage after the last one)."""
+    return event_json(tn, hours, "in_transit", location={"facility_id": facility},
+                      operator_id=operator, device_id=device, condition=condition)
+
+
+def handling_world(server: Server) -> None:
+    """Ten parcels through HUB-A by day (OP-1 with PDA-1); eight of them on through HUB-B by
+    night (OP-3 with PDA-3). Found damaged at HUB-A: P0, P1; damaged at HUB-B: P2 (intact at
+    its first HUB-B scan); a 20 g shock in P3's fragile box at HUB-B.
+
+    By hand, per 10,000 handled: HUB-A 2/10 = 2000, HUB-B 2/8 = 2500; the same for OP-1 and
+    OP-3, PDA-1 and PDA-3, HUB-A by day and HUB-B by night."""
+    api = server.client(Role.MERCHANT)
+    parcels = [f"SF6000000{i:03d}" for i in range(10)]
+    bodies = [shipment_json(tn, category="fragile" if i == 3 else "general",
+                            devices=["TAG-P3"] if i == 3 else [])
+              for i, tn in enumerate(parcels)]
+    assert api.post("/v1/shipments", json=bodies).json()["accepted"] == 10
+    carrier = server.client(Role.CARRIER)
+    events = []
+    for i, tn in enumerate(parcels):
+        events.append(scan(tn, DAY_SCAN, "HUB-A", "OP-1", "PDA-1"))
+        if i < 2:
+            events.append(scan(tn, DAY_SCAN + 1, "HUB-A", "OP-1", "PDA-1", "damaged"))
+        else:
+            events.append(scan(tn, NIGHT_SCAN, "HUB-B", "OP-3", "PDA-3"))
+        if i == 2:
+            events.append(scan(tn, NIGHT_SCAN + 0.5, "HUB-B", "OP-3", "PDA-3", "damaged"))
+    r = carrier.post("/v1/events", json=events)
+    assert r.json()["accepted"] == len(events), r.text
+    shock = {"device_id": "TAG-P3", "ts": times.iso(at(NIGHT_SCAN + 0.25)), "seq": 1,
+             "shock_g": 20.0}
+    assert server.client(Role.ADMIN).post("/v1/telemetry", json=[shock]).json()["accepted"] == 1
+
+
+def table(client: httpx.Client, name: str) -> list[dict[str, str]]:
+    r = client.get(f"/ops/{name}.csv")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    return list(csv.DictReader(io.StringIO(r.text.removeprefix("\ufeff"))))
+
+
+def test_handling_accountability_matches_a_hand_count(server: Server) -> None:
+    handling_world(server)
+    ops = signed_in(server, Role.OPERATOR)
+    rates = {g: {r[g]: (int(r["incidents"]), int(r["handled"]), r["per_10000"])
+                 for r in table(ops, g)} for g in ("facility", "shift", "operator", "device")}
+    assert rates == {
+        "facility": {"HUB-B": (2, 8, "2500.0"), "HUB-A": (2, 10, "2000.0")},
+        "shift": {"HUB-B|night": (2, 8, "2500.0"), "HUB-A|day": (2, 10, "2000.0")},
+        "operator": {"OP-3": (2, 8, "2500.0"), "OP-1": (2, 10, "2000.0")},
+        "device": {"PDA-3": (2, 8, "2500.0"), "PDA-1": (2, 10, "2000.0")},
+    }
+    assert list(rates["facility"]) == ["HUB-B", "HUB-A"]  # worst rate first
+    incidents = [(r["tracking_no"], r["kind"], r["facility_id"], r["operator_id"],
+                  r["device_id"], r["shift"]) for r in table(ops, "incidents")]
+    assert incidents == [
+        ("SF6000000000", "damage", "HUB-A", "OP-1", "PDA-1", "day"),
+        ("SF6000000001", "damage", "HUB-A", "OP-1", "PDA-1", "day"),
+        ("SF6000000002", "damage", "HUB-B", "OP-3", "PDA-3", "night"),  # after 23:00 intact
+        ("SF6000000003", "shock", "HUB-B", "OP-3", "PDA-3", "night"),  # at 23:15
+    ]
+    page = ops.get("/ops")
+    assert page.status_code == 200
+    assert 'data-testid="by-facility"' in page.text
+    assert '<tr data-key="HUB-B">' in page.text
+
+
+def test_the_hub_board_shows_where_parcels_wait(server: Server) -> None:
+    api = server.client(Role.MERCHANT)
+    waiting = {"HUB-X": [3.0, 2.5, 0.5], "HUB-Y": [0.25]}  # hours before T0 each arrived
+    n = 0
+    for hub, ages in waiting.items():
+        for age in ages:
+            tn = f"SF61000000{n:02d}"
+            n += 1
+            assert api.post("/v1/shipments", json=shipment_json(tn)).status_code == 201
+            api.post("/v1/events", json=[event_json(
+                tn, 12 - age, "in_transit", location={"facility_id": hub, "lat": 31.2,
+                                                      "lon": 121.4})])
+    ops = signed_in(server, Role.CARRIER)
+    rows = {r["facility_id"]: r for r in table(ops, "hubs")}
+    assert set(rows) == {"HUB-X", "HUB-Y"}
+    x = rows["HUB-X"]
+    assert (x["on_hand"], x["dwell_p50_min"], x["dwell_p95_min"]) == ("3", "150.0", "180.0")
+    # 180 minutes at the 95th percentile: past the 120-minute dwell limit
+    assert x["congestion"] == "congested"
+    assert (rows["HUB-Y"]["on_hand"], rows["HUB-Y"]["congestion"]) == ("1", "ok")
+    assert rows["HUB-Y"]["scanned_last_hour"] == "1"
+    board = ops.get("/ops/board")
+    assert board.status_code == 200
+    assert 'data-hub="HUB-X" data-level="congested"' in board.text
+
+
+def test_only_carriers_operators_and_admins_see_it(server: Server) -> None:
+    merchant = signed_in(server, Role.MERCHANT)
+    assert merchant.get("/ops").status_code == 403
+    assert merchant.get("/ops/hubs.csv").status_code == 403
+    anon = server.anonymous()
+    r = anon.get("/ops", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/ops")
+    assert anon.get("/ops/board").status_code == 401
+    assert signed_in(server, Role.ADMIN).get("/ops").status_code == 200
+    assert signed_in(server, Role.OPERATOR).get("/ops/nothing.csv").status_code == 404
+    # another tenant's operator sees nothing of acme's
+    handling_world(server)
+    other = signed_in(server, Role.OPERATOR, tenant="other")
+    assert table(other, "facility") == []
+    assert table(other, "hubs") == []
+
+
+def test_a_cell_that_would_be_a_formula_is_exported_as_text(server: Server) -> None:
+    api = server.client(Role.MERCHANT)
+    assert api.post("/v1/shipments", json=shipment_json("SF6200000001")).status_code == 201
+    api.post("/v1/events", json=[event_json("SF6200000001", 11.5, "in_transit",
+                                            location={"facility_id": "=HYPERLINK(1)"})])
+    rows = table(signed_in(server, Role.OPERATOR), "hubs")
+    assert [r["facility_id"] for r in rows] == ["'=HYPERLINK(1)"]
