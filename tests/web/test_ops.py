@@ -143,3 +143,22 @@ def test_a_cell_that_would_be_a_formula_is_exported_as_text(server: Server) -> N
                                             location={"facility_id": "=HYPERLINK(1)"})])
     rows = table(signed_in(server, Role.OPERATOR), "hubs")
     assert [r["facility_id"] for r in rows] == ["'=HYPERLINK(1)"]
+
+
+def test_lane_performance_and_its_trend(server: Server) -> None:
+    api = server.client(Role.MERCHANT)
+    # (pickup hour, transit hours, promised hour) from the factories' base; T0 is hour 12
+    this_week = [(-60, 20, 72), (-60, 30, 72), (-60, 40, -25)]  # the last one late
+    week_before = [(-250, 24, 0), (-250, 26, 0)]  # delivered ~10 days before T0, on time
+    for i, (pickup, transit, promised) in enumerate(this_week + week_before):
+        tn = f"SF64000000{i:02d}"
+        assert api.post("/v1/shipments", json=shipment_json(
+            tn, promised_by=times.iso(at(promised)))).status_code == 201
+        r = api.post("/v1/events", json=[event_json(tn, pickup, "picked_up"),
+                                          event_json(tn, pickup + transit, "delivered")])
+        assert r.json()["accepted"] == 2, r.text
+    (lane,) = table(signed_in(server, Role.OPERATOR), "lanes")
+    assert lane == {"origin": "上海", "destination": "北京", "carrier": "sf",
+                    "category": "general", "delivered": "3", "p50_hours": "30.0",
+                    "p90_hours": "40.0", "on_time": "0.667", "p50_change_hours": "5.0",
+                    "on_time_change": "-0.333"}

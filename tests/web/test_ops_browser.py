@@ -51,6 +51,7 @@ def test_an_operator_reads_the_hub_board_and_the_handling_tables(
     expect(desk.get_by_test_id("by-shift").locator("[data-key='HUB-B|night'] th")).to_have_text(
         "HUB-B · 夜班")
     expect(desk.get_by_test_id("handling-incidents").locator("tbody tr")).to_have_count(4)
+    expect(desk.get_by_test_id("lanes")).to_contain_text("统计周期内没有签收的包裹")
     problems = axe_problems(desk)
     assert problems == [], "\n".join(problems)
     with desk.expect_download() as download:

@@ -5,6 +5,10 @@ parcels on hand, their dwell so far (median and 95th percentile), the dwell aler
 parcels scanned in the last hour, its position, and a congestion level against the profile's
 dwell limit.
 
+**Lane performance**: origin city to destination city per carrier and category, parcels
+delivered in the window, transit hours (median and 90th percentile from pickup), the share
+delivered by the promise, and how both moved against the window before.
+
 **Handling accountability**: shock and damage incidents placed by the liability analysis (the
 holder at the moment of harm: the facility and the operator of its last scan before it, the
 scanning device, the shift in China time), counted per facility, per facility and shift, per
@@ -25,7 +29,7 @@ from parcelguard.domain.liability import Incident, Segment
 from parcelguard.domain.shipment import Category
 from parcelguard.rules.profiles import Profile
 from parcelguard.services import liability
-from parcelguard.services.ports import UnitOfWork
+from parcelguard.services.ports import Delivered, UnitOfWork
 
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
@@ -76,6 +80,54 @@ class Accountability:
     until_us: int
     incidents: list[Placed]
     rates: dict[str, list[Rate]]  # group -> rows, worst rate first
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Origin city to destination city (one carrier, one category): how long it takes."""
+
+    origin: str
+    destination: str
+    carrier: str
+    category: str
+    delivered: int
+    p50_h: float
+    p90_h: float
+    on_time: float | None  # share delivered by the promise, of those with one
+    p50_change_h: float | None  # against the window before, of the same length
+    on_time_change: float | None
+
+
+def lanes(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int) -> list[Lane]:
+    """Lane performance in the window, busiest first, with its trend against the window
+    before (a lane with nothing delivered then has no trend)."""
+    span = until_us - since_us
+    now: dict[str, list[Delivered]] = {}
+    before: dict[str, list[Delivered]] = {}
+    for d in uow.operations.delivered(tenant_id, since_us - span, until_us):
+        (now if d.delivered_us >= since_us else before).setdefault(d.lane, []).append(d)
+    out = []
+    for lane, done in now.items():
+        origin, destination, carrier, category = [*lane.split("|"), "", "", "", ""][:4]
+        hours = sorted((d.delivered_us - d.picked_up_us) / HOUR_US for d in done)
+        p50, on_time = statistics.median(hours), _on_time(done)
+        prior = before.get(lane)
+        p50_then = statistics.median(sorted(
+            (d.delivered_us - d.picked_up_us) / HOUR_US for d in prior)) if prior else None
+        on_time_then = _on_time(prior) if prior else None
+        out.append(Lane(origin, destination, carrier, category, len(done), round(p50, 1),
+                        round(_quantile(hours, 0.9), 1), on_time,
+                        None if p50_then is None else round(p50 - p50_then, 1),
+                        None if on_time is None or on_time_then is None
+                        else round(on_time - on_time_then, 3)))
+    return sorted(out, key=lambda x: (-x.delivered, x.origin, x.destination, x.carrier))
+
+
+def _on_time(done: list[Delivered]) -> float | None:
+    judged = [d for d in done if d.promised_us is not None]
+    if not judged:
+        return None
+    return round(sum(d.delivered_us <= (d.promised_us or 0) for d in judged) / len(judged), 3)
 
 
 def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,

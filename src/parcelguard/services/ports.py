@@ -519,8 +519,22 @@ class OnHand:
     since_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A delivered parcel's journey, for lane performance."""
+
+    lane: str  # origin|destination|carrier|category
+    picked_up_us: int
+    delivered_us: int
+    promised_us: int | None
+
+
 class Operations(Protocol):
     """What the carrier's operations console reads (services/operations.py)."""
+
+    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+        """Parcels delivered in the window (picked up with a scan)."""
+        ...
 
     def on_hand(self, tenant_id: str) -> list[OnHand]: ...
     def scanned(self, tenant_id: str, since_us: int, until_us: int,

@@ -36,6 +36,7 @@ from parcelguard.services.ports import (
     ClaimCounts,
     ClaimFilter,
     ConsumerMessage,
+    Delivered,
     EndpointRow,
     LookupFailures,
     NewShipment,
@@ -735,6 +736,17 @@ class MemoryDisruptions(_Repo):
 class MemoryOperations(_Repo):
     def _of(self, tenant_id: str) -> list[ShipmentRecord]:
         return [r for r in self.data.shipments.values() if r.shipment.tenant_id == tenant_id]
+
+    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+        out = []
+        for r in self._of(tenant_id):
+            st = r.state
+            if (st.delivered_at_us is not None and since_us <= st.delivered_at_us < until_us
+                    and st.picked_up_at_us is not None and st.lane is not None):
+                promised = r.shipment.promised_by
+                out.append(Delivered(st.lane, st.picked_up_at_us, st.delivered_at_us,
+                                     None if promised is None else times.to_us(promised)))
+        return out
 
     def on_hand(self, tenant_id: str) -> list[OnHand]:
         return [OnHand(r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)

@@ -9,7 +9,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from parcelguard.domain.alerts import ACTIVE, Kind
-from parcelguard.services.ports import OnHand
+from parcelguard.services.ports import Delivered, OnHand
 from parcelguard.storage import tables as t
 
 HOUR_US = 3_600_000_000
@@ -38,6 +38,17 @@ class SqlOperations:
             .where(st.tenant_id == tenant_id, st.holder_kind == "facility",
                    st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
         return [OnHand(r[0], r[1], int(r[2])) for r in rows]
+
+    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+        st, s = t.shipment_states.c, t.shipments.c
+        rows = self.conn.execute(
+            sa.select(st.lane, st.picked_up_at, st.delivered_at, s.promised_by)
+            .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
+            .where(st.tenant_id == tenant_id, st.delivered_at >= since_us,
+                   st.delivered_at < until_us, st.picked_up_at.is_not(None),
+                   st.lane.is_not(None)))
+        return [Delivered(r[0], int(r[1]), int(r[2]), None if r[3] is None else int(r[3]))
+                for r in rows]
 
     def scanned(self, tenant_id: str, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:

@@ -215,6 +215,8 @@ DASH: Mapping[str, Mapping[str, str]] = {
         "no_handling": "统计周期内没有冲击或破损事件", "csv": "导出 CSV",
         "handling_incidents": "冲击与破损事件", "when": "时间",
         "ops_forbidden": "该角色不能查看网点运营（需要承运商或运营角色的密钥）。",
+        "lanes": "线路时效", "lane": "线路", "delivered_n": "签收量", "transit_p50": "时效中位数",
+        "transit_p90": "时效 P90", "trend": "较上一周期", "no_lanes": "统计周期内没有签收的包裹",
     },
     "en": {
         "dashboard": "Operations", "sign_in": "Sign in", "sign_out": "Sign out",
@@ -261,6 +263,9 @@ DASH: Mapping[str, Mapping[str, str]] = {
         "handling_incidents": "Shock and damage incidents", "when": "When",
         "ops_forbidden": "This role may not see hub operations (it needs a carrier or "
                          "operator key).",
+        "lanes": "Lane performance", "lane": "Lane", "delivered_n": "Delivered",
+        "transit_p50": "Transit median", "transit_p90": "Transit p90",
+        "trend": "Against the period before", "no_lanes": "Nothing delivered in the period",
         "confidence": "Confidence", "reasoning": "Reasoning",
         "no_incidents": "Nothing harmed this parcel on the record",
         "liability_json": "Liability report (JSON, with ledger proofs)", "inc_shock": "Shock",

@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 Lang = Annotated[str | None, Query(max_length=5)]
 Days = Annotated[int, Query(ge=1, le=90)]
 DAY_US = 86_400_000_000
-TABLES = ("hubs", "incidents", *operations.GROUPS)
+TABLES = ("hubs", "lanes", "incidents", *operations.GROUPS)
 
 
 def _caller(request: Request, sys: System) -> Principal | Response:
@@ -61,6 +61,12 @@ def _accountability(sys: System, caller: Principal, days: int) -> operations.Acc
                                          now_us + 1, sys.ingestor.alerting.profiles)
 
 
+def _lanes(sys: System, caller: Principal, days: int) -> list[operations.Lane]:
+    now_us = times.to_us(sys.clock.now())
+    with sys.store.unit_of_work(write=False) as uow:
+        return operations.lanes(uow, caller.tenant_id, now_us - days * DAY_US, now_us + 1)
+
+
 @router.get("/ops", response_class=HTMLResponse)
 def console(request: Request, sys: SystemDep, lang: Lang = None, days: Days = 7) -> Response:
     caller = _caller(request, sys)
@@ -71,6 +77,7 @@ def console(request: Request, sys: SystemDep, lang: Lang = None, days: Days = 7)
     duty = _accountability(sys, caller, days)
     return pages.render(request, "ops.html", {
         "lang": lang, "d": DASH[lang], "t": TEXT[lang], "hubs": hubs, "duty": duty,
+        "lanes": _lanes(sys, caller, days),
         "days": days, "groups": operations.GROUPS, "local": local_us,
         "hubs_json": _json([{"id": h.facility_id, "lat": h.lat, "lon": h.lon,
                              "level": h.congestion, "on_hand": h.on_hand} for h in hubs
@@ -103,6 +110,12 @@ def export(request: Request, table: str, sys: SystemDep, days: Days = 7) -> Resp
                   "scanned_last_hour", "lat", "lon", "congestion"]
         rows = [[h.facility_id, h.on_hand, h.dwell_p50_min, h.dwell_p95_min, h.dwell_alerts,
                  h.scanned_last_hour, h.lat, h.lon, h.congestion] for h in _board(sys, caller)]
+    elif table == "lanes":
+        header = ["origin", "destination", "carrier", "category", "delivered", "p50_hours",
+                  "p90_hours", "on_time", "p50_change_hours", "on_time_change"]
+        rows = [[x.origin, x.destination, x.carrier, x.category, x.delivered, x.p50_h, x.p90_h,
+                 x.on_time, x.p50_change_h, x.on_time_change]
+                for x in _lanes(sys, caller, days)]
     elif table == "incidents":
         header = ["tracking_no", "kind", "at", "facility_id", "operator_id", "device_id",
                   "holder", "shift"]
