@@ -31,6 +31,7 @@ from parcelguard.notify.senders import LogSender, SmtpSender
 from parcelguard.notify.worker import Deliverer
 from parcelguard.rules import profiles
 from parcelguard.rules.profiles import Profile
+from parcelguard.services import bottlenecks
 from parcelguard.services.alerting import Alerting
 from parcelguard.services.auth import Authenticator
 from parcelguard.services.claims import ClaimDesk
@@ -72,6 +73,7 @@ class System:
     lookup: PublicLookup
     deliveries: Deliveries
     notifier: Notifier
+    bottlenecks: bottlenecks.Watch
     claims: ClaimDesk
     mqtt: MqttSubscriber | None = None
 
@@ -118,6 +120,7 @@ class System:
         self._notifying = self.settings.notices_enabled and deliver is not False
         if self._notifying:
             self.notifier.start()
+            self.bottlenecks.start()  # the operations alerts, where notifications go out
         if self.mqtt is not None:
             self.mqtt.start()  # connects in the background, and keeps trying
 
@@ -128,6 +131,7 @@ class System:
             self.deliverer.stop()
         if getattr(self, "_notifying", False):
             self.notifier.stop()
+            self.bottlenecks.stop()
         self.pipeline.stop()
         self.deliveries.close()  # codes being issued finish before the store closes
         self.store.close()
@@ -217,7 +221,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
-        deliveries=deliveries, notifier=notifier,
+        deliveries=deliveries, notifier=notifier, bottlenecks=bottlenecks.Watch(store, clock),
         claims=ClaimDesk(store, vault, ingestor.alerting.profiles, signer.verifier_key()),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled and not worker else None,

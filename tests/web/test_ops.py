@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 
 from parcelguard.domain import times
 from parcelguard.domain.tenancy import Role
+from parcelguard.services import bottlenecks
+from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
 from tests.factories import at, event_json, shipment_json
 from tests.web.test_dashboard import signed_in
@@ -162,3 +165,45 @@ def test_lane_performance_and_its_trend(server: Server) -> None:
                     "category": "general", "delivered": "3", "p50_hours": "30.0",
                     "p90_hours": "40.0", "on_time": "0.667", "p50_change_hours": "5.0",
                     "on_time_change": "-0.333"}
+
+
+def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
+    server: Server, clock: ManualClock,
+) -> None:
+    api = server.client(Role.MERCHANT)
+    numbers = [f"SF65000000{i:02d}" for i in range(38)]
+    promise = times.iso(at(12 + 30))  # T0 + 30 h
+    assert api.post("/v1/shipments", json=[shipment_json(tn, promised_by=promise)
+                                           for tn in numbers]).json()["accepted"] == 38
+    events = []
+    for i, tn in enumerate(numbers[:30]):  # the last days: 40 minutes at HUB-Q, then on
+        arrive = -60 + i * 1.5
+        events += [event_json(tn, arrive, "in_transit", location={"facility_id": "HUB-Q"}),
+                   event_json(tn, arrive + 40 / 60, "in_transit",
+                              location={"facility_id": "HUB-R"})]
+    for i, tn in enumerate(numbers[30:]):  # now: arrived 60 to 95 minutes ago, still there
+        events.append(event_json(tn, 12 - (60 + 5 * i) / 60, "in_transit",
+                                 location={"facility_id": "HUB-Q"}))
+    assert api.post("/v1/events", json=events).json()["accepted"] == len(events)
+
+    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()))
+    what, alert = change
+    assert (what, alert.facility_id, alert.kind) == ("opened", "HUB-Q", "bottleneck")
+    assert alert.evidence == {"baseline_p95_min": 40.0, "now_p95_min": 95.0, "ratio": 2.38,
+                              "baseline_stays": 30, "recent_stays": 8, "on_hand": 8}
+    late = api.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"]
+    assert late == []  # no parcel through HUB-Q has missed its promise yet
+    assert bottlenecks.check_all(server.system.store, times.to_us(clock.now())) == []  # once
+    page = signed_in(server, Role.OPERATOR).get("/ops")
+    assert 'data-ops-alert="HUB-Q"' in page.text
+    assert "滞留 P95 95 分钟，平时 40 分钟（2.38 倍），在库 8 件" in page.text
+
+    # they move on; six hours later the hub is back to normal and the alert clears
+    moved = api.post("/v1/events", json=[event_json(tn, 11.95, "in_transit",
+                                                    location={"facility_id": "HUB-R"})
+                                         for tn in numbers[30:]])
+    assert moved.json()["accepted"] == 8, moved.text
+    clock.advance_to(clock.now() + timedelta(hours=7))
+    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()))
+    assert change[0] == "cleared"
+    assert change[1].cleared_at_us == times.to_us(clock.now())

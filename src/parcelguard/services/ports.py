@@ -529,8 +529,42 @@ class Delivered:
     promised_us: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A parcel's stay at a facility: from its first scan there to the first scan elsewhere."""
+
+    facility_id: str
+    shipment_id: int
+    arrived_us: int
+    left_us: int | None  # None: not scanned anywhere since
+    on_hand: bool  # the facility holds it now
+
+
+@dataclass(frozen=True, slots=True)
+class OpsAlert:
+    """An operations alert about a facility (not a parcel): a bottleneck forming."""
+
+    alert_id: str
+    tenant_id: str
+    facility_id: str
+    kind: str  # bottleneck
+    opened_at_us: int
+    evidence: Mapping[str, object]
+    cleared_at_us: int | None = None
+
+
 class Operations(Protocol):
     """What the carrier's operations console reads (services/operations.py)."""
+
+    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
+        """Stays that began in the window."""
+        ...
+
+    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
+        """Newest first (the last 200)."""
+        ...
+
+    def save_ops_alert(self, alert: OpsAlert) -> None: ...
 
     def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
         """Parcels delivered in the window (picked up with a scan)."""

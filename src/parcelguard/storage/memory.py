@@ -43,6 +43,7 @@ from parcelguard.services.ports import (
     Notice,
     NoticeSubscription,
     OnHand,
+    OpsAlert,
     PickupCode,
     QuarantinedEvent,
     RejectedPayload,
@@ -52,6 +53,7 @@ from parcelguard.services.ports import (
     StoredEvent,
     StoredReading,
     SubscriptionRow,
+    Visit,
 )
 
 
@@ -90,6 +92,7 @@ class _Data:
     notice_subscriptions: dict[str, NoticeSubscription] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     disruptions: dict[str, Disruption] = field(default_factory=dict)
+    ops_alerts: dict[str, OpsAlert] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -736,6 +739,30 @@ class MemoryDisruptions(_Repo):
 class MemoryOperations(_Repo):
     def _of(self, tenant_id: str) -> list[ShipmentRecord]:
         return [r for r in self.data.shipments.values() if r.shipment.tenant_id == tenant_id]
+
+    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
+        out = []
+        for r in self._of(tenant_id):
+            scans = sorted(((times.to_us(x.event.occurred_at), x.event.facility_id)
+                            for x in self.data.events.get(r.id, [])), key=lambda p: p[0])
+            stays: dict[str, list[int]] = {}
+            for at, facility in scans:
+                if facility is not None and since_us <= at < until_us:
+                    stays.setdefault(facility, []).append(at)
+            for facility, ats in stays.items():
+                left = next((at for at, f in scans if at > max(ats) and f != facility), None)
+                out.append(Visit(facility, r.id, min(ats), left,
+                                 r.state.holder_kind == "facility"
+                                 and r.state.holder_id == facility))
+        return out
+
+    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
+        found = [a for a in self.data.ops_alerts.values() if a.tenant_id == tenant_id
+                 and (not active_only or a.cleared_at_us is None)]
+        return sorted(found, key=lambda a: (-a.opened_at_us, a.alert_id))[:200]
+
+    def save_ops_alert(self, alert: OpsAlert) -> None:
+        self.later(lambda: self.data.ops_alerts.__setitem__(alert.alert_id, alert))
 
     def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
         out = []

@@ -9,7 +9,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from parcelguard.domain.alerts import ACTIVE, Kind
-from parcelguard.services.ports import Delivered, OnHand
+from parcelguard.services.ports import Delivered, OnHand, OpsAlert, Visit
 from parcelguard.storage import tables as t
 
 HOUR_US = 3_600_000_000
@@ -38,6 +38,33 @@ class SqlOperations:
             .where(st.tenant_id == tenant_id, st.holder_kind == "facility",
                    st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
         return [OnHand(r[0], r[1], int(r[2])) for r in rows]
+
+    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
+        rows = self.conn.execute(sa.text(_VISITS), {"tenant": tenant_id, "since": since_us,
+                                                    "until": until_us})
+        return [Visit(r[0], int(r[1]), int(r[2]), None if r[3] is None else int(r[3]),
+                      bool(r[4])) for r in rows]
+
+    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
+        c = t.ops_alerts.c
+        q = sa.select(t.ops_alerts).where(c.tenant_id == tenant_id)
+        if active_only:
+            q = q.where(c.cleared_at.is_(None))
+        rows = self.conn.execute(q.order_by(c.opened_at.desc(), c.alert_id).limit(200))
+        return [OpsAlert(r.alert_id, r.tenant_id, r.facility_id, r.kind, r.opened_at,
+                         json.loads(r.evidence), r.cleared_at) for r in rows]
+
+    def save_ops_alert(self, alert: OpsAlert) -> None:
+        values = {"tenant_id": alert.tenant_id, "facility_id": alert.facility_id,
+                  "kind": alert.kind, "opened_at": alert.opened_at_us,
+                  "cleared_at": alert.cleared_at_us,
+                  "evidence": json.dumps(dict(alert.evidence), ensure_ascii=False,
+                                         sort_keys=True)}
+        c = t.ops_alerts.c
+        done = self.conn.execute(t.ops_alerts.update().where(c.alert_id == alert.alert_id)
+                                 .values(**values))
+        if done.rowcount == 0:
+            self.conn.execute(t.ops_alerts.insert().values(alert_id=alert.alert_id, **values))
 
     def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
         st, s = t.shipment_states.c, t.shipments.c
@@ -89,3 +116,22 @@ class SqlOperations:
             a.tenant_id == tenant_id, a.kind.in_(list(kinds)), a.opened_at >= since_us,
             a.opened_at < until_us).order_by(a.tracking_no))
         return [r[0] for r in rows]
+
+
+# each parcel's stay at each facility that began in the window: the first scan there, the
+# first scan elsewhere after its last scan there, and whether the facility holds it now
+_VISITS = """
+SELECT v.facility_id, v.shipment_id, v.arrived,
+       (SELECT MIN(n.occurred_at) FROM events n
+        WHERE n.shipment_id = v.shipment_id AND n.occurred_at > v.last_seen
+          AND (n.facility_id IS NULL OR n.facility_id <> v.facility_id)) AS left_at,
+       CASE WHEN st.holder_kind = 'facility' AND st.holder_id = v.facility_id
+            THEN 1 ELSE 0 END AS on_hand
+FROM (SELECT e.facility_id, e.shipment_id, MIN(e.occurred_at) AS arrived,
+             MAX(e.occurred_at) AS last_seen
+      FROM events e JOIN shipments s ON s.id = e.shipment_id
+      WHERE s.tenant_id = :tenant AND e.facility_id IS NOT NULL
+        AND e.occurred_at >= :since AND e.occurred_at < :until
+      GROUP BY e.facility_id, e.shipment_id) v
+JOIN shipment_states st ON st.shipment_id = v.shipment_id
+"""

@@ -427,6 +427,19 @@ notices = sa.Table(
     sa.Index(None, "state", "send_after"),
 )
 
+# operations alerts: about a facility, not a parcel (a bottleneck forming)
+ops_alerts = sa.Table(
+    "ops_alerts", metadata,
+    sa.Column("alert_id", sa.String(48), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("facility_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("opened_at", Micros, nullable=False),
+    sa.Column("cleared_at", Micros),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON
+    sa.Index(None, "tenant_id", "opened_at"),
+)
+
 # disruptions (weather, traffic, a facility closed, a customs backlog) that delay parcels
 disruptions = sa.Table(
     "disruptions", metadata,

@@ -75,9 +75,11 @@ def console(request: Request, sys: SystemDep, lang: Lang = None, days: Days = 7)
     lang = lang_of(lang)
     hubs = _board(sys, caller)
     duty = _accountability(sys, caller, days)
+    with sys.store.unit_of_work(write=False) as uow:
+        raised = uow.operations.ops_alerts(caller.tenant_id, True)
     return pages.render(request, "ops.html", {
         "lang": lang, "d": DASH[lang], "t": TEXT[lang], "hubs": hubs, "duty": duty,
-        "lanes": _lanes(sys, caller, days),
+        "lanes": _lanes(sys, caller, days), "raised": raised,
         "days": days, "groups": operations.GROUPS, "local": local_us,
         "hubs_json": _json([{"id": h.facility_id, "lat": h.lat, "lon": h.lon,
                              "level": h.congestion, "on_hand": h.on_hand} for h in hubs

@@ -1,0 +1,162 @@
+"""Bottleneck detection: a facility whose dwell is drifting above its own baseline raises an
+operations alert before parcels start missing their promises.
+
+For each facility, the **baseline** is the 95th percentile of its stays (first scan there to
+the first scan elsewhere) completed over the last 7 days, up to 6 hours ago; **now** is the
+95th percentile of the stays of the last 6 hours: those completed, and the parcels it holds,
+counted until now. A facility is a bottleneck when now is at least 1.5 times its baseline and
+at least 30 minutes above it, with enough stays on both sides to say so (20 and 5). The alert
+clears when now falls back under 1.2 times the baseline (hysteresis: no flapping).
+
+This compares a facility with itself, so a hub that is always slow is not flagged for being
+slow (the hub board's congestion level says that), while a fast one that slows down is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import structlog
+
+from parcelguard.domain import times
+from parcelguard.services.clock import Clock
+from parcelguard.services.ports import OpsAlert, Store, UnitOfWork, Visit
+
+log = structlog.get_logger(__name__)
+
+MINUTE_US = 60_000_000
+HOUR_US = 60 * MINUTE_US
+BASELINE_US = 7 * 24 * HOUR_US
+RECENT_US = 6 * HOUR_US
+RATIO = 1.5
+CLEAR_RATIO = 1.2
+MIN_EXCESS_MIN = 30.0
+MIN_BASELINE = 20
+MIN_RECENT = 5
+KIND = "bottleneck"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    facility_id: str
+    baseline_p95_min: float
+    now_p95_min: float
+    baseline_stays: int
+    recent_stays: int
+    on_hand: int
+
+    @property
+    def ratio(self) -> float:
+        return self.now_p95_min / self.baseline_p95_min if self.baseline_p95_min else 0.0
+
+
+def drifts(visits: Iterable[Visit], now_us: int) -> list[Drift]:
+    """Each facility's dwell now against its baseline (facilities with enough stays)."""
+    base: dict[str, list[float]] = {}
+    recent: dict[str, list[float]] = {}
+    held: dict[str, int] = {}
+    for v in visits:
+        if v.left_us is not None:
+            minutes = (v.left_us - v.arrived_us) / MINUTE_US
+            (recent if v.left_us >= now_us - RECENT_US else base).setdefault(
+                v.facility_id, []).append(minutes)
+        elif v.on_hand:
+            recent.setdefault(v.facility_id, []).append((now_us - v.arrived_us) / MINUTE_US)
+            held[v.facility_id] = held.get(v.facility_id, 0) + 1
+    out = []
+    for facility, stays in sorted(recent.items()):
+        before = base.get(facility, [])
+        if len(before) < MIN_BASELINE or len(stays) < MIN_RECENT:
+            continue
+        out.append(Drift(facility, round(_p95(before), 1), round(_p95(stays), 1), len(before),
+                         len(stays), held.get(facility, 0)))
+    return out
+
+
+def is_bottleneck(d: Drift) -> bool:
+    return (d.now_p95_min >= RATIO * d.baseline_p95_min
+            and d.now_p95_min - d.baseline_p95_min >= MIN_EXCESS_MIN)
+
+
+def check(uow: UnitOfWork, tenant_id: str, now_us: int) -> list[tuple[str, OpsAlert]]:
+    """Open an alert for each facility newly drifting, clear those back to normal; returns
+    what changed (``opened`` or ``cleared``, the alert). The caller commits."""
+    found = {d.facility_id: d for d in drifts(
+        uow.operations.visits(tenant_id, now_us - BASELINE_US, now_us + 1), now_us)}
+    active = {a.facility_id: a for a in uow.operations.ops_alerts(tenant_id, True)
+              if a.kind == KIND}
+    changes = []
+    for facility, d in found.items():
+        if facility not in active and is_bottleneck(d):
+            alert = OpsAlert(_alert_id(tenant_id, facility, now_us), tenant_id, facility, KIND,
+                             now_us, _evidence(d))
+            uow.operations.save_ops_alert(alert)
+            changes.append(("opened", alert))
+    for facility, alert in active.items():
+        now = found.get(facility)
+        if now is None or now.now_p95_min < CLEAR_RATIO * now.baseline_p95_min:
+            cleared = replace(alert, cleared_at_us=now_us)
+            uow.operations.save_ops_alert(cleared)
+            changes.append(("cleared", cleared))
+    return changes
+
+
+def check_all(store: Store, now_us: int) -> list[tuple[str, OpsAlert]]:
+    """Every tenant, one transaction each."""
+    with store.unit_of_work(write=False) as uow:
+        tenants = [t for t, _ in uow.tenants.all()]
+    changes = []
+    for tenant_id in tenants:
+        with store.unit_of_work() as uow:
+            done = check(uow, tenant_id, now_us)
+            uow.commit()
+        changes += done
+    return changes
+
+
+def _evidence(d: Drift) -> dict[str, object]:
+    return {"baseline_p95_min": d.baseline_p95_min, "now_p95_min": d.now_p95_min,
+            "ratio": round(d.ratio, 2), "baseline_stays": d.baseline_stays,
+            "recent_stays": d.recent_stays, "on_hand": d.on_hand}
+
+
+def _alert_id(tenant_id: str, facility_id: str, at_us: int) -> str:
+    digest = hashlib.sha256(f"{tenant_id}\x1f{facility_id}\x1f{at_us}".encode()).hexdigest()
+    return f"ops_{digest[:24]}"
+
+
+def _p95(xs: list[float]) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * (len(ordered) - 1))))]
+
+
+
+class Watch:
+    """Checks every tenant's facilities every ``every_s`` seconds (wall time) on a thread of
+    its own; runs where the webhook deliverer does (one process in bus mode)."""
+
+    def __init__(self, store: Store, clock: Clock, every_s: float = 300.0) -> None:
+        self.store, self.clock, self.every_s = store, clock, every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="bottlenecks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                for what, alert in check_all(self.store, times.to_us(self.clock.now())):
+                    log.info("ops_alert." + what, facility=alert.facility_id,
+                             tenant=alert.tenant_id, **dict(alert.evidence))
+            except Exception:
+                log.exception("bottleneck check failed")
