@@ -113,11 +113,13 @@ def run(options: DemoOptions, console: Console) -> None:
         base = f"http://{options.host}:{port}"
         console.print(f"\n[bold]ParcelGuard demo[/bold] on {base}  (simulated clock ×{options.speed:g})")
         console.print(f"  dashboard     {base}/dashboard   (sign in with the merchant key)")
+        console.print(f"  operations    {base}/ops         (sign in with the operator key)")
         console.print(f"  tracking page {base}/t           (tracking number + last 4 phone digits)")
         console.print(f"  API docs      {base}/docs")
         console.print(f"  shipments     {base}/v1/shipments")
         console.print(f"  metrics       {base}/metrics")
         console.print(f"  merchant key  [bold]{keys[Role.MERCHANT]}[/bold]")
+        console.print(f"  operator key  {keys[Role.OPERATOR]}")
         console.print(f"  admin key     {keys[Role.ADMIN]}")
         console.print(f'  try: curl -H "Authorization: Bearer {keys[Role.MERCHANT]}" '
                       f"'{base}/v1/shipments?limit=5'\n", soft_wrap=True, highlight=False)
