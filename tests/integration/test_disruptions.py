@@ -188,3 +188,27 @@ def test_the_command_line_declares_lists_and_ends_them(server: Server) -> None:
     bad = cli("add", "--kind", "weather", "--title", "x", "--extra-hours", "1")
     assert bad.returncode == 1
     assert "(field region)" in bad.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_parcel_that_has_left_a_city_is_not_held_up_there(server: Server) -> None:
+    """Scanned at a hub named only by its id (no city, no position): it has left its origin,
+    so a storm over the origin city is not on its way; its position comes from the hub's
+    known place for a polygon."""
+    api = server.client(Role.MERCHANT)
+    api.post("/v1/events", json=[event_json("SF5000000099", 1, "in_transit", location={
+        "facility_id": "HUB-PEK", "lat": 39.9, "lon": 116.4})])  # the hub's place, learnt
+    _parcel(api, "SF5000000007", BEIJING, {"facility_id": "HUB-PEK"}, "in_transit")
+    before = _eta(api, "SF5000000007")
+    ops = server.client(Role.OPERATOR)
+    ends = times.iso(T0 + timedelta(days=1))
+    assert ops.post("/v1/disruptions", json={
+        "kind": "weather", "title": "上海暴雨", "cities": ["上海"], "ends_at": ends,
+        "extra_delay_hours": 12}).status_code == 201
+    assert _eta(api, "SF5000000007") == before
+    # a ring around Beijing: the hub's learnt place is inside it
+    ring = [[116.0, 39.6], [116.8, 39.6], [116.8, 40.2], [116.0, 40.2]]
+    assert ops.post("/v1/disruptions", json={
+        "kind": "traffic", "title": "进京检查站", "polygon": ring, "ends_at": ends,
+        "extra_delay_hours": 3}).status_code == 201
+    assert _at(_eta(api, "SF5000000007")["median"]) - _at(before["median"]) == timedelta(hours=3)

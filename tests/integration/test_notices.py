@@ -261,6 +261,8 @@ def test_bad_subscriptions_are_refused_naming_the_field(mailroom: tuple[Server, 
         ({"channel": "sms", "to": "13900001111", "quiet_hours": "22:00-08:00",
           "tz": "Mars/Olympus"}, "tz"),
         ({"channel": "pigeon", "to": "x"}, "channel"),
+        ({"channel": "webhook", "to": "https://" + "a" * 64 + ".example.com/push"}, "to"),
+        ({"channel": "webhook", "to": "ftp://example.com/push"}, "to"),
     ]:
         r = api.post(url, json=wish)
         assert (r.status_code, r.json()["error"]["field"]) == (422, field), (wish, r.text)
@@ -269,6 +271,11 @@ def test_bad_subscriptions_are_refused_naming_the_field(mailroom: tuple[Server, 
     assert again.status_code == 409, again.text
     assert api.post("/v1/shipments/SF9999999999/notifications", json={
         "channel": "sms", "to": "13900001111"}).status_code == 404
+    for n in range(2, 6):  # five live subscriptions at most on one parcel
+        assert api.post(url, json={"channel": "sms", "to": f"1390000111{n}"}).status_code == 201
+    crowd = api.post(url, json={"channel": "sms", "to": "13900001116"})
+    assert (crowd.status_code, crowd.json()["error"]["message"]) == (
+        409, "a parcel has at most 5 subscriptions; stop one first")
     # on the page: a bad address is said on the page, nothing subscribed
     page = share_url(server)
     consumer = server.anonymous({"Origin": server.url})
@@ -288,8 +295,10 @@ def test_bad_subscriptions_are_refused_naming_the_field(mailroom: tuple[Server, 
     # the SMS subscription went out through the SMS sender and is recorded
     clock.advance_to(clock.now() + timedelta(minutes=1))
     scan(server, 1, "picked_up")
-    assert server.system.notifier.send_due() == 1
+    assert server.system.notifier.send_due() == 5  # one to each of the five numbers
     assert inbox.mails == []
     with server.system.store.unit_of_work(write=False) as uow:
-        (kept,) = uow.deliveries.messages("acme", TN)
-    assert (kept.channel, kept.purpose, kept.status) == ("sms", "notice:status:picked_up", "sent")
+        kept = uow.deliveries.messages("acme", TN)
+    assert {(m.channel, m.purpose, m.status) for m in kept} == {
+        ("sms", "notice:status:picked_up", "sent")}
+    assert len(kept) == 5

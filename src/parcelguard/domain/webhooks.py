@@ -107,7 +107,11 @@ def check_url(url: str, allow_private: bool) -> str:
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        return url  # a name: checked again when it is resolved, before each delivery
+        try:  # a name: it must be one DNS can look up (labels of 1 to 63 characters)
+            parts.hostname.encode("idna")
+        except UnicodeError:
+            raise InvalidInput("url", f"{parts.hostname!r} is not a valid host name") from None
+        return url  # checked again when it is resolved, before each delivery
     if not allow_private and not is_public(address):
         raise InvalidInput("url", f"{address} is not a public address; deliveries to loopback, "
                                   "private and link-local networks are off")

@@ -22,7 +22,7 @@ import structlog
 from parcelguard.domain import notices, times
 from parcelguard.domain.notices import Channel, NoticeState, QuietHours
 from parcelguard.domain.webhooks import sign
-from parcelguard.notify.worker import USER_AGENT, Blocked, _public
+from parcelguard.notify.worker import USER_AGENT, _public
 from parcelguard.services.clock import Clock
 from parcelguard.services.ports import (
     ConsumerMessage,
@@ -90,9 +90,25 @@ class Notifier:
                         for n in due}
             for notice in due:
                 sub = subs.get(notice.subscription_id)
-                if sub is not None:
+                if sub is None:
+                    continue
+                try:
                     self._one(notice, sub, now_us)
+                except Exception:  # one notice must not hold up the others
+                    log.exception("notice.failed", notice_id=notice.notice_id)
+                    self._park(notice, now_us)
             return len(due)
+
+    def _park(self, notice: Notice, now_us: int) -> None:
+        """After an unexpected failure: try it again later, as after a failed send."""
+        try:
+            self._save(replace(notice, attempts=notice.attempts + 1,
+                               last_error="internal error, see the log",
+                               send_after_us=now_us + int(FIRST_RETRY_S * 1_000_000),
+                               state=NoticeState.FAILED.value
+                               if notice.attempts + 1 >= MAX_ATTEMPTS else notice.state))
+        except Exception:
+            log.exception("notice.park_failed", notice_id=notice.notice_id)
 
     def _one(self, notice: Notice, sub: NoticeSubscription, now_us: int) -> None:
         if sub.unsubscribed_at_us is not None:
@@ -156,7 +172,7 @@ class Notifier:
             r = self._client.post(url, content=body, headers={
                 "content-type": "application/json", "webhook-id": message_id,
                 "webhook-timestamp": str(ts), "webhook-signature": sign(secret, message_id, ts, body)})
-        except (httpx.HTTPError, Blocked) as exc:
+        except Exception as exc:  # unreachable, refused, a name that does not encode ...
             return str(exc)[:300] or type(exc).__name__
         return None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
 

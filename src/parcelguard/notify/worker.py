@@ -171,7 +171,7 @@ class Deliverer:
                 retry_after = _retry_after(r.headers.get("retry-after"), time.time())
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
-            except (httpx.HTTPError, Blocked) as exc:
+            except (httpx.HTTPError, Blocked, UnicodeError, ValueError) as exc:
                 error = str(exc)[:300] or type(exc).__name__
         took = int((time.perf_counter() - started) * 1000)
         return Tried(message, sub.subscription_id, now_us, status, error, retry_after, took)

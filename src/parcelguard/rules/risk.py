@@ -46,7 +46,9 @@ def assess(w: Watch, model: LaneModel, now_us: int,
     threshold = w.profile.delay_risk_probability
     out = _judge(w, est, now_us, threshold, delays)
     if w.promised_by_us is None or now_us < w.promised_by_us:  # after it, delivery_late speaks
-        w.arm("eta", _next_look(w, model, est, start, now_us, threshold, extra))
+        look = _next_look(w, model, est, start, now_us, threshold, extra)
+        ends = [d.ends_us for d in delays if d.ends_us > now_us]
+        w.arm("eta", min([look, *ends]))  # a disruption ending changes the estimate
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from parcelguard.domain import times
@@ -85,17 +86,22 @@ class Watch:
         if facility is not None or city is not None or lat is not None:
             self.here = (facility, city, _pos(lat, lon))
 
-    def way(self) -> Way:
-        """Where it still goes."""
+    def way(self, places: Mapping[str, tuple[float, float]] | None = None) -> Way:
+        """Where it still goes. ``places``: facility -> (lat, lon), for a scan that named its
+        facility without a position."""
         facility, city, pos = self.here
         cities = {c for c in (city, self.destination[0]) if c}
-        if city is None and self.origin[0]:
+        placed = self.here != (None, None, None)
+        if not placed and self.origin[0]:
             cities.add(self.origin[0])  # not placed since pickup: still where it started
         ahead = self.plan
         if facility in ahead:
             ahead = ahead[ahead.index(facility):]
         facilities = set(ahead) | ({facility} if facility else set())
-        start = pos or self.origin[1]
+        if pos is None and facility is not None and places and facility in places:
+            lat, lon = places[facility]
+            pos = (lon, lat)
+        start = pos if placed else self.origin[1]
         points = tuple(p for p in (start, self.destination[1]) if p is not None)
         return Way(frozenset(cities), frozenset(facilities), points)
 

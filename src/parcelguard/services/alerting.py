@@ -80,8 +80,12 @@ class Alerting:
         found = self.disruptions.get(w.key[0])
         if not found:
             return []
-        way = w.watch.way()
-        return [d for d in found if d.in_force(now_us) and d.affects(way)]
+        way = w.watch.way(self.places.get(w.key[0]))
+        # one that starts after the parcel should be through (its latest estimate) is not on
+        # its way; without an estimate, two days ahead
+        reach = w.watch.eta[2] if w.watch.eta else now_us + 48 * 3600 * 1_000_000
+        return [d for d in found
+                if d.in_force(now_us) and d.starts_us <= reach and d.affects(way)]
 
     def _assess(self, w: Watched, now_us: int) -> list[Signal]:
         return risk.assess(w.watch, self.lanes, now_us, self.delays(w, now_us))

@@ -84,8 +84,16 @@ def is_bottleneck(d: Drift) -> bool:
 def check(uow: UnitOfWork, tenant_id: str, now_us: int) -> list[tuple[str, OpsAlert]]:
     """Open an alert for each facility newly drifting, clear those back to normal; returns
     what changed (``opened`` or ``cleared``, the alert). The caller commits."""
-    found = {d.facility_id: d for d in drifts(
+    return changes_for(uow, tenant_id, now_us, _found(uow, tenant_id, now_us))
+
+
+def _found(uow: UnitOfWork, tenant_id: str, now_us: int) -> dict[str, Drift]:
+    return {d.facility_id: d for d in drifts(
         uow.operations.visits(tenant_id, now_us - BASELINE_US, now_us + 1), now_us)}
+
+
+def changes_for(uow: UnitOfWork, tenant_id: str, now_us: int,
+                found: dict[str, Drift]) -> list[tuple[str, OpsAlert]]:
     active = {a.facility_id: a for a in uow.operations.ops_alerts(tenant_id, True)
               if a.kind == KIND}
     changes = []
@@ -110,9 +118,13 @@ def check_all(store: Store, now_us: int) -> list[tuple[str, OpsAlert]]:
         tenants = [t for t, _ in uow.tenants.all()]
     changes = []
     for tenant_id in tenants:
+        # the 7-day read outside the write lock (SQLite has one writer); the write is short
+        with store.unit_of_work(write=False) as uow:
+            found = _found(uow, tenant_id, now_us)
         with store.unit_of_work() as uow:
-            done = check(uow, tenant_id, now_us)
-            uow.commit()
+            done = changes_for(uow, tenant_id, now_us, found)
+            if done:
+                uow.commit()
         changes += done
     return changes
 

@@ -8,13 +8,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from parcelguard.domain import notices, times
-from parcelguard.domain.errors import InvalidInput, NotFound
+from parcelguard.domain.errors import Conflict, InvalidInput, NotFound
 from parcelguard.domain.notices import ALERT_TOPICS, STATUS_TOPICS, Channel, QuietHours
 from parcelguard.domain.webhooks import check_url, new_secret
 from parcelguard.services import queries
 from parcelguard.services.alerting import Change
 from parcelguard.services.notify import StatusChange
 from parcelguard.services.ports import Notice, NoticeSubscription, Store, UnitOfWork, Vault
+
+MAX_PER_PARCEL = 5  # live subscriptions: one share link cannot fan a parcel out to a crowd
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,10 @@ def subscribe(store: Store, vault: Vault, tenant_id: str, tracking_no: str, wish
         raise InvalidInput("channel", "expected email, sms or webhook") from None
     to = notices.check_address(channel, wish.to)
     if channel is Channel.WEBHOOK:
-        check_url(to, allow_private)
+        try:
+            check_url(to, allow_private)
+        except InvalidInput as exc:
+            raise InvalidInput("to", exc.problem) from None
     locale = notices.check_locale(wish.locale)
     notices.zone(wish.tz)
     quiet = QuietHours.parse(wish.quiet_hours, wish.tz).text() if wish.quiet_hours else None
@@ -50,6 +55,11 @@ def subscribe(store: Store, vault: Vault, tenant_id: str, tracking_no: str, wish
         None if secret is None else vault.seal(secret.encode()))
     with store.unit_of_work() as uow:
         queries.shipment(uow, tenant_id, tracking_no)  # NotFound for another tenant's parcel
+        live = [s for s in uow.notices.of_parcel(tenant_id, tracking_no)
+                if s.unsubscribed_at_us is None]
+        if len(live) >= MAX_PER_PARCEL and all(s.to_digest != sub.to_digest for s in live):
+            raise Conflict(f"a parcel has at most {MAX_PER_PARCEL} subscriptions; stop one "
+                           "first")
         uow.notices.subscribe(sub)
         uow.commit()
     return sub, secret

@@ -745,13 +745,12 @@ class MemoryOperations(_Repo):
         for r in self._of(tenant_id):
             scans = sorted(((times.to_us(x.event.occurred_at), x.event.facility_id)
                             for x in self.data.events.get(r.id, [])), key=lambda p: p[0])
-            stays: dict[str, list[int]] = {}
-            for at, facility in scans:
-                if facility is not None and since_us <= at < until_us:
-                    stays.setdefault(facility, []).append(at)
-            for facility, ats in stays.items():
-                left = next((at for at, f in scans if at > max(ats) and f != facility), None)
-                out.append(Visit(facility, r.id, min(ats), left,
+            scans = [(at, f) for at, f in scans if since_us <= at < until_us]
+            for i, (at, facility) in enumerate(scans):
+                if facility is None or (i and scans[i - 1][1] == facility):
+                    continue  # not at a facility, or the same stay going on
+                left = next((a for a, f in scans[i + 1:] if f != facility), None)
+                out.append(Visit(facility, r.id, at, left,
                                  r.state.holder_kind == "facility"
                                  and r.state.holder_id == facility))
         return out

@@ -1266,15 +1266,21 @@ class SqlUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
         try:
             if self.conn.in_transaction():
                 self.conn.rollback()
+        except sa.exc.DBAPIError as failed:  # a raw cursor's error leaves it to the rollback
+            if not failed.connection_invalidated:
+                raise
+            lost = True
         finally:
             self.conn.close()
-        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-            # the server went away mid-transaction (a restart, a failover): nothing of this
-            # unit was committed unless its commit returned, and the pool reconnects
-            raise Unavailable(f"the database connection was lost: {exc.orig}") from exc
+        if lost:
+            # the server went away (a restart, a failover): the pool reconnects. Whether a
+            # commit that raised took effect is unknown, so writers' retries must be idempotent
+            # (event ids, reading ids and message ids are)
+            raise Unavailable("the database connection was lost; retry the request") from exc
 
     def commit(self) -> None:
         self.conn.commit()

@@ -118,20 +118,25 @@ class SqlOperations:
         return [r[0] for r in rows]
 
 
-# each parcel's stay at each facility that began in the window: the first scan there, the
-# first scan elsewhere after its last scan there, and whether the facility holds it now
+# each parcel's stays at facilities that began in the window: a stay begins at a scan at a
+# facility whose previous scan (if any) was not there, and ends at the first scan elsewhere;
+# the facility holds it now if it is the custody holder (for its last stay there)
 _VISITS = """
-SELECT v.facility_id, v.shipment_id, v.arrived,
-       (SELECT MIN(n.occurred_at) FROM events n
-        WHERE n.shipment_id = v.shipment_id AND n.occurred_at > v.last_seen
-          AND (n.facility_id IS NULL OR n.facility_id <> v.facility_id)) AS left_at,
+WITH scans AS (
+  SELECT e.shipment_id, e.facility_id, e.occurred_at,
+         LAG(e.facility_id) OVER (PARTITION BY e.shipment_id
+                                  ORDER BY e.occurred_at, e.id) AS before_f,
+         ROW_NUMBER() OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at, e.id) AS n
+  FROM events e JOIN shipments s ON s.id = e.shipment_id
+  WHERE s.tenant_id = :tenant AND e.occurred_at >= :since AND e.occurred_at < :until
+)
+SELECT v.facility_id, v.shipment_id, v.occurred_at,
+       (SELECT MIN(x.occurred_at) FROM events x
+        WHERE x.shipment_id = v.shipment_id AND x.occurred_at > v.occurred_at
+          AND (x.facility_id IS NULL OR x.facility_id <> v.facility_id)) AS left_at,
        CASE WHEN st.holder_kind = 'facility' AND st.holder_id = v.facility_id
             THEN 1 ELSE 0 END AS on_hand
-FROM (SELECT e.facility_id, e.shipment_id, MIN(e.occurred_at) AS arrived,
-             MAX(e.occurred_at) AS last_seen
-      FROM events e JOIN shipments s ON s.id = e.shipment_id
-      WHERE s.tenant_id = :tenant AND e.facility_id IS NOT NULL
-        AND e.occurred_at >= :since AND e.occurred_at < :until
-      GROUP BY e.facility_id, e.shipment_id) v
-JOIN shipment_states st ON st.shipment_id = v.shipment_id
+FROM scans v JOIN shipment_states st ON st.shipment_id = v.shipment_id
+WHERE v.facility_id IS NOT NULL AND (v.n = 1 OR v.before_f IS NULL
+                                     OR v.before_f <> v.facility_id)
 """

@@ -138,7 +138,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:  # a cell a spreadsheet would run as a formula is quoted as text
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in "=+-@" else
+        writer.writerow(["'" + c if isinstance(c, str) and c and c[0] in "=+-@\t\r" else
                          ("" if c is None else c) for c in row])
     return "\ufeff" + out.getvalue()  # BOM: Excel reads the Chinese right
 

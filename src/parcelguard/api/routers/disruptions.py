@@ -8,6 +8,7 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
+import structlog
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -15,10 +16,11 @@ from parcelguard.api import schemas
 from parcelguard.api.deps import SystemDep, require
 from parcelguard.domain import times
 from parcelguard.domain.disruptions import MAX_EXTRA_H, MAX_POINTS, Disruption
-from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.errors import InvalidInput, Unavailable
 from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.services import disruptions
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["disruptions"], responses=schemas.ERRORS)
 Manager = Annotated[Principal, Depends(require(Permission.MANAGE_DISRUPTIONS))]
 Reader = Annotated[Principal, Depends(require(Permission.READ_ALERTS))]
@@ -87,8 +89,18 @@ async def declare(body: DisruptionIn, sys: SystemDep, caller: Manager) -> Disrup
         body.polygon)
     made = await asyncio.to_thread(disruptions.declare, sys.store, caller.tenant_id, given,
                                    caller.key_id, now_us)
-    await asyncio.to_thread(sys.disruptions_changed, caller.tenant_id)
+    await _announce(sys, caller.tenant_id)
     return _out(made, now_us)
+
+
+async def _announce(sys: SystemDep, tenant_id: str) -> None:
+    """Tell the writer (every partition). The disruption is stored already: if the writer
+    cannot be told now, answering an error would invite a second, duplicate declaration, so
+    the answer stands and the writer reads it at its next change or start."""
+    try:
+        await asyncio.to_thread(sys.disruptions_changed, tenant_id)
+    except Unavailable as exc:
+        log.warning("disruptions.not_announced", tenant=tenant_id, error=exc.message)
 
 
 @router.get("/v1/disruptions", response_model=DisruptionList,
@@ -106,5 +118,5 @@ async def call_off(disruption_id: str, sys: SystemDep, caller: Manager) -> Disru
     now_us = times.to_us(sys.clock.now())
     ended = await asyncio.to_thread(disruptions.call_off, sys.store, caller.tenant_id,
                                     disruption_id, now_us)
-    await asyncio.to_thread(sys.disruptions_changed, caller.tenant_id)
+    await _announce(sys, caller.tenant_id)
     return _out(ended, now_us)

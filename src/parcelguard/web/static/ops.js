@@ -16,9 +16,11 @@
   var points = [];
   hubs.forEach(function (h) {
     var c = colours[h.level] || colours.ok;
+    var label = document.createElement("span");  // text, never markup: ids come from scans
+    label.textContent = h.id + " · " + h.on_hand;
     L.circleMarker([h.lat, h.lon], { radius: 5 + Math.min(20, Math.sqrt(h.on_hand) * 2),
       color: c, fillColor: c, fillOpacity: 0.6, className: "hub hub-" + h.level })
-      .bindTooltip(h.id + " · " + h.on_hand).addTo(map);
+      .bindTooltip(label).addTo(map);
     points.push([h.lat, h.lon]);
   });
   if (points.length > 1) map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 8 });
