@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from parcelguard.domain import times
 from parcelguard.domain.errors import Conflict, InvalidInput, NotFound
 from parcelguard.services import notices
-from parcelguard.web import pages, session
+from parcelguard.web import pages
 from parcelguard.web.i18n import TEXT, lang_of
 from parcelguard.web.pages import SystemDep
-from parcelguard.web.track import Lang, _page, _shared, _throttle
+from parcelguard.web.track import Lang, _page, consumer_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,17 +29,10 @@ async def subscribe(
     s: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     lang = lang_of(lang)
-    record = await asyncio.to_thread(_shared, sys, tracking_no, s)
-    if record is None:
-        return Response(status_code=404)
-    if not session.same_origin(request):
-        return Response("cross-site request refused", status_code=403)
-    client = request.client.host if request.client else "?"
-    wait = _throttle(request).allow(f"notify:{client}")
-    if wait is not None:
-        return Response(TEXT[lang]["too_many"], status_code=429,
-                        headers={"Retry-After": str(max(1, round(wait)))})
-    form = await pages.read_form(request)
+    posted = await consumer_form(request, sys, tracking_no, s, "notify", lang)
+    if isinstance(posted, Response):
+        return posted
+    record, form = posted
     channel = form.get("channel", "email")
     wish = notices.Wish(channel, form.get("to", ""), lang,
                         form.get("quiet_hours", "").strip() or None)

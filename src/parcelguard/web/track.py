@@ -147,17 +147,10 @@ async def consumer_claim(
 ) -> Response:
     """The consumer holding the share link asks for compensation (throttled like lookups)."""
     lang = lang_of(lang)
-    record = await asyncio.to_thread(_shared, sys, tracking_no, s)
-    if record is None:
-        return Response(status_code=404)
-    if not session.same_origin(request):
-        return Response("cross-site request refused", status_code=403)
-    client = request.client.host if request.client else "?"
-    wait = _throttle(request).allow(f"claim:{client}")
-    if wait is not None:
-        return Response(TEXT[lang]["too_many"], status_code=429,
-                        headers={"Retry-After": str(max(1, round(wait)))})
-    form = await pages.read_form(request)
+    posted = await consumer_form(request, sys, tracking_no, s, "claim", lang)
+    if isinstance(posted, Response):
+        return posted
+    record, form = posted
     shipment = record.shipment
     try:
         # the link may have been passed on: the claimant shows the digits again, counted
@@ -178,6 +171,24 @@ async def consumer_claim(
                                        problem, 409 if isinstance(exc, Conflict) else 422)
     query = urlencode({"s": s, "lang": lang, "claim": opened.claim_id})
     return RedirectResponse(f"/t/{tracking_no}?{query}#claims", status_code=303)
+
+
+async def consumer_form(request: Request, sys: System, tracking_no: str, token: str | None,
+                        what: str, lang: str) -> tuple[ShipmentRecord, dict[str, str]] | Response:
+    """A consumer's form posted from the tracking page: the share link opens the parcel, the
+    post comes from one of our pages, and each client is throttled like lookups. The parcel
+    and the form, or the answer to give instead."""
+    record = await asyncio.to_thread(_shared, sys, tracking_no, token)
+    if record is None:
+        return Response(status_code=404)
+    if not session.same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    client = request.client.host if request.client else "?"
+    wait = _throttle(request).allow(f"{what}:{client}")
+    if wait is not None:
+        return Response(TEXT[lang]["too_many"], status_code=429,
+                        headers={"Retry-After": str(max(1, round(wait)))})
+    return record, await pages.read_form(request)
 
 
 @router.get("/t/{tracking_no}/pod-photo")
