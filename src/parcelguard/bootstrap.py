@@ -221,7 +221,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         check=Ed25519Check(signer.verifier_key()), vault=vault, stats=stats, ingestor=ingestor,
         pipeline=pipeline, auth=Authenticator(store), deliverer=deliverer,
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
-        deliveries=deliveries, notifier=notifier, bottlenecks=bottlenecks.Watch(store, clock),
+        deliveries=deliveries, notifier=notifier, bottlenecks=bottlenecks.Watch(store, clock, vault),
         claims=ClaimDesk(store, vault, ingestor.alerting.profiles, signer.verifier_key()),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled and not worker else None,

@@ -185,8 +185,12 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
         events.append(event_json(tn, 12 - (60 + 5 * i) / 60, "in_transit",
                                  location={"facility_id": "HUB-Q"}))
     assert api.post("/v1/events", json=events).json()["accepted"] == len(events)
+    hook = api.post("/v1/webhooks", json={"url": "https://hooks.example.com/ops",
+                                          "events": ["ops_alert.opened", "ops_alert.cleared"]})
+    assert hook.status_code == 201, hook.text
 
-    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()))
+    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
+                                      server.system.vault)
     what, alert = change
     assert (what, alert.facility_id, alert.kind) == ("opened", "HUB-Q", "bottleneck")
     assert alert.evidence == {"baseline_p95_min": 40.0, "now_p95_min": 95.0, "ratio": 2.38,
@@ -194,6 +198,10 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
     late = api.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"]
     assert late == []  # no parcel through HUB-Q has missed its promise yet
     assert bottlenecks.check_all(server.system.store, times.to_us(clock.now())) == []  # once
+    (sent,) = api.get("/v1/webhooks/messages").json()
+    assert (sent["event"], sent["payload"]["data"]["facility_id"]) == ("ops_alert.opened",
+                                                                       "HUB-Q")
+    assert sent["payload"]["data"]["evidence"]["now_p95_min"] == 95.0
     page = signed_in(server, Role.OPERATOR).get("/ops")
     assert 'data-ops-alert="HUB-Q"' in page.text
     assert "滞留 P95 95 分钟，平时 40 分钟（2.38 倍），在库 8 件" in page.text
@@ -204,6 +212,9 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
                                          for tn in numbers[30:]])
     assert moved.json()["accepted"] == 8, moved.text
     clock.advance_to(clock.now() + timedelta(hours=7))
-    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()))
+    (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
+                                      server.system.vault)
     assert change[0] == "cleared"
+    assert [m["event"] for m in api.get("/v1/webhooks/messages").json()] == [
+        "ops_alert.cleared", "ops_alert.opened"]
     assert change[1].cleared_at_us == times.to_us(clock.now())

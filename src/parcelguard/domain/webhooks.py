@@ -31,6 +31,8 @@ class EventType(StrEnum):
     ALERT_CLEARED = "alert.cleared"
     ALERT_ESCALATED = "alert.escalated"
     STATUS_CHANGED = "shipment.status_changed"
+    OPS_ALERT_OPENED = "ops_alert.opened"  # about a facility: a bottleneck forming
+    OPS_ALERT_CLEARED = "ops_alert.cleared"
 
 
 class MessageState(StrEnum):

@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 import structlog
 
 from parcelguard.domain import times
+from parcelguard.services import notify
 from parcelguard.services.clock import Clock
-from parcelguard.services.ports import OpsAlert, Store, UnitOfWork, Visit
+from parcelguard.services.ports import OpsAlert, Store, UnitOfWork, Vault, Visit
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +113,11 @@ def changes_for(uow: UnitOfWork, tenant_id: str, now_us: int,
     return changes
 
 
-def check_all(store: Store, now_us: int) -> list[tuple[str, OpsAlert]]:
-    """Every tenant, one transaction each."""
+def check_all(store: Store, now_us: int, vault: Vault | None = None
+              ) -> list[tuple[str, OpsAlert]]:
+    """Every tenant, one transaction each; with ``vault``, webhook subscribers get the
+    changes (``ops_alert.opened`` / ``ops_alert.cleared``) through the outbox, in the same
+    commit."""
     with store.unit_of_work(write=False) as uow:
         tenants = [t for t, _ in uow.tenants.all()]
     changes = []
@@ -123,6 +127,8 @@ def check_all(store: Store, now_us: int) -> list[tuple[str, OpsAlert]]:
             found = _found(uow, tenant_id, now_us)
         with store.unit_of_work() as uow:
             done = changes_for(uow, tenant_id, now_us, found)
+            if done and vault is not None:
+                uow.webhooks.add_messages(notify.ops_outbox(uow, vault, done, now_us))
             if done:
                 uow.commit()
         changes += done
@@ -150,8 +156,8 @@ class Watch:
     """Checks every tenant's facilities every ``every_s`` seconds (wall time) on a thread of
     its own; runs where the webhook deliverer does (one process in bus mode)."""
 
-    def __init__(self, store: Store, clock: Clock, every_s: float = 300.0) -> None:
-        self.store, self.clock, self.every_s = store, clock, every_s
+    def __init__(self, store: Store, clock: Clock, vault: Vault, every_s: float = 300.0) -> None:
+        self.store, self.clock, self.vault, self.every_s = store, clock, vault, every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -167,7 +173,8 @@ class Watch:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
-                for what, alert in check_all(self.store, times.to_us(self.clock.now())):
+                for what, alert in check_all(self.store, times.to_us(self.clock.now()),
+                                             self.vault):
                     log.info("ops_alert." + what, facility=alert.facility_id,
                              tenant=alert.tenant_id, **dict(alert.evidence))
             except Exception:

@@ -23,7 +23,7 @@ from parcelguard.domain.webhooks import (
     new_secret,
 )
 from parcelguard.services.alerting import Change
-from parcelguard.services.ports import Store, SubscriptionRow, UnitOfWork, Vault
+from parcelguard.services.ports import OpsAlert, Store, SubscriptionRow, UnitOfWork, Vault
 
 ALERT_EVENTS = {
     "opened": EventType.ALERT_OPENED, "acknowledged": EventType.ALERT_ACKNOWLEDGED,
@@ -119,5 +119,28 @@ def outbox(uow: UnitOfWork, vault: Vault, changes: Iterable[Change],
         for sub in subs[tenant_id]:
             if sub.wants(event, kind):
                 messages.append(Message(new_id("msg"), tenant_id, sub.subscription_id, event,
+                                        _body(event, at_us, data), now_us, now_us))
+    return messages
+
+
+def ops_outbox(uow: UnitOfWork, vault: Vault, changes: Iterable[tuple[str, OpsAlert]],
+               now_us: int) -> list[Message]:
+    """The messages operations alerts (opened or cleared) owe each tenant's subscriptions."""
+    messages = []
+    subs: dict[str, list[Subscription]] = {}
+    for what, a in changes:
+        event = EventType.OPS_ALERT_OPENED if what == "opened" else EventType.OPS_ALERT_CLEARED
+        if a.tenant_id not in subs:
+            subs[a.tenant_id] = [subscription(r, vault)
+                                 for r in uow.webhooks.subscriptions(a.tenant_id) if r.enabled]
+        at_us = a.opened_at_us if a.cleared_at_us is None else a.cleared_at_us
+        data: dict[str, object] = {
+            "alert_id": a.alert_id, "facility_id": a.facility_id, "kind": a.kind,
+            "opened_at": times.iso_us(a.opened_at_us),
+            "cleared_at": None if a.cleared_at_us is None else times.iso_us(a.cleared_at_us),
+            "evidence": dict(a.evidence)}
+        for sub in subs[a.tenant_id]:
+            if sub.wants(event, a.kind):
+                messages.append(Message(new_id("msg"), a.tenant_id, sub.subscription_id, event,
                                         _body(event, at_us, data), now_us, now_us))
     return messages
