@@ -826,16 +826,20 @@ def simulate(
     anomaly_rate: Annotated[float, typer.Option(help="share of shipments with an anomaly")] = 0.1,
     telemetry: Annotated[bool, typer.Option(help="include sensor and GPS readings")] = True,
     clock_minutes: Annotated[float, typer.Option(help="clock line cadence; 0 for none")] = 15,
+    congested_hub: Annotated[str | None, typer.Option(
+        help="a hub (e.g. HUB-SHA-QP) that slows down 12 h in: up to 8 h more there")] = None,
+    weather_city: Annotated[str | None, typer.Option(
+        help="a city (e.g. 杭州) under a storm 12 h in, for 36 h: its hubs hold parcels 12 h "
+             "longer, and a disruption line declares it")] = None,
 ) -> None:
     """Write a simulated network's data in the replay format, with ground-truth labels."""
-    from datetime import timedelta
-
     from parcelguard.simulator.scenario import SimConfig, Simulation
 
     config = SimConfig(
         seed=seed, shipments=shipments, start=times.parse(start, "start"),
         span=timedelta(days=days), anomaly_rate=anomaly_rate, telemetry=telemetry,
         clock_every=timedelta(minutes=clock_minutes) if clock_minutes > 0 else None,
+        congested_hub=congested_hub, weather_city=weather_city,
     )
     events, labels = Simulation(config).write(out_dir)
     out.print(f"wrote {events} and {labels}")

@@ -129,7 +129,8 @@ def run(options: DemoOptions, console: Console) -> None:
         ))
         stats = LiveStats()
         poster = Poster(base, Keys(keys[Role.MERCHANT], keys[Role.CARRIER],
-                                   keys[Role.DEVICE_GATEWAY]), stats, server_clock=server_clock)
+                                   keys[Role.DEVICE_GATEWAY], keys[Role.OPERATOR]), stats,
+                        server_clock=server_clock)
         asyncio.run(_drive(poster, sim, clock, options, stats, console))
     finally:
         console.print("stopping: server, then store …")

@@ -171,17 +171,18 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
     server: Server, clock: ManualClock,
 ) -> None:
     api = server.client(Role.MERCHANT)
-    numbers = [f"SF65000000{i:02d}" for i in range(38)]
+    numbers = [f"SF65000000{i:02d}" for i in range(40)]
     promise = times.iso(at(12 + 30))  # T0 + 30 h
     assert api.post("/v1/shipments", json=[shipment_json(tn, promised_by=promise)
-                                           for tn in numbers]).json()["accepted"] == 38
+                                           for tn in numbers]).json()["accepted"] == 40
     events = []
-    for i, tn in enumerate(numbers[:30]):  # the last days: 40 minutes at HUB-Q, then on
-        arrive = -60 + i * 1.5
+    for i, tn in enumerate(numbers[:30]):  # the same hours of the 3 days before: 40 minutes
+        arrive = 12 - 24 * (1 + i // 10) - 5 + (i % 10) * 0.4
         events += [event_json(tn, arrive, "in_transit", location={"facility_id": "HUB-Q"}),
-                   event_json(tn, arrive + 40 / 60, "in_transit",
-                              location={"facility_id": "HUB-R"})]
-    for i, tn in enumerate(numbers[30:]):  # now: arrived 60 to 95 minutes ago, still there
+                   event_json(tn, arrive + 40 / 60, "in_transit", substatus="departed",
+                              location={"facility_id": "HUB-Q"}),
+                   event_json(tn, arrive + 3, "in_transit", location={"facility_id": "HUB-R"})]
+    for i, tn in enumerate(numbers[30:]):  # now: arrived 60 to 105 minutes ago, still there
         events.append(event_json(tn, 12 - (60 + 5 * i) / 60, "in_transit",
                                  location={"facility_id": "HUB-Q"}))
     assert api.post("/v1/events", json=events).json()["accepted"] == len(events)
@@ -193,24 +194,24 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
                                       server.system.vault)
     what, alert = change
     assert (what, alert.facility_id, alert.kind) == ("opened", "HUB-Q", "bottleneck")
-    assert alert.evidence == {"baseline_p95_min": 40.0, "now_p95_min": 95.0, "ratio": 2.38,
-                              "baseline_stays": 30, "recent_stays": 8, "on_hand": 8}
+    assert alert.evidence == {"baseline_p95_min": 40.0, "now_p95_min": 105.0, "ratio": 2.62,
+                              "baseline_stays": 30, "recent_stays": 10, "on_hand": 10}
     late = api.get("/v1/alerts", params={"kind": "delivery_late"}).json()["items"]
     assert late == []  # no parcel through HUB-Q has missed its promise yet
     assert bottlenecks.check_all(server.system.store, times.to_us(clock.now())) == []  # once
     (sent,) = api.get("/v1/webhooks/messages").json()
     assert (sent["event"], sent["payload"]["data"]["facility_id"]) == ("ops_alert.opened",
                                                                        "HUB-Q")
-    assert sent["payload"]["data"]["evidence"]["now_p95_min"] == 95.0
+    assert sent["payload"]["data"]["evidence"]["now_p95_min"] == 105.0
     page = signed_in(server, Role.OPERATOR).get("/ops")
     assert 'data-ops-alert="HUB-Q"' in page.text
-    assert "滞留 P95 95 分钟，平时 40 分钟（2.38 倍），在库 8 件" in page.text
+    assert "滞留 P95 105 分钟，平时 40 分钟（2.62 倍），在库 10 件" in page.text
 
     # they move on; six hours later the hub is back to normal and the alert clears
     moved = api.post("/v1/events", json=[event_json(tn, 11.95, "in_transit",
                                                     location={"facility_id": "HUB-R"})
                                          for tn in numbers[30:]])
-    assert moved.json()["accepted"] == 8, moved.text
+    assert moved.json()["accepted"] == 10, moved.text
     clock.advance_to(clock.now() + timedelta(hours=7))
     (change,) = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
                                       server.system.vault)

@@ -19,14 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
+from parcelguard.domain import times
 from parcelguard.domain.errors import InvalidInput
 from parcelguard.ingest import wire
+from parcelguard.services import disruptions
 from parcelguard.services.alerting import Change, replay_line
 from parcelguard.services.clock import ManualClock
 from parcelguard.services.ingest import Ingestor
 from parcelguard.services.messages import (
     AdvanceClock,
     Command,
+    DisruptionsChanged,
     Outcome,
     RecordReading,
     RecordScan,
@@ -53,6 +56,7 @@ class Replay:
         """``send`` takes each batch of commands instead of a local ingestor (bus mode: the
         commands go to the stream, workers apply them, and no alert lines come back here)."""
         self.clock, self.tenant_id, self.encode = clock, tenant_id, encode
+        self.store = None if ingestor is None else ingestor.store
         self.summary = Summary()
         self.changes: list[Change] = []
         self._pending: list[tuple[int, Command]] = []
@@ -89,6 +93,8 @@ class Replay:
             cmd = wire.to_register(item, self.tenant_id, self.encode, at)
         elif isinstance(item, wire.WireDevice):
             cmd = wire.to_device(item, self.tenant_id)
+        elif isinstance(item, wire.WireDisruption):
+            cmd = self._declare(item)
         elif isinstance(item, wire.WireEvent):
             event = wire.to_event(item)
             cmd = RecordScan(self.tenant_id, event, self._arrive(item.received_at, event.occurred_at))
@@ -98,6 +104,18 @@ class Replay:
         self._pending.append((number, cmd))
         if len(self._pending) >= BATCH:
             self._flush()
+
+    def _declare(self, item: wire.WireDisruption) -> Command:
+        """Store the disruption (as the API does), then tell the writer in stream order."""
+        if self.store is None:
+            raise InvalidInput("type", "disruptions replay into a local store only")
+        self._flush()  # the commands before it are judged without it
+        at = self.clock.now()
+        disruptions.declare(self.store, self.tenant_id, disruptions.Declared(
+            item.kind, item.title, times.to_us(item.starts_at), times.to_us(item.ends_at),
+            item.extra_delay_hours, item.cities or (), item.facility_id, item.polygon),
+            "replay", times.to_us(at))
+        return DisruptionsChanged(self.tenant_id, at)
 
     def _arrive(self, received_at: datetime | None, happened: datetime) -> datetime:
         """The line's arrival, which is also where the clock now stands."""

@@ -142,7 +142,20 @@ class WireClock(_Wire, tag_field="type", tag="clock"):
     at: Time
 
 
-ReplayLine = WireShipment | WireEvent | WireReading | WireDevice | WireClock
+class WireDisruption(_Wire, tag_field="type", tag="disruption"):
+    """A disruption declared in a recording (``POST /v1/disruptions`` live)."""
+
+    kind: Short
+    title: Short
+    starts_at: Time
+    ends_at: Time
+    extra_delay_hours: float
+    cities: list[Short] | None = None
+    polygon: list[list[float]] | None = None
+    facility_id: Id | None = None
+
+
+ReplayLine = WireShipment | WireEvent | WireReading | WireDevice | WireClock | WireDisruption
 
 
 @dataclass(frozen=True, slots=True)

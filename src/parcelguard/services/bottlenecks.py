@@ -1,12 +1,14 @@
 """Bottleneck detection: a facility whose dwell is drifting above its own baseline raises an
 operations alert before parcels start missing their promises.
 
-For each facility, the **baseline** is the 95th percentile of its stays (first scan there to
-the first scan elsewhere) completed over the last 7 days, up to 6 hours ago; **now** is the
-95th percentile of the stays of the last 6 hours: those completed, and the parcels it holds,
-counted until now. A facility is a bottleneck when now is at least 1.5 times its baseline and
-at least 30 minutes above it, with enough stays on both sides to say so (20 and 5). The alert
-clears when now falls back under 1.2 times the baseline (hysteresis: no flapping).
+For each facility, **now** is the 95th percentile of the stays (first scan there to the last,
+the departure) of the last 6 hours: those completed, and the parcels it holds, counted until
+now. The **baseline** is the 95th percentile of its stays over the last 7 days that began in
+the same 6 hours of the day (a hub's night differs from its day: trucks leave on a timetable,
+night shifts are thinner), so the comparison is like with like. A facility is a bottleneck
+when now is at least 1.5 times its baseline and at least 30 minutes above it, with enough
+stays on both sides to say so (20 and 10). The alert clears when now falls back under 1.2
+times the baseline (hysteresis: no flapping).
 
 This compares a facility with itself, so a hub that is always slow is not flagged for being
 slow (the hub board's congestion level says that), while a fast one that slows down is.
@@ -30,13 +32,14 @@ log = structlog.get_logger(__name__)
 
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
-BASELINE_US = 7 * 24 * HOUR_US
+DAY_US = 24 * HOUR_US
+BASELINE_US = 7 * DAY_US
 RECENT_US = 6 * HOUR_US
 RATIO = 1.5
 CLEAR_RATIO = 1.2
 MIN_EXCESS_MIN = 30.0
 MIN_BASELINE = 20
-MIN_RECENT = 5
+MIN_RECENT = 10  # a 95th percentile of fewer says little: a quiet night is not a bottleneck
 KIND = "bottleneck"
 
 
@@ -62,8 +65,10 @@ def drifts(visits: Iterable[Visit], now_us: int) -> list[Drift]:
     for v in visits:
         if v.left_us is not None:
             minutes = (v.left_us - v.arrived_us) / MINUTE_US
-            (recent if v.left_us >= now_us - RECENT_US else base).setdefault(
-                v.facility_id, []).append(minutes)
+            if v.left_us >= now_us - RECENT_US:
+                recent.setdefault(v.facility_id, []).append(minutes)
+            elif v.arrived_us < now_us - DAY_US + RECENT_US and _same_hours(v.arrived_us, now_us):
+                base.setdefault(v.facility_id, []).append(minutes)
         elif v.on_hand:
             recent.setdefault(v.facility_id, []).append((now_us - v.arrived_us) / MINUTE_US)
             held[v.facility_id] = held.get(v.facility_id, 0) + 1
@@ -75,6 +80,11 @@ def drifts(visits: Iterable[Visit], now_us: int) -> list[Drift]:
         out.append(Drift(facility, round(_p95(before), 1), round(_p95(stays), 1), len(before),
                          len(stays), held.get(facility, 0)))
     return out
+
+
+def _same_hours(at_us: int, now_us: int) -> bool:
+    """``at`` fell, on its day, in the 6 hours of the day that end at ``now``'s time."""
+    return (now_us - at_us) % DAY_US <= RECENT_US
 
 
 def is_bottleneck(d: Drift) -> bool:

@@ -531,12 +531,13 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """A parcel's stay at a facility: from its first scan there to the first scan elsewhere."""
+    """A parcel's stay at a facility: from its first scan there to its last (the departure),
+    once it has been scanned elsewhere."""
 
     facility_id: str
     shipment_id: int
     arrived_us: int
-    left_us: int | None  # None: not scanned anywhere since
+    left_us: int | None  # None: not scanned anywhere else since
     on_hand: bool  # the facility holds it now
 
 

@@ -14,6 +14,7 @@ kept in ``facts`` as it happens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,11 +108,16 @@ class Twist:
 KEEP = "keep"  # add(): keep the parcel's current condition
 
 
+Slowdown = Callable[[Facility, int], int]  # (facility, arrival) -> extra seconds there
+
+
 class Journey:
     def __init__(
-        self, rng: Dice, fleet: Fleet, staff: Staff, order: Order, twist: Twist | None
+        self, rng: Dice, fleet: Fleet, staff: Staff, order: Order, twist: Twist | None,
+        slowdown: Slowdown | None = None,
     ) -> None:
         self.rng, self.fleet, self.staff, self.order, self.twist = rng, fleet, staff, order, twist
+        self.slowdown = slowdown  # a congested hub, a storm over a city (scenario.py)
         self.scans: list[Scan] = []
         self.facts: dict[str, Any] = {}
         self.condition: str | None = "intact"
@@ -234,6 +240,11 @@ class Journey:
             depart = timing.ceil_hour(arrived.at + round(self.twist.hours * HOUR))
         else:
             depart = timing.ceil_to(sorting.at + self.minutes(10, 40), 30 * MINUTE)
+        if self.slowdown is not None:  # draws nothing: the rest of the run stays the same
+            extra = self.slowdown(node, arrived.at)
+            if extra:
+                depart += extra
+                self.facts["slowed"] = True
         trip = self._vehicle(node, nxt, depart, k)
         op, dev = self.staff.worker(node)
         load_at = max(sorting.at + 5 * MINUTE, depart - self.minutes(5, 15))

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 import httpx
 
 Line = dict[str, Any]
-ROUTES = {"shipment": "/v1/shipments", "event": "/v1/events", "telemetry": "/v1/telemetry"}
+ROUTES = {"shipment": "/v1/shipments", "event": "/v1/events", "telemetry": "/v1/telemetry",
+          "disruption": "/v1/disruptions", "device": "/v1/devices"}
+ONE_BY_ONE = ("device", "disruption")  # routes that take one object, not an array
 SERVER_STAMPS = ("type", "received_at")  # the server sets arrival time itself
 MAX_SPAN = timedelta(minutes=2)  # of simulated arrivals in one batch
 
@@ -54,9 +56,11 @@ class Keys:
     merchant: str
     carrier: str
     gateway: str
+    operator: str = ""  # declares the scenario's disruptions
 
     def for_kind(self, kind: str) -> str:
-        return {"event": self.carrier, "telemetry": self.gateway}.get(kind, self.merchant)
+        return {"event": self.carrier, "telemetry": self.gateway,
+                "disruption": self.operator}.get(kind, self.merchant)
 
 
 @dataclass
@@ -134,9 +138,9 @@ class Poster:
         bodies = [{k: v for k, v in line.items() if k not in SERVER_STAMPS} for line in run]
         if kind == "clock":
             return
-        if kind == "device":
+        if kind in ONE_BY_ONE:
             for body in bodies:
-                await self._send(client, "/v1/devices", kind, body)
+                await self._send(client, ROUTES[kind], kind, body)
         else:
             await self._send(client, ROUTES[kind], kind, bodies)
         self.stats.add(kind, len(run))

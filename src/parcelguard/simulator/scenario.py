@@ -30,7 +30,7 @@ from parcelguard.simulator.fleet import Fleet, Trip
 from parcelguard.simulator.journey import Journey, Scan
 from parcelguard.simulator.labels import Label
 from parcelguard.simulator.merge import BUCKET, Merge, Parcel
-from parcelguard.simulator.network import CHINA, Network
+from parcelguard.simulator.network import CHINA, Facility, Network
 from parcelguard.simulator.orders import Draft, OrderMaker
 from parcelguard.simulator.people import Staff
 
@@ -56,6 +56,19 @@ class SimConfig:
     clock_tail: timedelta = timedelta(days=3)  # keep the clock going after the last line
     carriers: tuple[str, ...] = ("sf", "zto", "yto", "jd", "ems")
     mix: tuple[tuple[str, float], ...] = MIX  # category weights
+    # a hub that slows down: from ``congestion_at`` after the start, parcels arriving there
+    # wait longer, up to ``congestion_extra`` more after ``congestion_ramp`` (nobody declares
+    # it: the bottleneck detection has to find it)
+    congested_hub: str | None = None
+    congestion_at: timedelta = timedelta(hours=12)
+    congestion_ramp: timedelta = timedelta(hours=4)
+    congestion_extra: timedelta = timedelta(hours=8)
+    # a storm over a city: its hubs hold parcels ``weather_extra`` longer during the window,
+    # and a ``disruption`` line declares it when it starts (as an operator would)
+    weather_city: str | None = None
+    weather_at: timedelta = timedelta(hours=12)
+    weather_for: timedelta = timedelta(hours=36)
+    weather_extra: timedelta = timedelta(hours=12)
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -66,6 +79,9 @@ class SimConfig:
             raise ValueError(f"anomaly_rate is a share between 0 and 1, got {self.anomaly_rate}")
         if not self.carriers or not all(CODE.fullmatch(c) for c in self.carriers):
             raise ValueError(f"carriers are lowercase codes like 'sf', got {self.carriers!r}")
+        for name in ("congestion_ramp", "congestion_extra", "weather_for", "weather_extra"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
         if self.clock_every is not None and self.clock_every <= timedelta(0):
             raise ValueError("clock_every must be positive (or None for no clock lines)")
         known = {c.value for c in Category}
@@ -142,8 +158,35 @@ class _Run:
         self.start = timing.from_datetime(config.start)
         self.span = int(config.span.total_seconds())
 
+    def slowdown(self, node: Facility, arrived: int) -> int:
+        """Extra seconds a parcel arriving at ``node`` at ``arrived`` waits there."""
+        c, extra = self.config, 0
+        if node.id == c.congested_hub:
+            into = arrived - (self.start + int(c.congestion_at.total_seconds()))
+            if into > 0:
+                share = min(1.0, into / c.congestion_ramp.total_seconds())
+                extra += int(share * c.congestion_extra.total_seconds())
+        if node.city == c.weather_city:
+            begins = self.start + int(c.weather_at.total_seconds())
+            if begins <= arrived < begins + int(c.weather_for.total_seconds()):
+                extra += int(c.weather_extra.total_seconds())
+        return extra
+
+    def disruption(self) -> tuple[int, Line] | None:
+        """The storm as an operator declares it, when it begins."""
+        c = self.config
+        if c.weather_city is None:
+            return None
+        begins = self.start + int(c.weather_at.total_seconds())
+        return begins, {
+            "type": "disruption", "kind": "weather", "title": f"暴雨：{c.weather_city}",
+            "cities": [c.weather_city], "starts_at": timing.iso(begins, CHINA),
+            "ends_at": timing.iso(begins + int(c.weather_for.total_seconds()), CHINA),
+            "extra_delay_hours": c.weather_extra.total_seconds() / 3600}
+
     def merged(self) -> Source:
         total, made, merge = self.config.shipments, 0, self.merge
+        declared = self.disruption()
         next_at = self._placed(0) if total else None
         clock = _Clock(self.config, self.start)
         bucket, last = self.start // BUCKET, self.start
@@ -161,11 +204,18 @@ class _Run:
                 due = [(arrival, maker.line(item, arrival))
                        for arrival, maker, item in merge.take(bucket)]
             for arrival, line in due:
+                if declared is not None and arrival >= declared[0]:
+                    if declared[0] >= clock.next:
+                        yield from clock.until(declared[0])
+                    yield declared  # in arrival order with the rest
+                    declared = None
                 if arrival >= clock.next:
                     yield from clock.until(arrival)
                 last = arrival
                 yield arrival, line
             bucket += 1
+        if declared is not None:
+            yield declared
         yield from clock.tail(last)
 
     def _placed(self, i: int) -> int:
@@ -179,11 +229,13 @@ class _Run:
     def _ship(self, placed_at: int) -> None:
         kind = anomalies.pick(self.rng, self.config.anomaly_rate)
         draft = self.maker.make(placed_at, kind)
-        journey = Journey(self.rng, self.fleet, self.staff, draft.order, draft.twist)
+        slow = self.config.congested_hub or self.config.weather_city
+        journey = Journey(self.rng, self.fleet, self.staff, draft.order, draft.twist,
+                          self.slowdown if slow else None)
         scans = journey.build()
         if kind == "lost":
             anomalies.cut(self.rng, journey)
-        promised = _promise(draft, scans, kind)
+        promised = _promise(draft, scans, kind, bool(journey.facts.get("slowed")))
         if kind is not None:
             self.progress.labels.append(
                 anomalies.label(journey, promised, self.config.telemetry, draft.devices))
@@ -215,11 +267,11 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _promise(draft: Draft, scans: list[Scan], kind: str | None) -> int:
+def _promise(draft: Draft, scans: list[Scan], kind: str | None, slowed: bool = False) -> int:
     """The published promise; stretched to the delivery day when nothing went wrong, so a
-    parcel is late only when a labelled anomaly made it so."""
+    parcel is late only when a labelled anomaly, a congested hub or a storm made it so."""
     promised = draft.order.promised_by
-    if kind in DELAYING:
+    if kind in DELAYING or slowed:
         return promised
     delivered = next((s.at for s in scans if s.status == "delivered"), None)
     if delivered is not None and delivered > promised:

@@ -749,7 +749,9 @@ class MemoryOperations(_Repo):
             for i, (at, facility) in enumerate(scans):
                 if facility is None or (i and scans[i - 1][1] == facility):
                     continue  # not at a facility, or the same stay going on
-                left = next((a for a, f in scans[i + 1:] if f != facility), None)
+                moved = next((j for j in range(i + 1, len(scans)) if scans[j][1] != facility),
+                              None)
+                left = None if moved is None else scans[moved - 1][0]  # its departure there
                 out.append(Visit(facility, r.id, at, left,
                                  r.state.holder_kind == "facility"
                                  and r.state.holder_id == facility))

@@ -119,8 +119,9 @@ class SqlOperations:
 
 
 # each parcel's stays at facilities that began in the window: a stay begins at a scan at a
-# facility whose previous scan (if any) was not there, and ends at the first scan elsewhere;
-# the facility holds it now if it is the custody holder (for its last stay there)
+# facility whose previous scan (if any) was not there, and ends at its last scan there (the
+# departure) once a scan elsewhere followed; the facility holds it now if it is the custody
+# holder (for its last stay there)
 _VISITS = """
 WITH scans AS (
   SELECT e.shipment_id, e.facility_id, e.occurred_at,
@@ -129,14 +130,22 @@ WITH scans AS (
          ROW_NUMBER() OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at, e.id) AS n
   FROM events e JOIN shipments s ON s.id = e.shipment_id
   WHERE s.tenant_id = :tenant AND e.occurred_at >= :since AND e.occurred_at < :until
+),
+stays AS (
+  SELECT v.facility_id, v.shipment_id, v.occurred_at AS arrived,
+         (SELECT MIN(x.occurred_at) FROM events x
+          WHERE x.shipment_id = v.shipment_id AND x.occurred_at > v.occurred_at
+            AND (x.facility_id IS NULL OR x.facility_id <> v.facility_id)) AS moved_on
+  FROM scans v
+  WHERE v.facility_id IS NOT NULL AND (v.n = 1 OR v.before_f IS NULL
+                                       OR v.before_f <> v.facility_id)
 )
-SELECT v.facility_id, v.shipment_id, v.occurred_at,
-       (SELECT MIN(x.occurred_at) FROM events x
-        WHERE x.shipment_id = v.shipment_id AND x.occurred_at > v.occurred_at
-          AND (x.facility_id IS NULL OR x.facility_id <> v.facility_id)) AS left_at,
-       CASE WHEN st.holder_kind = 'facility' AND st.holder_id = v.facility_id
+SELECT t.facility_id, t.shipment_id, t.arrived,
+       CASE WHEN t.moved_on IS NULL THEN NULL ELSE
+         (SELECT MAX(y.occurred_at) FROM events y
+          WHERE y.shipment_id = t.shipment_id AND y.facility_id = t.facility_id
+            AND y.occurred_at >= t.arrived AND y.occurred_at < t.moved_on) END AS left_at,
+       CASE WHEN st.holder_kind = 'facility' AND st.holder_id = t.facility_id
             THEN 1 ELSE 0 END AS on_hand
-FROM scans v JOIN shipment_states st ON st.shipment_id = v.shipment_id
-WHERE v.facility_id IS NOT NULL AND (v.n = 1 OR v.before_f IS NULL
-                                     OR v.before_f <> v.facility_id)
+FROM stays t JOIN shipment_states st ON st.shipment_id = t.shipment_id
 """
