@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -118,11 +119,14 @@ class PrivateMosquitto:
             self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
-        while subprocess.run(["ss", "-ltn", f"sport = :{self.port}"], capture_output=True,
-                             text=True).stdout.count("LISTEN") == 0:
-            assert self.proc.poll() is None, (self.root / "log").read_text()
-            assert time.monotonic() < deadline, "mosquitto did not start"
-            time.sleep(0.05)
+        while True:  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                assert self.proc.poll() is None, (self.root / "log").read_text()
+                assert time.monotonic() < deadline, "mosquitto did not start"
+                time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -92,6 +92,7 @@ class MqttSubscriber:
             self._client.username_pw_set(parts.username, parts.password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
 
@@ -113,9 +114,18 @@ class MqttSubscriber:
             log.warning("mqtt.refused", reason=str(reason))
             return
         client.subscribe([(t, 1) for t in TOPICS])
-        self.connected.set()
         log.info("mqtt.connected", host=self.host, port=self.port,
                  session_present=flags.session_present)
+
+    def _on_subscribe(self, _: mqtt.Client, __: object, ___: int,
+                      reasons: list[ReasonCode], ____: object) -> None:
+        """Connected means subscribed: a message published before the broker acknowledged the
+        subscription would find nobody to deliver it to (and is gone, for a new session)."""
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            log.warning("mqtt.subscribe_refused", reasons=[str(r) for r in refused])
+            return
+        self.connected.set()
 
     def _on_disconnect(self, _: mqtt.Client, __: object, ___: mqtt.DisconnectFlags,
                        reason: ReasonCode, ____: object) -> None:
