@@ -58,6 +58,12 @@ _PHONE_IN_TEXT = re.compile(
     r"(?![0-9-])")
 
 
+def mask_email(address: str) -> str:
+    """Keep the first letter and the domain: li.si@example.com -> l***@example.com."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def mask_phones_in(text: str) -> str:
     """Phone numbers inside free text (a courier's number in the carrier's wording), masked."""
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)

@@ -20,10 +20,11 @@ import httpx
 import structlog
 
 from parcelguard.domain import notices, times
-from parcelguard.domain.notices import Channel, NoticeState, QuietHours
+from parcelguard.domain.notices import Channel, NoticeState
 from parcelguard.domain.webhooks import sign
 from parcelguard.notify.worker import USER_AGENT, _public
 from parcelguard.services.clock import Clock
+from parcelguard.services.notices import send_after
 from parcelguard.services.ports import (
     ConsumerMessage,
     Notice,
@@ -114,11 +115,10 @@ class Notifier:
         if sub.unsubscribed_at_us is not None:
             self._save(replace(notice, state=NoticeState.DROPPED.value))
             return
-        if sub.quiet is not None:  # a retry, or hours changed: still quiet now?
-            end = QuietHours.parse(sub.quiet, sub.tz).ends_after(times.from_us(now_us))
-            if end is not None:
-                self._save(replace(notice, send_after_us=times.to_us(end)))
-                return
+        later = send_after(sub, now_us)  # a retry may land in the quiet hours
+        if later > now_us:
+            self._save(replace(notice, send_after_us=later))
+            return
         to = self.vault.open(sub.to_sealed).decode()
         link = unsubscribe_url(self.base_url, sub.subscription_id)
         words = notices.render(notice.topic, notice.data, sub.locale, link, sub.tz)

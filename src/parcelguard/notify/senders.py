@@ -62,10 +62,6 @@ class SmtpSender:
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("message.failed", channel=self.channel, error=str(exc))
             return False
-        log.info("message.sent", channel=self.channel, to=_mask_email(to), chars=len(text))
+        log.info("message.sent", channel=self.channel, to=privacy.mask_email(to), chars=len(text))
         return True
 
-
-def _mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"

@@ -26,6 +26,7 @@ import structlog
 from parcelguard.domain import times
 from parcelguard.services import notify
 from parcelguard.services.clock import Clock
+from parcelguard.services.operations import quantile
 from parcelguard.services.ports import OpsAlert, Store, UnitOfWork, Vault, Visit
 
 log = structlog.get_logger(__name__)
@@ -77,7 +78,8 @@ def drifts(visits: Iterable[Visit], now_us: int) -> list[Drift]:
         before = base.get(facility, [])
         if len(before) < MIN_BASELINE or len(stays) < MIN_RECENT:
             continue
-        out.append(Drift(facility, round(_p95(before), 1), round(_p95(stays), 1), len(before),
+        out.append(Drift(facility, round(quantile(sorted(before), 0.95), 1),
+                         round(quantile(sorted(stays), 0.95), 1), len(before),
                          len(stays), held.get(facility, 0)))
     return out
 
@@ -154,11 +156,6 @@ def _evidence(d: Drift) -> dict[str, object]:
 def _alert_id(tenant_id: str, facility_id: str, at_us: int) -> str:
     digest = hashlib.sha256(f"{tenant_id}\x1f{facility_id}\x1f{at_us}".encode()).hexdigest()
     return f"ops_{digest[:24]}"
-
-
-def _p95(xs: list[float]) -> float:
-    ordered = sorted(xs)
-    return ordered[min(len(ordered) - 1, max(0, round(0.95 * (len(ordered) - 1))))]
 
 
 

@@ -116,7 +116,7 @@ def lanes(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int) -> list
             (d.delivered_us - d.picked_up_us) / HOUR_US for d in prior)) if prior else None
         on_time_then = _on_time(prior) if prior else None
         out.append(Lane(origin, destination, carrier, category, len(done), round(p50, 1),
-                        round(_quantile(hours, 0.9), 1), on_time,
+                        round(quantile(hours, 0.9), 1), on_time,
                         None if p50_then is None else round(p50 - p50_then, 1),
                         None if on_time is None or on_time_then is None
                         else round(on_time - on_time_then, 3)))
@@ -143,7 +143,7 @@ def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,
     for facility in sorted(set(waits) | set(recent) | set(dwell)):
         minutes = sorted(waits.get(facility, []))
         p50 = statistics.median(minutes) if minutes else None
-        p95 = _quantile(minutes, 0.95) if minutes else None
+        p95 = quantile(minutes, 0.95) if minutes else None
         lat, lon = places.get(facility, (None, None))
         hubs.append(Hub(facility, len(minutes), _round(p50), _round(p95),
                         dwell.get(facility, 0), recent.get(facility, 0), lat, lon,
@@ -203,7 +203,8 @@ def _congestion(p95: float | None, alerts: int, limit: float) -> str:
     return "ok"
 
 
-def _quantile(ordered: list[float], q: float) -> float:
+def quantile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (nearest rank)."""
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 

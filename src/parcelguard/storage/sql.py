@@ -59,6 +59,7 @@ from parcelguard.storage import tables as t
 from parcelguard.storage.sql_disruptions import SqlDisruptions
 from parcelguard.storage.sql_notices import SqlNotices
 from parcelguard.storage.sql_operations import SqlOperations
+from parcelguard.storage.sqlrepo import blob
 
 
 class SqlStore:
@@ -830,7 +831,7 @@ class SqlLedger(_Repo):
         c = t.ledger_entries.c
         q = sa.select(c.idx, c.body, c.leaf).where(c.idx >= start).order_by(c.idx)
         for r in self.conn.execution_options(yield_per=5000).execute(q):
-            yield int(r.idx), _blob(r.body), _blob(r.leaf)
+            yield int(r.idx), blob(r.body), blob(r.leaf)
 
     def add_checkpoint(self, cp: CheckpointRecord) -> None:
         self.conn.execute(t.ledger_checkpoints.insert().values(
@@ -853,14 +854,11 @@ class SqlLedger(_Repo):
             sa.select(t.ledger_checkpoints).order_by(c.size))]
 
 
-def _blob(value: object) -> bytes:
-    """Bytes of a BLOB column, even if someone stored text in it (SQLite lets them)."""
-    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[call-overload]
 
 
 def _sealed(r: sa.Row[Any]) -> Sealed:
-    return Sealed(int(r.idx), r.kind, r.tenant_id, r.tracking_no, r.recorded_at, _blob(r.body),
-                  _blob(r.leaf))
+    return Sealed(int(r.idx), r.kind, r.tenant_id, r.tracking_no, r.recorded_at, blob(r.body),
+                  blob(r.leaf))
 
 
 def _checkpoint(r: sa.Row[Any]) -> CheckpointRecord:
@@ -953,7 +951,7 @@ class SqlIntegrations(_Repo):
         if before_id is not None:
             q = q.where(c.id < before_id)
         return [RejectedPayload(r.tenant_id, r.source, r.ref, r.received_at, r.field, r.reason,
-                                r.content_type, _blob(r.body_sealed), r.size, int(r.id))
+                                r.content_type, blob(r.body_sealed), r.size, int(r.id))
                 for r in self.conn.execute(q.order_by(c.id.desc()).limit(limit))]
 
     def set_estimates(self, rows: Sequence[CarrierEstimate]) -> None:
@@ -977,7 +975,7 @@ _ESTIMATE_UPSERT = (
 
 
 def _endpoint(r: sa.Row[Any]) -> EndpointRow:
-    return EndpointRow(r.endpoint_id, r.tenant_id, r.format, r.name, _blob(r.secret_sealed), r.zone,
+    return EndpointRow(r.endpoint_id, r.tenant_id, r.format, r.name, blob(r.secret_sealed), r.zone,
                        bool(r.enabled), r.created_at)
 
 
@@ -1081,8 +1079,8 @@ class SqlDeliveries(_Repo):
         c = t.consumer_messages.c
         rows = self.conn.execute(sa.select(t.consumer_messages).where(
             c.tenant_id == tenant_id, c.tracking_no == tracking_no).order_by(c.id))
-        return [ConsumerMessage(r.tenant_id, r.tracking_no, r.channel, _blob(r.to_sealed),
-                                _blob(r.body_sealed), r.purpose, r.created_at, r.status,
+        return [ConsumerMessage(r.tenant_id, r.tracking_no, r.channel, blob(r.to_sealed),
+                                blob(r.body_sealed), r.purpose, r.created_at, r.status,
                                 int(r.id)) for r in rows]
 
 

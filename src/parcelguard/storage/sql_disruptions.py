@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
 from parcelguard.domain.disruptions import Disruption, DisruptionKind
 from parcelguard.storage import tables as t
+from parcelguard.storage.sqlrepo import Repo
 
 
-class _HasConn(Protocol):
-    @property
-    def conn(self) -> sa.Connection: ...
-
-
-class SqlDisruptions:
-    def __init__(self, uow: _HasConn) -> None:
-        self.uow = uow
-
-    @property
-    def conn(self) -> sa.Connection:
-        return self.uow.conn
-
+class SqlDisruptions(Repo):
     def add(self, d: Disruption) -> None:
         self.conn.execute(t.disruptions.insert().values(
             disruption_id=d.disruption_id, tenant_id=d.tenant_id, kind=d.kind.value,

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
 from parcelguard.domain.errors import Conflict
 from parcelguard.services.ports import Notice, NoticeSubscription
 from parcelguard.storage import tables as t
+from parcelguard.storage.sqlrepo import Repo, blob
 
 _CHUNK = 500  # parcels per IN list
 
 
-class _HasConn(Protocol):
-    @property
-    def conn(self) -> sa.Connection: ...
 
-
-class SqlNotices:
-    def __init__(self, uow: _HasConn) -> None:
-        self.uow = uow
-
-    @property
-    def conn(self) -> sa.Connection:
-        return self.uow.conn
-
+class SqlNotices(Repo):
     def subscribe(self, sub: NoticeSubscription) -> None:
         try:
             with self.conn.begin_nested():  # a refused insert leaves the transaction usable
@@ -110,15 +100,11 @@ def _insert_ignore(dialect: str) -> Any:
     return sqlite_insert(t.notices).on_conflict_do_nothing()
 
 
-def _blob(value: object) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[call-overload]
-
-
 def _subscription(r: sa.Row[Any]) -> NoticeSubscription:
     return NoticeSubscription(
-        r.subscription_id, r.tenant_id, r.tracking_no, r.channel, _blob(r.to_sealed),
+        r.subscription_id, r.tenant_id, r.tracking_no, r.channel, blob(r.to_sealed),
         r.to_digest, r.locale, r.created_at, r.created_by, r.quiet, r.tz,
-        None if r.secret_sealed is None else _blob(r.secret_sealed), r.unsubscribed_at)
+        None if r.secret_sealed is None else blob(r.secret_sealed), r.unsubscribed_at)
 
 
 def _notice(r: sa.Row[Any]) -> Notice:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Protocol
 
 import sqlalchemy as sa
 
 from parcelguard.domain.alerts import ACTIVE, Kind
 from parcelguard.services.ports import Delivered, OnHand, OpsAlert, Visit
 from parcelguard.storage import tables as t
+from parcelguard.storage.sqlrepo import Repo
 
 HOUR_US = 3_600_000_000
 CHINA_OFFSET_H = 8
 TERMINAL = ("delivered", "returned")
 
 
-class _HasConn(Protocol):
-    @property
-    def conn(self) -> sa.Connection: ...
 
-
-class SqlOperations:
-    def __init__(self, uow: _HasConn) -> None:
-        self.uow = uow
-
-    @property
-    def conn(self) -> sa.Connection:
-        return self.uow.conn
-
+class SqlOperations(Repo):
     def on_hand(self, tenant_id: str) -> list[OnHand]:
         st, s = t.shipment_states.c, t.shipments.c
         rows = self.conn.execute(

@@ -5,7 +5,6 @@ risk a ``delay_risk`` alert that names it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Literal
 
 import structlog
@@ -73,10 +72,6 @@ def _out(d: Disruption, now_us: int) -> DisruptionOut:
         in_force=d.in_force(now_us))
 
 
-def _us(at: datetime) -> int:
-    return times.to_us(at)
-
-
 @router.post("/v1/disruptions", status_code=201, response_model=DisruptionOut,
              summary="Declare a disruption: shipments whose way crosses it are estimated again")
 async def declare(body: DisruptionIn, sys: SystemDep, caller: Manager) -> DisruptionOut:
@@ -84,8 +79,8 @@ async def declare(body: DisruptionIn, sys: SystemDep, caller: Manager) -> Disrup
     if body.polygon is not None and any(len(p) != 2 for p in body.polygon):
         raise InvalidInput("polygon", "expected [lon, lat] pairs")
     given = disruptions.Declared(
-        body.kind, body.title, _us(body.starts_at) if body.starts_at else now_us,
-        _us(body.ends_at), body.extra_delay_hours, body.cities or (), body.facility_id,
+        body.kind, body.title, times.to_us(body.starts_at) if body.starts_at else now_us,
+        times.to_us(body.ends_at), body.extra_delay_hours, body.cities or (), body.facility_id,
         body.polygon)
     made = await asyncio.to_thread(disruptions.declare, sys.store, caller.tenant_id, given,
                                    caller.key_id, now_us)

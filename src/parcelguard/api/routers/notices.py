@@ -68,8 +68,7 @@ def _masked(channel: str, to: str) -> str:
     if channel == "sms":
         return privacy.mask_phone(to)
     if channel == "email":
-        local, _, domain = to.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return privacy.mask_email(to)
     parts = urlsplit(to)
     return f"{parts.scheme}://{parts.netloc}/…"
 
