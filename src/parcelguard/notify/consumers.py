@@ -33,6 +33,7 @@ from parcelguard.services.ports import (
     Store,
     Vault,
 )
+from parcelguard.services.rounds import Rounds
 
 log = structlog.get_logger(__name__)
 BATCH = 100
@@ -52,34 +53,18 @@ class Notifier:
         self.base_url, self.allow_private, self.every_s = base_url, allow_private, every_s
         self._client = httpx.Client(timeout=timeout_s, headers={"user-agent": USER_AGENT},
                                     follow_redirects=False)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._round = threading.Lock()  # the loop and a test's send_due never overlap
+        self._rounds = Rounds("notifier", every_s, lambda: self.send_due() == BATCH)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def nudge(self) -> None:
-        self._wake.set()
+        self._rounds.nudge()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._rounds.stop()
         self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.every_s)
-            self._wake.clear()
-            try:
-                while self.send_due() == BATCH and not self._stop.is_set():
-                    pass
-            except Exception:
-                log.exception("notification round failed")
 
     def send_due(self) -> int:
         """One round: every notice due now. Returns how many were looked at."""

@@ -16,7 +16,6 @@ import email.utils
 import ipaddress
 import random
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -38,6 +37,7 @@ from parcelguard.domain.webhooks import (
 from parcelguard.services import notify
 from parcelguard.services.clock import Clock
 from parcelguard.services.ports import Attempt, Store, Vault
+from parcelguard.services.rounds import Rounds
 
 log = structlog.get_logger(__name__)
 BATCH = 50
@@ -91,40 +91,22 @@ class Deliverer:
         self.store, self.vault, self.clock = store, vault, clock
         self.allow_private, self.timeout_s, self.every_s = allow_private, timeout_s, every_s
         self.rng = random.Random(seed)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=timeout_s, headers={"user-agent": USER_AGENT},
                                     follow_redirects=False)
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="webhook")
+        self._rounds = Rounds("webhook-deliverer", every_s, lambda: self.deliver_due() == BATCH)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def nudge(self) -> None:
         """New messages may be in the outbox: deliver now rather than at the next round."""
-        self._wake.set()
+        self._rounds.nudge()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._rounds.stop()
         self._pool.shutdown()
         self._client.close()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.every_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                while self.deliver_due() == BATCH and not self._stop.is_set():
-                    pass  # a backlog: keep going
-            except Exception:
-                log.exception("webhook delivery round failed")
 
     def deliver_due(self) -> int:
         """One round: every message due now, each subscription's in order, different

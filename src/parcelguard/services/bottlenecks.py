@@ -17,7 +17,6 @@ slow (the hub board's congestion level says that), while a fast one that slows d
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -28,6 +27,7 @@ from parcelguard.services import notify
 from parcelguard.services.clock import Clock
 from parcelguard.services.operations import quantile
 from parcelguard.services.ports import OpsAlert, Store, UnitOfWork, Vault, Visit
+from parcelguard.services.rounds import Rounds
 
 log = structlog.get_logger(__name__)
 
@@ -164,25 +164,17 @@ class Watch:
     its own; runs where the webhook deliverer does (one process in bus mode)."""
 
     def __init__(self, store: Store, clock: Clock, vault: Vault, every_s: float = 300.0) -> None:
-        self.store, self.clock, self.vault, self.every_s = store, clock, vault, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.store, self.clock, self.vault = store, clock, vault
+        self._rounds = Rounds("bottlenecks", every_s, self._round)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="bottlenecks", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._rounds.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                for what, alert in check_all(self.store, times.to_us(self.clock.now()),
-                                             self.vault):
-                    log.info("ops_alert." + what, facility=alert.facility_id,
-                             tenant=alert.tenant_id, **dict(alert.evidence))
-            except Exception:
-                log.exception("bottleneck check failed")
+    def _round(self) -> bool:
+        for what, alert in check_all(self.store, times.to_us(self.clock.now()), self.vault):
+            log.info("ops_alert." + what, facility=alert.facility_id, tenant=alert.tenant_id,
+                     **dict(alert.evidence))
+        return False
