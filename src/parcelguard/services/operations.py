@@ -137,8 +137,7 @@ def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,
         waits.setdefault(h.facility_id, []).append(max(0, now_us - h.since_us) / MINUTE_US)
     recent = uow.operations.scanned(tenant_id, now_us - HOUR_US, now_us + 1, "facility")
     dwell = uow.operations.open_dwell(tenant_id)
-    places = {f: (lat, lon) for t, f, lat, lon in uow.events.facility_positions()
-              if t == tenant_id}
+    places = {f: (lat, lon) for _, f, lat, lon in uow.events.facility_positions(tenant_id)}
     hubs = []
     for facility in sorted(set(waits) | set(recent) | set(dwell)):
         minutes = sorted(waits.get(facility, []))

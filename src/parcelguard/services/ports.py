@@ -194,8 +194,10 @@ class Events(Protocol):
         """Insert or move facilities: (tenant, facility id, lat, lon)."""
         ...
 
-    def facility_positions(self) -> list[tuple[str, str, float, float]]:
-        """(tenant, facility id, lat, lon) of every facility a scan gave a position for."""
+    def facility_positions(self, tenant_id: str | None = None
+                           ) -> list[tuple[str, str, float, float]]:
+        """(tenant, facility id, lat, lon) of every facility a scan gave a position for (of
+        one tenant, or of all)."""
         ...
 
 

@@ -269,8 +269,10 @@ class MemoryEvents(_Repo):
 
         self.later(apply)
 
-    def facility_positions(self) -> list[tuple[str, str, float, float]]:
-        return sorted((t, f, lat, lon) for (t, f), (lat, lon) in self.data.places.items())
+    def facility_positions(self, tenant_id: str | None = None
+                           ) -> list[tuple[str, str, float, float]]:
+        return sorted((t, f, lat, lon) for (t, f), (lat, lon) in self.data.places.items()
+                      if tenant_id is None or t == tenant_id)
 
 
 class MemoryTelemetry(_Repo):

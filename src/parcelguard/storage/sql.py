@@ -406,10 +406,13 @@ class SqlEvents(_Repo):
     def save_places(self, rows: Sequence[tuple[str, str, float, float]]) -> None:
         self.bulk(_PLACE_UPSERT, list(rows))
 
-    def facility_positions(self) -> list[tuple[str, str, float, float]]:
+    def facility_positions(self, tenant_id: str | None = None
+                           ) -> list[tuple[str, str, float, float]]:
         c = t.facilities.c
-        rows = self.conn.execute(sa.select(c.tenant_id, c.facility_id, c.lat, c.lon)
-                                 .order_by(c.tenant_id, c.facility_id))
+        q = sa.select(c.tenant_id, c.facility_id, c.lat, c.lon)
+        if tenant_id is not None:
+            q = q.where(c.tenant_id == tenant_id)
+        rows = self.conn.execute(q.order_by(c.tenant_id, c.facility_id))
         return [(r[0], r[1], float(r[2]), float(r[3])) for r in rows]
 
     def of(self, shipment_id: int) -> list[StoredEvent]:
