@@ -116,11 +116,11 @@ class System:
         self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
         if self._delivering:
             self.deliverer.start()
+            self.bottlenecks.start()  # operations alerts go out with the webhooks
         # consumer notifications go out from where webhooks do (one process in bus mode)
         self._notifying = self.settings.notices_enabled and deliver is not False
         if self._notifying:
             self.notifier.start()
-            self.bottlenecks.start()  # the operations alerts, where notifications go out
         if self.mqtt is not None:
             self.mqtt.start()  # connects in the background, and keeps trying
 
@@ -129,9 +129,9 @@ class System:
             self.mqtt.stop()
         if getattr(self, "_delivering", False):
             self.deliverer.stop()
+            self.bottlenecks.stop()
         if getattr(self, "_notifying", False):
             self.notifier.stop()
-            self.bottlenecks.stop()
         self.pipeline.stop()
         self.deliveries.close()  # codes being issued finish before the store closes
         self.store.close()
