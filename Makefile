@@ -33,7 +33,7 @@ assets: node_modules/.stamp
 
 # Debian packages the tests use: Chromium (page tests), a CJK font, pango (WeasyPrint's PDFs),
 # poppler and zbar (reading the PDFs and their barcodes back).
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils zbar-tools
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
