@@ -253,11 +253,18 @@ def keys_create(
     tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
     role: Annotated[Role, typer.Option(help="what the key may do")],
     label: Annotated[str, typer.Option(help="a note to recognise the key by")] = "",
+    network: Annotated[str | None, typer.Option(
+        help="carrier keys only: the carrier code (e.g. sf) whose parcels of every tenant "
+             "the key's operations console covers")] = None,
 ) -> None:
     """Create an API key and print it once. Only its hash is stored."""
     with _store() as store:
-        key = auth.create_key(store, tenant, role, label, _now_us())
-    err.print(f"key for tenant {tenant}, role {role.value} (shown once; store it now):")
+        try:
+            key = auth.create_key(store, tenant, role, label, _now_us(), network)
+        except ParcelGuardError as exc:
+            raise _fail(exc.message) from None
+    spans = f", network {network} (every tenant's {network} parcels)" if network else ""
+    err.print(f"key for tenant {tenant}, role {role.value}{spans} (shown once; store it now):")
     print(key)
 
 
@@ -266,9 +273,10 @@ def keys_list(tenant: Annotated[str, typer.Option(help="tenant id")]) -> None:
     """List a tenant's keys (ids and roles; secrets are never shown again)."""
     with _store() as store, store.unit_of_work(write=False) as uow:
         keys = uow.tenants.keys(tenant)
-    table = Table("key id", "role", "label", "created", "revoked")
+    table = Table("key id", "role", "network", "label", "created", "revoked")
     for k in keys:
-        table.add_row(k.key_id, k.role.value, k.label, times.iso_us(k.created_at_us),
+        table.add_row(k.key_id, k.role.value, k.network or "", k.label,
+                      times.iso_us(k.created_at_us),
                       times.iso_us(k.revoked_at_us) if k.revoked_at_us else "")
     out.print(table)
 

@@ -45,6 +45,19 @@ def test_a_key_for_a_missing_tenant_is_refused_with_what_to_do(tmp_path: Path) -
     assert "parcelguard tenants create ghost" in done.stderr
 
 
+def test_a_carrier_network_key_names_its_carrier(tmp_path: Path) -> None:
+    run(tmp_path, "tenants", "create", "sf-net")
+    made = run(tmp_path, "keys", "create", "--tenant", "sf-net", "--role", "carrier",
+               "--network", "sf")
+    assert "network sf (every tenant's sf parcels)" in made.stderr
+    listed = run(tmp_path, "keys", "list", "--tenant", "sf-net").stdout
+    assert "carrier" in listed
+    assert " sf " in listed
+    done = run(tmp_path, "keys", "create", "--tenant", "sf-net", "--role", "merchant",
+               "--network", "sf", ok=False)
+    assert (done.returncode, "only a carrier key spans a network" in done.stderr) == (1, True)
+
+
 def test_ledger_verify_passes_then_reports_tampering_with_its_position(tmp_path: Path) -> None:
     data = tmp_path / "sim"
     run(tmp_path, "simulate", str(data), "--shipments", "20", "--seed", "3")

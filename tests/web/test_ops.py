@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from parcelguard.domain import times
+from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.tenancy import Role
-from parcelguard.services import bottlenecks
+from parcelguard.services import auth, bottlenecks
 from parcelguard.services.clock import ManualClock
 from tests.conftest import Server
 from tests.factories import at, event_json, shipment_json
@@ -167,10 +168,9 @@ def test_lane_performance_and_its_trend(server: Server) -> None:
                     "on_time_change": "-0.333"}
 
 
-def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
-    server: Server, clock: ManualClock,
-) -> None:
-    api = server.client(Role.MERCHANT)
+def slowing_hub(api: httpx.Client) -> list[str]:
+    """HUB-Q took 40 minutes in the same hours of the three days before; now ten parcels have
+    waited there 60 to 105 minutes and are still there."""
     numbers = [f"SF65000000{i:02d}" for i in range(40)]
     promise = times.iso(at(12 + 30))  # T0 + 30 h
     assert api.post("/v1/shipments", json=[shipment_json(tn, promised_by=promise)
@@ -186,6 +186,31 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
         events.append(event_json(tn, 12 - (60 + 5 * i) / 60, "in_transit",
                                  location={"facility_id": "HUB-Q"}))
     assert api.post("/v1/events", json=events).json()["accepted"] == len(events)
+    return numbers
+
+
+def network_key(server: Server, network: str = "sf") -> str:
+    """A carrier network key of a tenant of the carrier's own (``sf-net``)."""
+    store = server.system.store
+    with store.unit_of_work(write=False) as uow:
+        known = uow.tenants.exists("sf-net")
+    if not known:
+        auth.create_tenant(store, "sf-net", "SF network", 0)
+    return auth.create_key(store, "sf-net", Role.CARRIER, "network", 0, network=network)
+
+
+def signed_in_with(server: Server, key: str) -> httpx.Client:
+    client = server.anonymous({"Origin": server.url})
+    r = client.post("/login", data={"key": key, "lang": "zh"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
+    server: Server, clock: ManualClock,
+) -> None:
+    api = server.client(Role.MERCHANT)
+    numbers = slowing_hub(api)
     hook = api.post("/v1/webhooks", json={"url": "https://hooks.example.com/ops",
                                           "events": ["ops_alert.opened", "ops_alert.cleared"]})
     assert hook.status_code == 201, hook.text
@@ -219,3 +244,64 @@ def test_a_hub_slowing_down_raises_a_bottleneck_before_any_promise_is_missed(
     assert [m["event"] for m in api.get("/v1/webhooks/messages").json()] == [
         "ops_alert.cleared", "ops_alert.opened"]
     assert change[1].cleared_at_us == times.to_us(clock.now())
+
+
+def test_a_carrier_network_key_sees_its_parcels_of_every_merchant(server: Server) -> None:
+    waiting = [("acme", "SF6600000001", "sf", "HUB-N"), ("acme", "SF6600000002", "sf", "HUB-N"),
+               ("acme", "ZT6600000003", "zto", "HUB-N"),
+               ("other", "SF6600000004", "sf", "HUB-N"), ("other", "SF6600000005", "sf", "HUB-M")]
+    for tenant, tn, carrier, hub in waiting:
+        api = server.client(Role.MERCHANT, tenant=tenant)
+        assert api.post("/v1/shipments", json=shipment_json(tn, carrier=carrier)).status_code == 201
+        r = api.post("/v1/events", json=[event_json(tn, 11, "in_transit", carrier=carrier,
+                                                    location={"facility_id": hub})])
+        assert r.json()["accepted"] == 1, r.text
+
+    def on_hand(client: httpx.Client) -> dict[str, str]:
+        return {r["facility_id"]: r["on_hand"] for r in table(client, "hubs")}
+
+    key = network_key(server)
+    sf = signed_in_with(server, key)
+    assert on_hand(sf) == {"HUB-N": "3", "HUB-M": "1"}  # both merchants' sf parcels, no zto
+    page = sf.get("/ops")
+    assert 'data-testid="ops-network"' in page.text
+    assert "承运网络 sf：所有商家交由 sf 承运的包裹" in page.text
+    # a tenant's own carrier key still sees that tenant's parcels, of every carrier
+    assert on_hand(signed_in(server, Role.CARRIER)) == {"HUB-N": "3"}
+    assert on_hand(signed_in(server, Role.CARRIER, tenant="other")) == {"HUB-N": "1",
+                                                                         "HUB-M": "1"}
+    assert on_hand(signed_in_with(server, network_key(server, "zto"))) == {"HUB-N": "1"}
+    # the span is the console's: the merchants' shipments are not the network's to read
+    api = server.anonymous({"Authorization": f"Bearer {key}"})
+    assert api.get("/v1/shipments/SF6600000001").status_code == 404
+    assert api.get("/v1/shipments").json()["items"] == []
+
+
+def test_only_a_carrier_key_spans_a_network(server: Server) -> None:
+    store = server.system.store
+    with pytest.raises(InvalidInput, match="only a carrier key spans a network"):
+        auth.create_key(store, "acme", Role.MERCHANT, "", 0, network="sf")
+    with pytest.raises(InvalidInput, match="expected a carrier code"):
+        auth.create_key(store, "acme", Role.CARRIER, "", 0, network="SF Express")
+
+
+def test_a_network_watches_its_hubs_across_merchants(server: Server, clock: ManualClock) -> None:
+    key = network_key(server)
+    hook = server.anonymous({"Authorization": f"Bearer {server.keys.acme[Role.ADMIN]}"})
+    net_admin = auth.create_key(server.system.store, "sf-net", Role.ADMIN, "", 0)
+    net = server.anonymous({"Authorization": f"Bearer {net_admin}"})
+    assert net.post("/v1/webhooks", json={"url": "https://hooks.example.com/net",
+                                          "events": ["ops_alert.opened"]}).status_code == 201
+    slowing_hub(hook)
+
+    changes = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
+                                    server.system.vault)
+    assert sorted((a.tenant_id, a.network, a.facility_id, what) for what, a in changes) == [
+        ("acme", None, "HUB-Q", "opened"), ("sf-net", "sf", "HUB-Q", "opened")]
+    (sent,) = net.get("/v1/webhooks/messages").json()
+    assert (sent["payload"]["data"]["facility_id"],
+            sent["payload"]["data"]["network"]) == ("HUB-Q", "sf")
+    assert 'data-ops-alert="HUB-Q"' in signed_in_with(server, key).get("/ops").text
+    # a tenant's console shows its own alert once, not the network's copy
+    page = signed_in(server, Role.OPERATOR).get("/ops").text
+    assert page.count('data-ops-alert="HUB-Q"') == 1

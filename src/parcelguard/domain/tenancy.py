@@ -1,4 +1,6 @@
-"""Tenants, roles and what each role may do. Every read and write is scoped to one tenant."""
+"""Tenants, roles and what each role may do. Every read and write is scoped to one tenant, with
+one exception: a carrier *network* key reads the operations console over every parcel handed to
+its carrier, whichever merchant (tenant) sent it (``Scope``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from enum import StrEnum
 from parcelguard.domain.errors import Forbidden, InvalidInput
 
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,39}")
+CARRIER_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # as shipments name them: sf, zto
 
 
 class Role(StrEnum):
@@ -56,12 +59,28 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose parcels an operations reading covers: one tenant's, or (``network`` set) every
+    parcel handed to that carrier across all tenants. What the reading itself records (an
+    operations alert) belongs to ``tenant_id`` either way."""
+
+    tenant_id: str
+    network: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a tenant and a role, from a verified API key."""
+    """Who is calling: a tenant and a role, from a verified API key. A carrier key may also
+    name its carrier's network: its operations console then spans every merchant."""
 
     tenant_id: str
     role: Role
     key_id: str
+    network: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.network)
 
     @property
     def sees_recipient(self) -> bool:
@@ -85,3 +104,16 @@ def check_tenant_id(value: str) -> str:
             "tenant", f"expected 2-40 lowercase letters, digits, '-' or '_', got {value!r}"
         )
     return value
+
+
+def check_network(role: Role, network: str | None) -> str | None:
+    """A network is a carrier code, and only a carrier key may span one."""
+    if network is None:
+        return None
+    if role is not Role.CARRIER:
+        raise InvalidInput("network", f"only a carrier key spans a network, not a {role.value} key")
+    if not CARRIER_CODE.fullmatch(network):
+        raise InvalidInput(
+            "network", f"expected a carrier code of 1-32 lowercase letters, digits, '-' or '_' "
+            f"(e.g. sf, zto), got {network!r}")
+    return network

@@ -14,7 +14,7 @@ import threading
 import time
 
 from parcelguard.domain.errors import Conflict, NotFound, Unauthorized
-from parcelguard.domain.tenancy import Principal, Role, check_tenant_id
+from parcelguard.domain.tenancy import Principal, Role, check_network, check_tenant_id
 from parcelguard.services.ports import ApiKeyRecord, Store
 
 PREFIX = "pgk"
@@ -34,14 +34,19 @@ def create_tenant(store: Store, tenant_id: str, name: str, now_us: int) -> None:
         uow.commit()
 
 
-def create_key(store: Store, tenant_id: str, role: Role, label: str, now_us: int) -> str:
-    """Make a key and return it: the only time its secret is ever seen."""
+def create_key(store: Store, tenant_id: str, role: Role, label: str, now_us: int,
+               network: str | None = None) -> str:
+    """Make a key and return it: the only time its secret is ever seen. A carrier key with a
+    ``network`` (a carrier code) reads the operations console over that carrier's parcels of
+    every tenant: issue one only to the carrier itself."""
+    check_network(role, network)
     key_id, secret = secrets.token_hex(5), secrets.token_urlsafe(32)
     with store.unit_of_work() as uow:
         if not uow.tenants.exists(tenant_id):
             raise NotFound(f"no tenant {tenant_id!r}: create it with "
                            f"`parcelguard tenants create {tenant_id}`")
-        uow.tenants.add_key(ApiKeyRecord(key_id, tenant_id, role, _hash(secret), label, now_us))
+        uow.tenants.add_key(ApiKeyRecord(key_id, tenant_id, role, _hash(secret), label, now_us,
+                                         network=network))
         uow.commit()
     return f"{PREFIX}_{key_id}_{secret}"
 
@@ -83,7 +88,7 @@ class Authenticator:
             or not hmac.compare_digest(record.secret_hash, secret_hash)
         ):
             raise Unauthorized("the API key is not valid")
-        principal = Principal(record.tenant_id, record.role, record.key_id)
+        principal = Principal(record.tenant_id, record.role, record.key_id, record.network)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

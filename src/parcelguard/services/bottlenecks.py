@@ -12,6 +12,9 @@ times the baseline (hysteresis: no flapping).
 
 This compares a facility with itself, so a hub that is always slow is not flagged for being
 slow (the hub board's congestion level says that), while a fast one that slows down is.
+
+Each tenant's facilities are checked over its own parcels, and each carrier network a live key
+spans over that carrier's parcels of every tenant (its alerts belong to the key's tenant).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, replace
 import structlog
 
 from parcelguard.domain import times
+from parcelguard.domain.tenancy import Scope
 from parcelguard.services import notify
 from parcelguard.services.clock import Clock
 from parcelguard.services.operations import quantile
@@ -94,26 +98,26 @@ def is_bottleneck(d: Drift) -> bool:
             and d.now_p95_min - d.baseline_p95_min >= MIN_EXCESS_MIN)
 
 
-def check(uow: UnitOfWork, tenant_id: str, now_us: int) -> list[tuple[str, OpsAlert]]:
+def check(uow: UnitOfWork, scope: Scope, now_us: int) -> list[tuple[str, OpsAlert]]:
     """Open an alert for each facility newly drifting, clear those back to normal; returns
     what changed (``opened`` or ``cleared``, the alert). The caller commits."""
-    return changes_for(uow, tenant_id, now_us, _found(uow, tenant_id, now_us))
+    return changes_for(uow, scope, now_us, _found(uow, scope, now_us))
 
 
-def _found(uow: UnitOfWork, tenant_id: str, now_us: int) -> dict[str, Drift]:
+def _found(uow: UnitOfWork, scope: Scope, now_us: int) -> dict[str, Drift]:
     return {d.facility_id: d for d in drifts(
-        uow.operations.visits(tenant_id, now_us - BASELINE_US, now_us + 1), now_us)}
+        uow.operations.visits(scope, now_us - BASELINE_US, now_us + 1), now_us)}
 
 
-def changes_for(uow: UnitOfWork, tenant_id: str, now_us: int,
+def changes_for(uow: UnitOfWork, scope: Scope, now_us: int,
                 found: dict[str, Drift]) -> list[tuple[str, OpsAlert]]:
-    active = {a.facility_id: a for a in uow.operations.ops_alerts(tenant_id, True)
+    active = {a.facility_id: a for a in uow.operations.ops_alerts(scope, True)
               if a.kind == KIND}
     changes = []
     for facility, d in found.items():
         if facility not in active and is_bottleneck(d):
-            alert = OpsAlert(_alert_id(tenant_id, facility, now_us), tenant_id, facility, KIND,
-                             now_us, _evidence(d))
+            alert = OpsAlert(_alert_id(scope, facility, now_us), scope.tenant_id, facility,
+                             KIND, now_us, _evidence(d), network=scope.network)
             uow.operations.save_ops_alert(alert)
             changes.append(("opened", alert))
     for facility, alert in active.items():
@@ -127,18 +131,18 @@ def changes_for(uow: UnitOfWork, tenant_id: str, now_us: int,
 
 def check_all(store: Store, now_us: int, vault: Vault | None = None
               ) -> list[tuple[str, OpsAlert]]:
-    """Every tenant, one transaction each; with ``vault``, webhook subscribers get the
-    changes (``ops_alert.opened`` / ``ops_alert.cleared``) through the outbox, in the same
-    commit."""
+    """Every tenant and every carrier network, one transaction each; with ``vault``, webhook
+    subscribers get the changes (``ops_alert.opened`` / ``ops_alert.cleared``) through the
+    outbox, in the same commit."""
     with store.unit_of_work(write=False) as uow:
-        tenants = [t for t, _ in uow.tenants.all()]
+        scopes = [Scope(t) for t, _ in uow.tenants.all()] + uow.tenants.networks()
     changes = []
-    for tenant_id in tenants:
+    for scope in scopes:
         # the 7-day read outside the write lock (SQLite has one writer); the write is short
         with store.unit_of_work(write=False) as uow:
-            found = _found(uow, tenant_id, now_us)
+            found = _found(uow, scope, now_us)
         with store.unit_of_work() as uow:
-            done = changes_for(uow, tenant_id, now_us, found)
+            done = changes_for(uow, scope, now_us, found)
             if done and vault is not None:
                 uow.webhooks.add_messages(notify.ops_outbox(uow, vault, done, now_us))
             if done:
@@ -153,8 +157,9 @@ def _evidence(d: Drift) -> dict[str, object]:
             "recent_stays": d.recent_stays, "on_hand": d.on_hand}
 
 
-def _alert_id(tenant_id: str, facility_id: str, at_us: int) -> str:
-    digest = hashlib.sha256(f"{tenant_id}\x1f{facility_id}\x1f{at_us}".encode()).hexdigest()
+def _alert_id(scope: Scope, facility_id: str, at_us: int) -> str:
+    whose = scope.tenant_id if scope.network is None else f"{scope.tenant_id}@{scope.network}"
+    digest = hashlib.sha256(f"{whose}\x1f{facility_id}\x1f{at_us}".encode()).hexdigest()
     return f"ops_{digest[:24]}"
 
 
@@ -176,5 +181,5 @@ class Watch:
     def _round(self) -> bool:
         for what, alert in check_all(self.store, times.to_us(self.clock.now()), self.vault):
             log.info("ops_alert." + what, facility=alert.facility_id, tenant=alert.tenant_id,
-                     **dict(alert.evidence))
+                     network=alert.network, **dict(alert.evidence))
         return False

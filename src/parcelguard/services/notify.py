@@ -136,6 +136,7 @@ def ops_outbox(uow: UnitOfWork, vault: Vault, changes: Iterable[tuple[str, OpsAl
         at_us = a.opened_at_us if a.cleared_at_us is None else a.cleared_at_us
         data: dict[str, object] = {
             "alert_id": a.alert_id, "facility_id": a.facility_id, "kind": a.kind,
+            "network": a.network,
             "opened_at": times.iso_us(a.opened_at_us),
             "cleared_at": None if a.cleared_at_us is None else times.iso_us(a.cleared_at_us),
             "evidence": dict(a.evidence)}

@@ -14,6 +14,9 @@ holder at the moment of harm: the facility and the operator of its last scan bef
 scanning device, the shift in China time), counted per facility, per facility and shift, per
 operator and per device, and divided by the parcels each of those handled in the same window:
 a rate per 10,000 parcels handled, so a busy hub is not blamed for being busy.
+
+Every figure is over a ``Scope``: one tenant's parcels, or a carrier network's (every parcel
+handed to that carrier, whichever merchant sent it).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind
 from parcelguard.domain.liability import Incident, Segment
 from parcelguard.domain.shipment import Category
+from parcelguard.domain.tenancy import Scope
 from parcelguard.rules.profiles import Profile
 from parcelguard.services import liability
 from parcelguard.services.ports import Delivered, UnitOfWork
@@ -98,13 +102,13 @@ class Lane:
     on_time_change: float | None
 
 
-def lanes(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int) -> list[Lane]:
+def lanes(uow: UnitOfWork, scope: Scope, since_us: int, until_us: int) -> list[Lane]:
     """Lane performance in the window, busiest first, with its trend against the window
     before (a lane with nothing delivered then has no trend)."""
     span = until_us - since_us
     now: dict[str, list[Delivered]] = {}
     before: dict[str, list[Delivered]] = {}
-    for d in uow.operations.delivered(tenant_id, since_us - span, until_us):
+    for d in uow.operations.delivered(scope, since_us - span, until_us):
         (now if d.delivered_us >= since_us else before).setdefault(d.lane, []).append(d)
     out = []
     for lane, done in now.items():
@@ -130,14 +134,14 @@ def _on_time(done: list[Delivered]) -> float | None:
     return round(sum(d.delivered_us <= (d.promised_us or 0) for d in judged) / len(judged), 3)
 
 
-def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,
+def hub_board(uow: UnitOfWork, scope: Scope, now_us: int,
               dwell_max_min: float) -> list[Hub]:
     waits: dict[str, list[float]] = {}
-    for h in uow.operations.on_hand(tenant_id):
+    for h in uow.operations.on_hand(scope):
         waits.setdefault(h.facility_id, []).append(max(0, now_us - h.since_us) / MINUTE_US)
-    recent = uow.operations.scanned(tenant_id, now_us - HOUR_US, now_us + 1, "facility")
-    dwell = uow.operations.open_dwell(tenant_id)
-    places = {f: (lat, lon) for _, f, lat, lon in uow.events.facility_positions(tenant_id)}
+    recent = uow.operations.scanned(scope, now_us - HOUR_US, now_us + 1, "facility")
+    dwell = uow.operations.open_dwell(scope)
+    places = uow.operations.positions(scope)
     hubs = []
     for facility in sorted(set(waits) | set(recent) | set(dwell)):
         minutes = sorted(waits.get(facility, []))
@@ -152,10 +156,11 @@ def hub_board(uow: UnitOfWork, tenant_id: str, now_us: int,
                                        h.facility_id))
 
 
-def accountability(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int,
+def accountability(uow: UnitOfWork, scope: Scope, since_us: int, until_us: int,
                    profiles: Mapping[Category, Profile]) -> Accountability:
     placed: list[Placed] = []
-    for tracking_no in uow.operations.with_alerts(tenant_id, ALERT_KINDS, since_us, until_us):
+    for tenant_id, tracking_no in uow.operations.with_alerts(scope, ALERT_KINDS, since_us,
+                                                             until_us):
         _, _, analysis = liability.read(uow, tenant_id, tracking_no, profiles)
         for inc in analysis.incidents:
             if inc.kind in HANDLING and since_us <= inc.at_us < until_us:
@@ -170,7 +175,7 @@ def accountability(uow: UnitOfWork, tenant_id: str, since_us: int, until_us: int
                 counts[group][key] += 1
     rates = {}
     for group in GROUPS:
-        handled = uow.operations.scanned(tenant_id, since_us, until_us, group)
+        handled = uow.operations.scanned(scope, since_us, until_us, group)
         rows = [Rate(key, counts[group][key], handled.get(key, 0),
                      round(counts[group][key] * PER / handled[key], 1) if handled.get(key)
                      else None)

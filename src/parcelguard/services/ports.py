@@ -22,7 +22,7 @@ from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.shipment import Category, Shipment
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, Reading
-from parcelguard.domain.tenancy import Role
+from parcelguard.domain.tenancy import Role, Scope
 from parcelguard.domain.webhooks import Message, MessageState
 
 # ---- records: what storage keeps beyond the domain objects ----
@@ -111,6 +111,7 @@ class ApiKeyRecord:
     label: str
     created_at_us: int
     revoked_at_us: int | None = None
+    network: str | None = None  # a carrier key spanning this carrier's parcels of all tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,9 @@ class Tenants(Protocol):
     def get_key(self, key_id: str) -> ApiKeyRecord | None: ...
     def keys(self, tenant_id: str) -> list[ApiKeyRecord]: ...
     def revoke_key(self, key_id: str, at_us: int) -> bool: ...
+    def networks(self) -> list[Scope]:
+        """The carrier networks live keys span, with the tenant each belongs to."""
+        ...
 
 
 class Shipments(Protocol):
@@ -554,39 +558,50 @@ class OpsAlert:
     opened_at_us: int
     evidence: Mapping[str, object]
     cleared_at_us: int | None = None
+    network: str | None = None  # found over a carrier network's parcels, not the tenant's
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.network)
 
 
 class Operations(Protocol):
-    """What the carrier's operations console reads (services/operations.py)."""
+    """What the carrier's operations console reads (services/operations.py), over one
+    tenant's parcels or one carrier network's (``Scope``)."""
 
-    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
+    def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
         """Stays that began in the window."""
         ...
 
-    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
-        """Newest first (the last 200)."""
+    def ops_alerts(self, scope: Scope, active_only: bool) -> list[OpsAlert]:
+        """The scope's own alerts, newest first (the last 200)."""
         ...
 
     def save_ops_alert(self, alert: OpsAlert) -> None: ...
 
-    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+    def delivered(self, scope: Scope, since_us: int, until_us: int) -> list[Delivered]:
         """Parcels delivered in the window (picked up with a scan)."""
         ...
 
-    def on_hand(self, tenant_id: str) -> list[OnHand]: ...
-    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+    def on_hand(self, scope: Scope) -> list[OnHand]: ...
+    def scanned(self, scope: Scope, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:
         """Distinct parcels scanned in the window per ``group``: facility, operator, device,
         or shift (``<facility>|day`` 08:00-20:00 and ``|night`` in China time)."""
         ...
 
-    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+    def open_dwell(self, scope: Scope) -> dict[str, int]:
         """Active dwell_exceeded alerts per facility."""
         ...
 
-    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
-                    until_us: int) -> list[str]:
-        """Tracking numbers with an alert of these kinds opened in the window."""
+    def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[tuple[str, str]]:
+        """(tenant, tracking number) of the parcels with an alert of these kinds opened in
+        the window."""
+        ...
+
+    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
+        """Where the scope's facilities are (a network: as any of its tenants placed them)."""
         ...
 
 

@@ -23,6 +23,7 @@ from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Device
+from parcelguard.domain.tenancy import Scope
 from parcelguard.domain.webhooks import Message, MessageState
 from parcelguard.services.ports import (
     AlertCounts,
@@ -147,6 +148,11 @@ class MemoryTenants(_Repo):
             return False
         self.later(lambda: self.data.keys.__setitem__(key_id, replace(key, revoked_at_us=at_us)))
         return True
+
+    def networks(self) -> list[Scope]:
+        return sorted({Scope(k.tenant_id, k.network) for k in self.data.keys.values()
+                       if k.network is not None and k.revoked_at_us is None},
+                      key=lambda s: (s.tenant_id, s.network or ""))
 
 
 class MemoryShipments(_Repo):
@@ -739,12 +745,14 @@ class MemoryDisruptions(_Repo):
 
 
 class MemoryOperations(_Repo):
-    def _of(self, tenant_id: str) -> list[ShipmentRecord]:
-        return [r for r in self.data.shipments.values() if r.shipment.tenant_id == tenant_id]
+    def _of(self, scope: Scope) -> list[ShipmentRecord]:
+        return [r for r in self.data.shipments.values()
+                if (r.shipment.carrier == scope.network if scope.network
+                    else r.shipment.tenant_id == scope.tenant_id)]
 
-    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
+    def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
         out = []
-        for r in self._of(tenant_id):
+        for r in self._of(scope):
             scans = sorted(((times.to_us(x.event.occurred_at), x.event.facility_id)
                             for x in self.data.events.get(r.id, [])), key=lambda p: p[0])
             scans = [(at, f) for at, f in scans if since_us <= at < until_us]
@@ -759,17 +767,17 @@ class MemoryOperations(_Repo):
                                  and r.state.holder_id == facility))
         return out
 
-    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
-        found = [a for a in self.data.ops_alerts.values() if a.tenant_id == tenant_id
+    def ops_alerts(self, scope: Scope, active_only: bool) -> list[OpsAlert]:
+        found = [a for a in self.data.ops_alerts.values() if a.scope == scope
                  and (not active_only or a.cleared_at_us is None)]
         return sorted(found, key=lambda a: (-a.opened_at_us, a.alert_id))[:200]
 
     def save_ops_alert(self, alert: OpsAlert) -> None:
         self.later(lambda: self.data.ops_alerts.__setitem__(alert.alert_id, alert))
 
-    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+    def delivered(self, scope: Scope, since_us: int, until_us: int) -> list[Delivered]:
         out = []
-        for r in self._of(tenant_id):
+        for r in self._of(scope):
             st = r.state
             if (st.delivered_at_us is not None and since_us <= st.delivered_at_us < until_us
                     and st.picked_up_at_us is not None and st.lane is not None):
@@ -778,16 +786,16 @@ class MemoryOperations(_Repo):
                                      None if promised is None else times.to_us(promised)))
         return out
 
-    def on_hand(self, tenant_id: str) -> list[OnHand]:
+    def on_hand(self, scope: Scope) -> list[OnHand]:
         return [OnHand(r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
-                for r in self._of(tenant_id)
+                for r in self._of(scope)
                 if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
                 and r.state.status.value not in ("delivered", "returned")]
 
-    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+    def scanned(self, scope: Scope, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:
         seen: dict[str, set[int]] = {}
-        for r in self._of(tenant_id):
+        for r in self._of(scope):
             for stored in self.data.events.get(r.id, []):
                 e = stored.event
                 at = times.to_us(e.occurred_at)
@@ -800,21 +808,37 @@ class MemoryOperations(_Repo):
                     seen.setdefault(key, set()).add(r.id)
         return {k: len(v) for k, v in seen.items()}
 
-    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+    def open_dwell(self, scope: Scope) -> dict[str, int]:
         out: dict[str, int] = {}
-        for alert, _ in self.data.alerts.values():
-            if (alert.tenant_id == tenant_id and alert.kind.value == "dwell_exceeded"
+        mine = self._ids(scope)
+        for alert, shipment_id in self.data.alerts.values():
+            if (shipment_id in mine and alert.kind.value == "dwell_exceeded"
                     and alert.state in ACTIVE):
                 facility = alert.evidence.get("facility_id")
                 if isinstance(facility, str):
                     out[facility] = out.get(facility, 0) + 1
         return out
 
-    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
-                    until_us: int) -> list[str]:
-        return sorted({a.tracking_no for a, _ in self.data.alerts.values()
-                       if a.tenant_id == tenant_id and a.kind.value in kinds
-                       and since_us <= a.opened_at_us < until_us})
+    def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[tuple[str, str]]:
+        mine = self._ids(scope)
+        found = {(a.tenant_id, a.tracking_no) for a, shipment_id in self.data.alerts.values()
+                 if shipment_id in mine and a.kind.value in kinds
+                 and since_us <= a.opened_at_us < until_us}
+        return sorted(found, key=lambda x: (x[1], x[0]))
+
+    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
+        tenants = ({r.shipment.tenant_id for r in self._of(scope)} if scope.network
+                   else {scope.tenant_id})
+        out: dict[str, tuple[float, float]] = {}
+        for (tenant, facility), place in sorted(self.data.places.items(),
+                                                key=lambda x: (x[0][1], x[0][0])):
+            if tenant in tenants:
+                out.setdefault(facility, place)
+        return out
+
+    def _ids(self, scope: Scope) -> set[int]:
+        return {r.id for r in self._of(scope)}
 
 
 class MemoryClaims(_Repo):

@@ -27,7 +27,7 @@ from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.shipment import Category, MaskedRecipient, Place, Shipment, Thresholds
 from parcelguard.domain.status import Status
 from parcelguard.domain.telemetry import Device, DeviceKind, Reading
-from parcelguard.domain.tenancy import Role
+from parcelguard.domain.tenancy import Role, Scope
 from parcelguard.domain.webhooks import EventType, Message, MessageState
 from parcelguard.services.ports import (
     AlertCounts,
@@ -164,7 +164,7 @@ class SqlTenants(_Repo):
         self.conn.execute(t.api_keys.insert().values(
             key_id=key.key_id, tenant_id=key.tenant_id, role=key.role.value,
             secret_hash=key.secret_hash, label=key.label, created_at=key.created_at_us,
-            revoked_at=key.revoked_at_us,
+            revoked_at=key.revoked_at_us, network=key.network,
         ))
 
     def get_key(self, key_id: str) -> ApiKeyRecord | None:
@@ -186,10 +186,16 @@ class SqlTenants(_Repo):
         )
         return res.rowcount == 1
 
+    def networks(self) -> list[Scope]:
+        c = t.api_keys.c
+        rows = self.conn.execute(sa.select(c.tenant_id, c.network).distinct().where(
+            c.network.is_not(None), c.revoked_at.is_(None)).order_by(c.tenant_id, c.network))
+        return [Scope(r[0], r[1]) for r in rows]
+
 
 def _key(r: sa.Row[Any]) -> ApiKeyRecord:
     return ApiKeyRecord(r.key_id, r.tenant_id, Role(r.role), r.secret_hash, r.label,
-                        r.created_at, r.revoked_at)
+                        r.created_at, r.revoked_at, r.network)
 
 
 _SHIPMENT_COLUMNS = (

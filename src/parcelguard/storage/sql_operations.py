@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from parcelguard.domain.alerts import ACTIVE, Kind
+from parcelguard.domain.tenancy import Scope
 from parcelguard.services.ports import Delivered, OnHand, OpsAlert, Visit
 from parcelguard.storage import tables as t
 from parcelguard.storage.sqlrepo import Repo
@@ -17,34 +18,44 @@ CHINA_OFFSET_H = 8
 TERMINAL = ("delivered", "returned")
 
 
+def _parcels_of(scope: Scope) -> sa.ColumnElement[bool]:
+    """The shipments a scope covers: its tenant's, or its carrier's of every tenant."""
+    s = t.shipments.c
+    return s.carrier == scope.network if scope.network else s.tenant_id == scope.tenant_id
+
 
 class SqlOperations(Repo):
-    def on_hand(self, tenant_id: str) -> list[OnHand]:
+    def on_hand(self, scope: Scope) -> list[OnHand]:
         st, s = t.shipment_states.c, t.shipments.c
         rows = self.conn.execute(
             sa.select(st.holder_id, s.tracking_no, st.last_event_at)
             .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
-            .where(st.tenant_id == tenant_id, st.holder_kind == "facility",
+            .where(_parcels_of(scope), st.holder_kind == "facility",
                    st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
         return [OnHand(r[0], r[1], int(r[2])) for r in rows]
 
-    def visits(self, tenant_id: str, since_us: int, until_us: int) -> list[Visit]:
-        rows = self.conn.execute(sa.text(_VISITS), {"tenant": tenant_id, "since": since_us,
-                                                    "until": until_us})
+    def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
+        which = "s.carrier = :network" if scope.network else "s.tenant_id = :tenant"
+        rows = self.conn.execute(sa.text(_VISITS.format(parcels=which)), {
+            "tenant": scope.tenant_id, "network": scope.network, "since": since_us,
+            "until": until_us})
         return [Visit(r[0], int(r[1]), int(r[2]), None if r[3] is None else int(r[3]),
                       bool(r[4])) for r in rows]
 
-    def ops_alerts(self, tenant_id: str, active_only: bool) -> list[OpsAlert]:
+    def ops_alerts(self, scope: Scope, active_only: bool) -> list[OpsAlert]:
         c = t.ops_alerts.c
-        q = sa.select(t.ops_alerts).where(c.tenant_id == tenant_id)
+        q = sa.select(t.ops_alerts).where(
+            c.tenant_id == scope.tenant_id,
+            c.network == scope.network if scope.network else c.network.is_(None))
         if active_only:
             q = q.where(c.cleared_at.is_(None))
         rows = self.conn.execute(q.order_by(c.opened_at.desc(), c.alert_id).limit(200))
         return [OpsAlert(r.alert_id, r.tenant_id, r.facility_id, r.kind, r.opened_at,
-                         json.loads(r.evidence), r.cleared_at) for r in rows]
+                         json.loads(r.evidence), r.cleared_at, r.network) for r in rows]
 
     def save_ops_alert(self, alert: OpsAlert) -> None:
-        values = {"tenant_id": alert.tenant_id, "facility_id": alert.facility_id,
+        values = {"tenant_id": alert.tenant_id, "network": alert.network,
+                  "facility_id": alert.facility_id,
                   "kind": alert.kind, "opened_at": alert.opened_at_us,
                   "cleared_at": alert.cleared_at_us,
                   "evidence": json.dumps(dict(alert.evidence), ensure_ascii=False,
@@ -55,18 +66,18 @@ class SqlOperations(Repo):
         if done.rowcount == 0:
             self.conn.execute(t.ops_alerts.insert().values(alert_id=alert.alert_id, **values))
 
-    def delivered(self, tenant_id: str, since_us: int, until_us: int) -> list[Delivered]:
+    def delivered(self, scope: Scope, since_us: int, until_us: int) -> list[Delivered]:
         st, s = t.shipment_states.c, t.shipments.c
         rows = self.conn.execute(
             sa.select(st.lane, st.picked_up_at, st.delivered_at, s.promised_by)
             .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
-            .where(st.tenant_id == tenant_id, st.delivered_at >= since_us,
+            .where(_parcels_of(scope), st.delivered_at >= since_us,
                    st.delivered_at < until_us, st.picked_up_at.is_not(None),
                    st.lane.is_not(None)))
         return [Delivered(r[0], int(r[1]), int(r[2]), None if r[3] is None else int(r[3]))
                 for r in rows]
 
-    def scanned(self, tenant_id: str, since_us: int, until_us: int,
+    def scanned(self, scope: Scope, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:
         e, s = t.events.c, t.shipments.c
         if group == "shift":  # times.shift_of's arithmetic, in SQL
@@ -81,16 +92,16 @@ class SqlOperations(Repo):
         rows = self.conn.execute(
             sa.select(key, sa.func.count(sa.distinct(e.shipment_id)))
             .select_from(t.events.join(t.shipments, s.id == e.shipment_id))
-            .where(s.tenant_id == tenant_id, e.occurred_at >= since_us,
+            .where(_parcels_of(scope), e.occurred_at >= since_us,
                    e.occurred_at < until_us, present)
             .group_by(key))
         return {str(r[0]): int(r[1]) for r in rows}
 
-    def open_dwell(self, tenant_id: str) -> dict[str, int]:
+    def open_dwell(self, scope: Scope) -> dict[str, int]:
         a = t.alerts.c
         rows = self.conn.execute(sa.select(a.evidence).where(
-            a.tenant_id == tenant_id, a.state.in_([x.value for x in ACTIVE]),
-            a.kind == Kind.DWELL_EXCEEDED.value))
+            a.state.in_([x.value for x in ACTIVE]), a.kind == Kind.DWELL_EXCEEDED.value,
+            *self._alerts_of(scope)))
         out: dict[str, int] = {}
         for (evidence,) in rows:
             facility = json.loads(evidence).get("facility_id")
@@ -98,13 +109,33 @@ class SqlOperations(Repo):
                 out[facility] = out.get(facility, 0) + 1
         return out
 
-    def with_alerts(self, tenant_id: str, kinds: Sequence[str], since_us: int,
-                    until_us: int) -> list[str]:
+    def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
+                    until_us: int) -> list[tuple[str, str]]:
         a = t.alerts.c
-        rows = self.conn.execute(sa.select(a.tracking_no).distinct().where(
-            a.tenant_id == tenant_id, a.kind.in_(list(kinds)), a.opened_at >= since_us,
-            a.opened_at < until_us).order_by(a.tracking_no))
-        return [r[0] for r in rows]
+        rows = self.conn.execute(sa.select(a.tenant_id, a.tracking_no).distinct().where(
+            a.kind.in_(list(kinds)), a.opened_at >= since_us, a.opened_at < until_us,
+            *self._alerts_of(scope)).order_by(a.tracking_no, a.tenant_id))
+        return [(r[0], r[1]) for r in rows]
+
+    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
+        f = t.facilities.c
+        q = sa.select(f.facility_id, f.lat, f.lon).order_by(f.facility_id, f.tenant_id)
+        if scope.network:  # the network's facilities are the carrier's hubs, whoever saw them
+            q = q.where(f.tenant_id.in_(sa.select(t.shipments.c.tenant_id).distinct()
+                                        .where(_parcels_of(scope))))
+        else:
+            q = q.where(f.tenant_id == scope.tenant_id)
+        out: dict[str, tuple[float, float]] = {}
+        for r in self.conn.execute(q):
+            out.setdefault(r[0], (float(r[1]), float(r[2])))
+        return out
+
+    @staticmethod
+    def _alerts_of(scope: Scope) -> list[sa.ColumnElement[bool]]:
+        a = t.alerts.c
+        if not scope.network:
+            return [a.tenant_id == scope.tenant_id]
+        return [a.shipment_id.in_(sa.select(t.shipments.c.id).where(_parcels_of(scope)))]
 
 
 # each parcel's stays at facilities that began in the window: a stay begins at a scan at a
@@ -118,7 +149,7 @@ WITH scans AS (
                                   ORDER BY e.occurred_at, e.id) AS before_f,
          ROW_NUMBER() OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at, e.id) AS n
   FROM events e JOIN shipments s ON s.id = e.shipment_id
-  WHERE s.tenant_id = :tenant AND e.occurred_at >= :since AND e.occurred_at < :until
+  WHERE {parcels} AND e.occurred_at >= :since AND e.occurred_at < :until
 ),
 stays AS (
   SELECT v.facility_id, v.shipment_id, v.occurred_at AS arrived,

@@ -45,6 +45,7 @@ api_keys = sa.Table(
     sa.Column("label", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", Micros, nullable=False),
     sa.Column("revoked_at", Micros),
+    sa.Column("network", sa.String(32)),  # a carrier key spanning this carrier's parcels
     sa.Index(None, "tenant_id"),
 )
 
@@ -72,6 +73,7 @@ shipments = sa.Table(
     sa.UniqueConstraint("tenant_id", "tracking_no"),
     sa.Index(None, "tracking_no"),  # the public lookup knows the number, not the tenant
     sa.Index(None, "tenant_id", "created_at"),  # the dashboard's period
+    sa.Index(None, "carrier", "created_at"),  # a carrier network's console, across tenants
 )
 
 # What events change, kept apart from the wide, write-once shipment row: a batch rewrites the
@@ -437,6 +439,7 @@ ops_alerts = sa.Table(
     sa.Column("opened_at", Micros, nullable=False),
     sa.Column("cleared_at", Micros),
     sa.Column("evidence", sa.Text, nullable=False),  # JSON
+    sa.Column("network", sa.String(32)),  # found over a carrier network, not the tenant
     sa.Index(None, "tenant_id", "opened_at"),
 )
 

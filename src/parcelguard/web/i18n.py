@@ -216,6 +216,7 @@ DASH: Mapping[str, Mapping[str, str]] = {
         "handling_incidents": "冲击与破损事件", "when": "时间",
         "ops_forbidden": "该角色不能查看网点运营（需要承运商或运营角色的密钥）。",
         "bottlenecks": "瓶颈预警",
+        "network_scope": "承运网络 {network}：所有商家交由 {network} 承运的包裹",
         "bottleneck_text": "滞留 P95 {now} 分钟，平时 {base} 分钟（{ratio} 倍），在库 {n} 件",
         "lanes": "线路时效", "lane": "线路", "delivered_n": "签收量", "transit_p50": "时效中位数",
         "transit_p90": "时效 P90", "trend": "较上一周期", "no_lanes": "统计周期内没有签收的包裹",
@@ -266,6 +267,8 @@ DASH: Mapping[str, Mapping[str, str]] = {
         "ops_forbidden": "This role may not see hub operations (it needs a carrier or "
                          "operator key).",
         "bottlenecks": "Bottlenecks forming",
+        "network_scope": "Carrier network {network}: every merchant's parcels carried by "
+                         "{network}",
         "bottleneck_text": "dwell p95 {now} min against {base} min usually ({ratio}×), "
                            "{n} on hand",
         "lanes": "Lane performance", "lane": "Lane", "delivered_n": "Delivered",

@@ -1,7 +1,8 @@
 """The carrier's operations console (``/ops``): the hub board (live: it refreshes itself), a
 map of the hubs coloured by congestion, handling accountability per facility, shift, operator
 and device, and every table as CSV. For carrier, operator and admin keys
-(``Permission.READ_OPERATIONS``); see services/operations.py for the figures."""
+(``Permission.READ_OPERATIONS``), over the caller's tenant or, for a carrier network key, its
+carrier's parcels of every merchant; see services/operations.py for the figures."""
 
 from __future__ import annotations
 
@@ -50,21 +51,21 @@ def _dwell_limit(sys: System) -> float:
 
 def _board(sys: System, caller: Principal) -> list[operations.Hub]:
     with sys.store.unit_of_work(write=False) as uow:
-        return operations.hub_board(uow, caller.tenant_id, times.to_us(sys.clock.now()),
+        return operations.hub_board(uow, caller.scope, times.to_us(sys.clock.now()),
                                     _dwell_limit(sys))
 
 
 def _accountability(sys: System, caller: Principal, days: int) -> operations.Accountability:
     now_us = times.to_us(sys.clock.now())
     with sys.store.unit_of_work(write=False) as uow:
-        return operations.accountability(uow, caller.tenant_id, now_us - days * DAY_US,
+        return operations.accountability(uow, caller.scope, now_us - days * DAY_US,
                                          now_us + 1, sys.ingestor.alerting.profiles)
 
 
 def _lanes(sys: System, caller: Principal, days: int) -> list[operations.Lane]:
     now_us = times.to_us(sys.clock.now())
     with sys.store.unit_of_work(write=False) as uow:
-        return operations.lanes(uow, caller.tenant_id, now_us - days * DAY_US, now_us + 1)
+        return operations.lanes(uow, caller.scope, now_us - days * DAY_US, now_us + 1)
 
 
 @router.get("/ops", response_class=HTMLResponse)
@@ -76,11 +77,11 @@ def console(request: Request, sys: SystemDep, lang: Lang = None, days: Days = 7)
     hubs = _board(sys, caller)
     duty = _accountability(sys, caller, days)
     with sys.store.unit_of_work(write=False) as uow:
-        raised = uow.operations.ops_alerts(caller.tenant_id, True)
+        raised = uow.operations.ops_alerts(caller.scope, True)
     return pages.render(request, "ops.html", {
         "lang": lang, "d": DASH[lang], "t": TEXT[lang], "hubs": hubs, "duty": duty,
         "lanes": _lanes(sys, caller, days), "raised": raised,
-        "days": days, "groups": operations.GROUPS, "local": local_us,
+        "days": days, "groups": operations.GROUPS, "local": local_us, "network": caller.network,
         "hubs_json": _json([{"id": h.facility_id, "lat": h.lat, "lon": h.lon,
                              "level": h.congestion, "on_hand": h.on_hand} for h in hubs
                             if h.lat is not None]),
