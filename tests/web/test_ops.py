@@ -271,6 +271,15 @@ def test_a_carrier_network_key_sees_its_parcels_of_every_merchant(server: Server
     assert on_hand(signed_in(server, Role.CARRIER, tenant="other")) == {"HUB-N": "1",
                                                                          "HUB-M": "1"}
     assert on_hand(signed_in_with(server, network_key(server, "zto"))) == {"HUB-N": "1"}
+    # a waybill both a marketplace and its seller registered is one parcel to the network
+    twice = server.client(Role.MERCHANT, tenant="other")
+    assert twice.post("/v1/shipments", json=shipment_json("SF6600000001")).status_code == 201
+    assert twice.post("/v1/events", json=[event_json("SF6600000001", 11, "in_transit",
+                                                     location={"facility_id": "HUB-N"})]
+                      ).json()["accepted"] == 1
+    assert on_hand(sf) == {"HUB-N": "3", "HUB-M": "1"}
+    assert {r["facility"]: r["handled"] for r in table(sf, "facility")} == {"HUB-N": "3",
+                                                                           "HUB-M": "1"}
     # the span is the console's: the merchants' shipments are not the network's to read
     api = server.anonymous({"Authorization": f"Bearer {key}"})
     assert api.get("/v1/shipments/SF6600000001").status_code == 404
@@ -287,12 +296,14 @@ def test_only_a_carrier_key_spans_a_network(server: Server) -> None:
 
 def test_a_network_watches_its_hubs_across_merchants(server: Server, clock: ManualClock) -> None:
     key = network_key(server)
-    hook = server.anonymous({"Authorization": f"Bearer {server.keys.acme[Role.ADMIN]}"})
+    acme = server.client(Role.ADMIN)
     net_admin = auth.create_key(server.system.store, "sf-net", Role.ADMIN, "", 0)
     net = server.anonymous({"Authorization": f"Bearer {net_admin}"})
-    assert net.post("/v1/webhooks", json={"url": "https://hooks.example.com/net",
-                                          "events": ["ops_alert.opened"]}).status_code == 201
-    slowing_hub(hook)
+    for client in (acme, net):
+        assert client.post("/v1/webhooks", json={
+            "url": "https://hooks.example.com/ops",
+            "events": ["ops_alert.opened", "ops_alert.cleared"]}).status_code == 201
+    numbers = slowing_hub(acme)
 
     changes = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
                                     server.system.vault)
@@ -301,7 +312,24 @@ def test_a_network_watches_its_hubs_across_merchants(server: Server, clock: Manu
     (sent,) = net.get("/v1/webhooks/messages").json()
     assert (sent["payload"]["data"]["facility_id"],
             sent["payload"]["data"]["network"]) == ("HUB-Q", "sf")
+    (mine,) = acme.get("/v1/webhooks/messages").json()  # the merchant hears of its own only
+    assert mine["payload"]["data"]["network"] is None
     assert 'data-ops-alert="HUB-Q"' in signed_in_with(server, key).get("/ops").text
-    # a tenant's console shows its own alert once, not the network's copy
+    # a tenant's console shows its own alert once, not the network's copy; another network
+    # sees neither
     page = signed_in(server, Role.OPERATOR).get("/ops").text
     assert page.count('data-ops-alert="HUB-Q"') == 1
+    zto = signed_in_with(server, network_key(server, "zto")).get("/ops").text
+    assert "data-ops-alert" not in zto
+
+    # the network key is revoked; its open alert still clears when the hub recovers
+    auth.revoke_key(server.system.store, key.split("_")[1], 0)
+    assert acme.post("/v1/events", json=[event_json(tn, 11.95, "in_transit",
+                                                    location={"facility_id": "HUB-R"})
+                                         for tn in numbers[30:]]).json()["accepted"] == 10
+    clock.advance_to(clock.now() + timedelta(hours=7))
+    changes = bottlenecks.check_all(server.system.store, times.to_us(clock.now()),
+                                    server.system.vault)
+    assert sorted((a.tenant_id, a.network, what) for what, a in changes) == [
+        ("acme", None, "cleared"), ("sf-net", "sf", "cleared")]
+    assert bottlenecks.check_all(server.system.store, times.to_us(clock.now())) == []

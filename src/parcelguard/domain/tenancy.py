@@ -80,7 +80,8 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.tenant_id, self.network)
+        """A network spans tenants for a carrier key only, whatever a key record says."""
+        return Scope(self.tenant_id, self.network if self.role is Role.CARRIER else None)
 
     @property
     def sees_recipient(self) -> bool:

@@ -141,9 +141,10 @@ def hub_board(uow: UnitOfWork, scope: Scope, now_us: int,
         waits.setdefault(h.facility_id, []).append(max(0, now_us - h.since_us) / MINUTE_US)
     recent = uow.operations.scanned(scope, now_us - HOUR_US, now_us + 1, "facility")
     dwell = uow.operations.open_dwell(scope)
-    places = uow.operations.positions(scope)
+    facilities = sorted(set(waits) | set(recent) | set(dwell))
+    places = uow.operations.positions(scope, facilities)
     hubs = []
-    for facility in sorted(set(waits) | set(recent) | set(dwell)):
+    for facility in facilities:
         minutes = sorted(waits.get(facility, []))
         p50 = statistics.median(minutes) if minutes else None
         p95 = quantile(minutes, 0.95) if minutes else None
@@ -163,6 +164,8 @@ def accountability(uow: UnitOfWork, scope: Scope, since_us: int, until_us: int,
                                                              until_us):
         _, _, analysis = liability.read(uow, tenant_id, tracking_no, profiles)
         for inc in analysis.incidents:
+            if scope.network and (inc.party is None or inc.party.carrier != scope.network):
+                continue  # a network answers for its own custody only
             if inc.kind in HANDLING and since_us <= inc.at_us < until_us:
                 seg = None if inc.segment is None else analysis.segments[inc.segment]
                 placed.append(_placed(tracking_no, inc, seg))

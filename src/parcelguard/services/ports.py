@@ -160,7 +160,8 @@ class Tenants(Protocol):
     def keys(self, tenant_id: str) -> list[ApiKeyRecord]: ...
     def revoke_key(self, key_id: str, at_us: int) -> bool: ...
     def networks(self) -> list[Scope]:
-        """The carrier networks live keys span, with the tenant each belongs to."""
+        """The carrier networks live carrier keys span, with the tenant each belongs to, and
+        those with operations alerts still open (so they clear after a key is revoked)."""
         ...
 
 
@@ -597,11 +598,12 @@ class Operations(Protocol):
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
                     until_us: int) -> list[tuple[str, str]]:
         """(tenant, tracking number) of the parcels with an alert of these kinds opened in
-        the window."""
+        the window (a network: each tracking number once)."""
         ...
 
-    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
-        """Where the scope's facilities are (a network: as any of its tenants placed them)."""
+    def positions(self, scope: Scope,
+                  facilities: Sequence[str]) -> dict[str, tuple[float, float]]:
+        """Where these facilities are (a network: as any of its tenants placed them)."""
         ...
 
 

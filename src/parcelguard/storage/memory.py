@@ -23,7 +23,7 @@ from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.shipment import Category
 from parcelguard.domain.telemetry import Device
-from parcelguard.domain.tenancy import Scope
+from parcelguard.domain.tenancy import Role, Scope
 from parcelguard.domain.webhooks import Message, MessageState
 from parcelguard.services.ports import (
     AlertCounts,
@@ -150,9 +150,12 @@ class MemoryTenants(_Repo):
         return True
 
     def networks(self) -> list[Scope]:
-        return sorted({Scope(k.tenant_id, k.network) for k in self.data.keys.values()
-                       if k.network is not None and k.revoked_at_us is None},
-                      key=lambda s: (s.tenant_id, s.network or ""))
+        live = {Scope(k.tenant_id, k.network) for k in self.data.keys.values()
+                if k.network is not None and k.revoked_at_us is None
+                and k.role is Role.CARRIER}
+        still = {a.scope for a in self.data.ops_alerts.values()
+                 if a.network is not None and a.cleared_at_us is None}
+        return sorted(live | still, key=lambda s: (s.tenant_id, s.network or ""))
 
 
 class MemoryShipments(_Repo):
@@ -752,9 +755,11 @@ class MemoryOperations(_Repo):
 
     def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
         out = []
+        seen: set[tuple[str, str, int]] = set()  # a network's waybill of two merchants: once
         for r in self._of(scope):
             scans = sorted(((times.to_us(x.event.occurred_at), x.event.facility_id)
-                            for x in self.data.events.get(r.id, [])), key=lambda p: p[0])
+                            for x in self.data.events.get(r.id, [])
+                            if scope.network in (None, x.event.carrier)), key=lambda p: p[0])
             scans = [(at, f) for at, f in scans if since_us <= at < until_us]
             for i, (at, facility) in enumerate(scans):
                 if facility is None or (i and scans[i - 1][1] == facility):
@@ -762,6 +767,9 @@ class MemoryOperations(_Repo):
                 moved = next((j for j in range(i + 1, len(scans)) if scans[j][1] != facility),
                               None)
                 left = None if moved is None else scans[moved - 1][0]  # its departure there
+                if (facility, r.shipment.tracking_no, at) in seen:
+                    continue
+                seen.add((facility, r.shipment.tracking_no, at))
                 out.append(Visit(facility, r.id, at, left,
                                  r.state.holder_kind == "facility"
                                  and r.state.holder_id == facility))
@@ -787,36 +795,42 @@ class MemoryOperations(_Repo):
         return out
 
     def on_hand(self, scope: Scope) -> list[OnHand]:
-        return [OnHand(r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
-                for r in self._of(scope)
-                if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
-                and r.state.status.value not in ("delivered", "returned")]
+        found = {(r.state.holder_id or "", r.shipment.tracking_no): OnHand(
+                     r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
+                 for r in self._of(scope)
+                 if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
+                 and r.state.status.value not in ("delivered", "returned")}
+        return list(found.values())
 
     def scanned(self, scope: Scope, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:
-        seen: dict[str, set[int]] = {}
+        seen: dict[str, set[object]] = {}
         for r in self._of(scope):
+            parcel = r.shipment.tracking_no if scope.network else r.id
             for stored in self.data.events.get(r.id, []):
                 e = stored.event
                 at = times.to_us(e.occurred_at)
-                if not since_us <= at < until_us:
+                if not since_us <= at < until_us or scope.network not in (None, e.carrier):
                     continue
                 key = {"facility": e.facility_id, "operator": e.operator_id,
                        "device": e.device_id}.get(group) if group != "shift" else (
                     None if e.facility_id is None else f"{e.facility_id}|{times.shift_of(at)}")
                 if key is not None:
-                    seen.setdefault(key, set()).add(r.id)
+                    seen.setdefault(key, set()).add(parcel)
         return {k: len(v) for k, v in seen.items()}
 
     def open_dwell(self, scope: Scope) -> dict[str, int]:
-        out: dict[str, int] = {}
         mine = self._ids(scope)
+        seen: set[tuple[str, str]] = set()
         for alert, shipment_id in self.data.alerts.values():
             if (shipment_id in mine and alert.kind.value == "dwell_exceeded"
                     and alert.state in ACTIVE):
                 facility = alert.evidence.get("facility_id")
                 if isinstance(facility, str):
-                    out[facility] = out.get(facility, 0) + 1
+                    seen.add((facility, alert.tracking_no))
+        out: dict[str, int] = {}
+        for facility, _ in seen:
+            out[facility] = out.get(facility, 0) + 1
         return out
 
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
@@ -825,15 +839,19 @@ class MemoryOperations(_Repo):
         found = {(a.tenant_id, a.tracking_no) for a, shipment_id in self.data.alerts.values()
                  if shipment_id in mine and a.kind.value in kinds
                  and since_us <= a.opened_at_us < until_us}
-        return sorted(found, key=lambda x: (x[1], x[0]))
+        first: dict[str, str] = {}  # a waybill of two merchants: one parcel
+        for tenant_id, tn in sorted(found, key=lambda x: (x[1], x[0])):
+            first.setdefault(tn, tenant_id)
+        return [(tenant_id, tn) for tn, tenant_id in first.items()]
 
-    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
+    def positions(self, scope: Scope,
+                  facilities: Sequence[str]) -> dict[str, tuple[float, float]]:
         tenants = ({r.shipment.tenant_id for r in self._of(scope)} if scope.network
                    else {scope.tenant_id})
         out: dict[str, tuple[float, float]] = {}
         for (tenant, facility), place in sorted(self.data.places.items(),
                                                 key=lambda x: (x[0][1], x[0][0])):
-            if tenant in tenants:
+            if tenant in tenants and facility in facilities:
                 out.setdefault(facility, place)
         return out
 

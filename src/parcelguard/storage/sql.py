@@ -188,9 +188,14 @@ class SqlTenants(_Repo):
 
     def networks(self) -> list[Scope]:
         c = t.api_keys.c
-        rows = self.conn.execute(sa.select(c.tenant_id, c.network).distinct().where(
-            c.network.is_not(None), c.revoked_at.is_(None)).order_by(c.tenant_id, c.network))
-        return [Scope(r[0], r[1]) for r in rows]
+        live = sa.select(c.tenant_id, c.network).where(
+            c.network.is_not(None), c.revoked_at.is_(None), c.role == Role.CARRIER.value)
+        o = t.ops_alerts.c  # and those with alerts open: a revoked network's still clear
+        still = sa.select(o.tenant_id, o.network).where(o.network.is_not(None),
+                                                        o.cleared_at.is_(None))
+        rows = self.conn.execute(sa.union(live, still))
+        return sorted({Scope(r[0], r[1]) for r in rows},
+                      key=lambda x: (x.tenant_id, x.network or ""))
 
 
 def _key(r: sa.Row[Any]) -> ApiKeyRecord:

@@ -24,6 +24,17 @@ def _parcels_of(scope: Scope) -> sa.ColumnElement[bool]:
     return s.carrier == scope.network if scope.network else s.tenant_id == scope.tenant_id
 
 
+def _scans_of(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """A network's scans are its carrier's own (a parcel handed on to another carrier for
+    the last mile is that one's handling from then)."""
+    return [_parcels_of(scope)] + ([t.events.c.carrier == scope.network] if scope.network
+                                   else [])
+
+
+# In a network, one waybill registered by two merchants (a marketplace and its seller) is one
+# parcel: the network's figures count tracking numbers, not shipment rows.
+
+
 class SqlOperations(Repo):
     def on_hand(self, scope: Scope) -> list[OnHand]:
         st, s = t.shipment_states.c, t.shipments.c
@@ -32,15 +43,19 @@ class SqlOperations(Repo):
             .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
             .where(_parcels_of(scope), st.holder_kind == "facility",
                    st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
-        return [OnHand(r[0], r[1], int(r[2])) for r in rows]
+        found = {(r[0], r[1]): OnHand(r[0], r[1], int(r[2])) for r in rows}
+        return list(found.values())
 
     def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
-        which = "s.carrier = :network" if scope.network else "s.tenant_id = :tenant"
+        which = ("s.carrier = :network AND e.carrier = :network" if scope.network
+                 else "s.tenant_id = :tenant")
         rows = self.conn.execute(sa.text(_VISITS.format(parcels=which)), {
             "tenant": scope.tenant_id, "network": scope.network, "since": since_us,
             "until": until_us})
-        return [Visit(r[0], int(r[1]), int(r[2]), None if r[3] is None else int(r[3]),
-                      bool(r[4])) for r in rows]
+        found = {(r[0], r[5], int(r[2])): Visit(r[0], int(r[1]), int(r[2]),
+                                                None if r[3] is None else int(r[3]), bool(r[4]))
+                 for r in rows}
+        return list(found.values())
 
     def ops_alerts(self, scope: Scope, active_only: bool) -> list[OpsAlert]:
         c = t.ops_alerts.c
@@ -89,24 +104,28 @@ class SqlOperations(Repo):
             column = {"facility": e.facility_id, "operator": e.operator_id,
                       "device": e.device_id}[group]
             key, present = column, column.is_not(None)
+        parcel = s.tracking_no if scope.network else e.shipment_id
         rows = self.conn.execute(
-            sa.select(key, sa.func.count(sa.distinct(e.shipment_id)))
+            sa.select(key, sa.func.count(sa.distinct(parcel)))
             .select_from(t.events.join(t.shipments, s.id == e.shipment_id))
-            .where(_parcels_of(scope), e.occurred_at >= since_us,
+            .where(*_scans_of(scope), e.occurred_at >= since_us,
                    e.occurred_at < until_us, present)
             .group_by(key))
         return {str(r[0]): int(r[1]) for r in rows}
 
     def open_dwell(self, scope: Scope) -> dict[str, int]:
         a = t.alerts.c
-        rows = self.conn.execute(sa.select(a.evidence).where(
+        rows = self.conn.execute(sa.select(a.tracking_no, a.evidence).where(
             a.state.in_([x.value for x in ACTIVE]), a.kind == Kind.DWELL_EXCEEDED.value,
             *self._alerts_of(scope)))
-        out: dict[str, int] = {}
-        for (evidence,) in rows:
+        seen: set[tuple[str, str]] = set()
+        for tracking_no, evidence in rows:
             facility = json.loads(evidence).get("facility_id")
             if facility:
-                out[facility] = out.get(facility, 0) + 1
+                seen.add((facility, tracking_no))
+        out: dict[str, int] = {}
+        for facility, _ in seen:
+            out[facility] = out.get(facility, 0) + 1
         return out
 
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
@@ -115,11 +134,16 @@ class SqlOperations(Repo):
         rows = self.conn.execute(sa.select(a.tenant_id, a.tracking_no).distinct().where(
             a.kind.in_(list(kinds)), a.opened_at >= since_us, a.opened_at < until_us,
             *self._alerts_of(scope)).order_by(a.tracking_no, a.tenant_id))
-        return [(r[0], r[1]) for r in rows]
+        first: dict[str, str] = {}  # a waybill of two merchants: one parcel
+        for tenant_id, tracking_no in rows:
+            first.setdefault(tracking_no, tenant_id)
+        return [(tenant_id, tn) for tn, tenant_id in first.items()]
 
-    def positions(self, scope: Scope) -> dict[str, tuple[float, float]]:
+    def positions(self, scope: Scope,
+                  facilities: Sequence[str]) -> dict[str, tuple[float, float]]:
         f = t.facilities.c
-        q = sa.select(f.facility_id, f.lat, f.lon).order_by(f.facility_id, f.tenant_id)
+        q = (sa.select(f.facility_id, f.lat, f.lon).where(f.facility_id.in_(list(facilities)))
+             .order_by(f.facility_id, f.tenant_id))
         if scope.network:  # the network's facilities are the carrier's hubs, whoever saw them
             q = q.where(f.tenant_id.in_(sa.select(t.shipments.c.tenant_id).distinct()
                                         .where(_parcels_of(scope))))
@@ -144,7 +168,7 @@ class SqlOperations(Repo):
 # holder (for its last stay there)
 _VISITS = """
 WITH scans AS (
-  SELECT e.shipment_id, e.facility_id, e.occurred_at,
+  SELECT e.shipment_id, s.tracking_no, e.facility_id, e.occurred_at,
          LAG(e.facility_id) OVER (PARTITION BY e.shipment_id
                                   ORDER BY e.occurred_at, e.id) AS before_f,
          ROW_NUMBER() OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at, e.id) AS n
@@ -152,7 +176,7 @@ WITH scans AS (
   WHERE {parcels} AND e.occurred_at >= :since AND e.occurred_at < :until
 ),
 stays AS (
-  SELECT v.facility_id, v.shipment_id, v.occurred_at AS arrived,
+  SELECT v.facility_id, v.shipment_id, v.tracking_no, v.occurred_at AS arrived,
          (SELECT MIN(x.occurred_at) FROM events x
           WHERE x.shipment_id = v.shipment_id AND x.occurred_at > v.occurred_at
             AND (x.facility_id IS NULL OR x.facility_id <> v.facility_id)) AS moved_on
@@ -166,6 +190,7 @@ SELECT t.facility_id, t.shipment_id, t.arrived,
           WHERE y.shipment_id = t.shipment_id AND y.facility_id = t.facility_id
             AND y.occurred_at >= t.arrived AND y.occurred_at < t.moved_on) END AS left_at,
        CASE WHEN st.holder_kind = 'facility' AND st.holder_id = t.facility_id
-            THEN 1 ELSE 0 END AS on_hand
+            THEN 1 ELSE 0 END AS on_hand,
+       t.tracking_no
 FROM stays t JOIN shipment_states st ON st.shipment_id = t.shipment_id
 """

@@ -206,6 +206,7 @@ alerts = sa.Table(
     sa.Column("evidence", sa.Text, nullable=False),  # JSON
     sa.Index(None, "tenant_id", "state", "opened_at"),
     sa.Index(None, "shipment_id", "state"),
+    sa.Index(None, "kind", "opened_at"),  # a carrier network's incidents, across tenants
 )
 
 alert_notes = sa.Table(

@@ -24,9 +24,14 @@ def upgrade() -> None:
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_shipments_carrier_created_at"),
                               ["carrier", "created_at"], unique=False)
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alerts_kind_opened_at"), ["kind", "opened_at"],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alerts_kind_opened_at"))
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_shipments_carrier_created_at"))
     with op.batch_alter_table("ops_alerts", schema=None) as batch_op:
