@@ -724,12 +724,21 @@ def replay(
     out_path: Annotated[Path, typer.Option("--out", help="where to write the alert lines")],
     tenant: Annotated[str, typer.Option(help="tenant the data belongs to")] = "replay",
     store: Annotated[str, typer.Option(help="memory, or a database URL")] = "memory",
+    bus: Annotated[str | None, typer.Option(
+        help="bus mode: publish to this NATS JetStream; running workers (--clock event) apply "
+             "it to --store, and the alert lines are read back from the store's ledger")] = None,
+    wait: Annotated[float, typer.Option(
+        help="bus mode: seconds to wait for the workers to apply it all")] = 600.0,
 ) -> None:
     """Run the whole pipeline offline on recorded data; write alert state changes as NDJSON."""
-    from parcelguard.ingest.replay import Replay, write_alerts
+    from parcelguard.bus.publisher import BusPipeline
+    from parcelguard.ingest.replay import Replay, ledger_lines, write_alerts
     from parcelguard.services.clock import ManualClock
 
     clock = ManualClock(datetime(1970, 1, 1, tzinfo=UTC))
+    if bus is not None and not store.startswith("postgresql"):
+        raise _fail("a bus-mode replay goes to the workers' store: give its PostgreSQL URL "
+                    "with --store")
     if store == "memory":  # nothing outlives the run: throwaway keys, no files written
         import base64
         import os
@@ -737,19 +746,37 @@ def replay(
         settings = Settings(database_url="memory://", ledger_key=base64.b64encode(
             os.urandom(32)).decode(), data_key=base64.b64encode(os.urandom(32)).decode())
     else:
-        settings = Settings(database_url=store)
+        settings = Settings(database_url=store, bus_url=bus)
     system = bootstrap.build(settings, clock=clock)
-    system.ingestor.start()
     with system.store.unit_of_work() as uow:
         if not uow.tenants.exists(tenant):
             uow.tenants.add(tenant, tenant, 0)
             uow.commit()
+        start = uow.ledger.size()
     source = sys.stdin.buffer if str(input) == "-" else input.open("rb")
-    run = Replay(system.ingestor, clock, tenant, system.encode)
-    with source:
-        summary = run.feed(source)
+    node = system.pipeline
+    if isinstance(node, BusPipeline):
+        node.start()
+        try:
+            run = Replay(None, clock, tenant, system.encode, send=node.submit_sync,
+                         store=system.store)
+            with source:
+                summary = run.feed(source)
+            if not node.wait_applied(wait):
+                raise _fail(f"the workers did not apply it all within {wait:.0f} s: is every "
+                            "partition owned (`parcelguard status`)?")
+        finally:
+            node.stop()
+        with system.store.unit_of_work(write=False) as uow:
+            lines = ledger_lines(uow, tenant, start)
+    else:
+        system.ingestor.start()
+        run = Replay(system.ingestor, clock, tenant, system.encode)
+        with source:
+            summary = run.feed(source)
+        lines = run.alert_lines()
     with out_path.open("w", encoding="utf-8") as f:
-        alerts = write_alerts(f, run.alert_lines())
+        alerts = write_alerts(f, lines)
     system.store.close()
     err.print(json.dumps({"lines": summary.lines, "alerts": alerts, **summary.results},
                          ensure_ascii=False))

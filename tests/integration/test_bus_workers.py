@@ -312,6 +312,56 @@ def test_workers_store_every_command_once_and_alert_as_a_replay_does(
     assert changes == want_changes
 
 
+def _with_places(url: str, places: list[tuple[str, str, float, float]]) -> None:
+    store = SqlStore.connect(url)
+    migrate.upgrade(store.engine)
+    with store.unit_of_work() as uow:
+        uow.tenants.add("replay", "replay", 0)
+        uow.events.save_places(places)
+        uow.commit()
+    store.close()
+
+
+def test_replay_through_the_bus_writes_the_embedded_replays_file(bus: Bus,
+                                                                  tmp_path: Path) -> None:
+    """`parcelguard replay --bus` publishes a recording, waits for the workers to apply it and
+    reads the alert changes back from the ledger: byte for byte the embedded replay's file."""
+    lines = bus_recording(40)
+    recording = tmp_path / "recording.ndjson"
+    recording.write_bytes(b"\n".join(lines) + b"\n")
+    places = facility_places(lines, "replay")
+    embedded_db = f"sqlite:///{tmp_path / 'embedded.db'}"
+    _with_places(embedded_db, places)
+    _with_places(bus.db_url, places)
+
+    def replay(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "parcelguard", "replay", str(recording),
+                               "--out", str(out), *extra], env=bus.env(), capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    embedded = replay(tmp_path / "embedded.ndjson", "--store", embedded_db)
+    bus.start_worker("a", "0-1", "--clock", "event")
+    bus.start_worker("b", "2-3", "--clock", "event")
+    bus.wait_ready(PARTITIONS)
+    through = replay(tmp_path / "bus.ndjson", "--store", bus.db_url, "--bus", NATS_URL)
+    want = (tmp_path / "embedded.ndjson").read_text()
+    assert len(want.splitlines()) > 20
+    assert (tmp_path / "bus.ndjson").read_text() == want
+    # both runs applied every line alike
+    summary = [json.loads(r.stderr.replace("\n", "")) for r in (embedded, through)]
+    assert summary[0] == summary[1], summary
+
+
+def test_a_bus_replay_needs_the_workers_store(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "parcelguard", "replay", "-", "--out",
+                           str(tmp_path / "x"), "--bus", NATS_URL], capture_output=True,
+                          text=True, timeout=60, input="")
+    assert done.returncode == 1
+    assert "give its PostgreSQL URL with --store" in " ".join(done.stderr.split())
+
+
 def test_status_and_metrics_show_owners_positions_and_lag(bus: Bus, api: Server) -> None:
     bus.start_worker("a", "0-1")
     client = api.client()

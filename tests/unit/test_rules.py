@@ -444,7 +444,7 @@ def test_replay_of_the_same_input_twice_is_byte_identical(tmp_path: Path) -> Non
     assert first.splitlines()[2] == (
         '{"alert_id":"al-e28061b1aa615b147b53","at":"2026-11-20T14:00:00Z","evidence":'
         '{"arrived_at":"2026-11-20T12:00:00Z","deadline":"2026-11-20T14:00:00Z",'
-        '"dwell_max_min":120.0,"facility_id":"HUB-SHA"},"kind":"dwell_exceeded",'
+        '"dwell_max_min":120,"facility_id":"HUB-SHA"},"kind":"dwell_exceeded",'
         '"severity":"warning","state":"open","tracking_no":"PG0000000001"}')
     assert lines[2]["alert_id"] == al.alert_id("acme", TN, "dwell_exceeded", us(120))
     assert first.endswith("\n")

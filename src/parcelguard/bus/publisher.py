@@ -216,6 +216,23 @@ class BusPipeline:
         return asyncio.run_coroutine_threadsafe(
             status.consumers(self._js, self.spec, committed, held), self._loop).result(timeout_s)
 
+    def wait_applied(self, timeout_s: float) -> bool:
+        """Wait until the workers have committed everything the stream holds now (a replay's
+        end); False if they have not within ``timeout_s``."""
+        if self._loop is None or self._js is None:
+            return False
+        last = asyncio.run_coroutine_threadsafe(status.heads(self._js, self.spec),
+                                                self._loop).result(30)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.router.store.unit_of_work(write=False) as uow:
+                done = uow.offsets.all(self.spec.name)
+            if all(done.get(p, 0) >= seq for p, seq in last.items()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
     # ---- the pipeline's interface ----
 
     # Routing may read the store (bindings, alerts): it runs in the caller's thread (or a

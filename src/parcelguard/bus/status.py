@@ -59,6 +59,17 @@ async def consumers(js: JetStreamContext, spec: StreamSpec, committed: dict[int,
     return out
 
 
+async def heads(js: JetStreamContext, spec: StreamSpec) -> dict[int, int]:
+    """Each partition's last message in the stream (0: none yet)."""
+    last = {}
+    for p in range(spec.partitions):
+        try:
+            last[p] = (await js.get_last_msg(spec.name, spec.subject(p))).seq or 0
+        except NotFoundError:
+            last[p] = 0
+    return last
+
+
 async def rates(js: JetStreamContext, spec: StreamSpec, store: Store,
                 seconds: float = 1.0) -> tuple[list[PartitionStatus], dict[int, float]]:
     """Status, and messages applied per second per partition over ``seconds``."""

@@ -7,8 +7,11 @@ every rule deadline fires when the clock passes it, before the line that follows
 without ``received_at`` is taken to arrive when it happened (or at the clock, if that is later),
 so nothing is quarantined that a live server would have accepted on time.
 
-The output is one JSON line per alert state change, keys sorted, so the same input always gives
-byte-identical output.
+The output is one JSON line per alert state change, keys sorted, in the order the changes
+happened (then by tracking number; one parcel's changes keep the order they were made in), so
+the same input always gives byte-identical output, and a bus-mode run of it (``--bus``: the
+lines go to the stream, the workers apply them, and the changes are read back from the custody
+ledger they appended to) gives the same file as an embedded one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import IO
 
 from parcelguard.domain import times
 from parcelguard.domain.errors import InvalidInput
+from parcelguard.domain.ledger.entry import Kind as EntryKind
 from parcelguard.ingest import wire
 from parcelguard.services import disruptions
 from parcelguard.services.alerting import Change, replay_line
@@ -35,6 +39,7 @@ from parcelguard.services.messages import (
     RecordScan,
     Result,
 )
+from parcelguard.services.ports import Store, UnitOfWork
 
 BATCH = 1000
 
@@ -52,11 +57,13 @@ class Summary:
 
 class Replay:
     def __init__(self, ingestor: Ingestor | None, clock: ManualClock, tenant_id: str,
-                 encode: object, send: Callable[[list[Command]], list[Outcome]] | None = None):
+                 encode: object, send: Callable[[list[Command]], list[Outcome]] | None = None,
+                 store: Store | None = None):
         """``send`` takes each batch of commands instead of a local ingestor (bus mode: the
-        commands go to the stream, workers apply them, and no alert lines come back here)."""
+        commands go to the stream, workers apply them, and no alert lines come back here;
+        disruptions are stored in ``store``)."""
         self.clock, self.tenant_id, self.encode = clock, tenant_id, encode
-        self.store = None if ingestor is None else ingestor.store
+        self.store = store if ingestor is None else ingestor.store
         self.summary = Summary()
         self.changes: list[Change] = []
         self._pending: list[tuple[int, Command]] = []
@@ -140,11 +147,44 @@ class Replay:
         return [replay_line(c) for c in self.changes if c.is_transition]
 
 
+TRANSITIONS = ("opened", "acknowledged", "resolved", "cleared")
+
+
+def ledger_lines(uow: UnitOfWork, tenant_id: str, start: int) -> list[dict[str, object]]:
+    """The alert lines of a tenant's changes the ledger recorded from entry ``start`` on: what
+    a bus-mode replay reads back once the workers have applied it."""
+    out = []
+    for _, body, _ in uow.ledger.scan(start):
+        entry = json.loads(body)
+        data = entry["data"]
+        if (entry["kind"] == EntryKind.ALERT_CHANGED.value and entry["tenant"] == tenant_id
+                and data["change"] in TRANSITIONS):
+            out.append({"alert_id": data["alert_id"], "tracking_no": entry["tracking_no"],
+                        "kind": data["kind"], "severity": data["severity"],
+                        "state": data["state"], "at": data["at"], "evidence": data["evidence"]})
+    return out
+
+
 def write_alerts(out: IO[str], alerts: Iterable[dict[str, object]]) -> int:
-    """One JSON object per line, keys sorted, so equal runs give byte-identical files."""
+    """One JSON object per line, keys sorted, in the order the changes happened (a stable
+    sort: one parcel's changes at one moment keep theirs), so equal runs give byte-identical
+    files whichever mode made them. Whole numbers are written as integers, as the ledger's
+    canonical JSON holds them."""
     n = 0
-    for alert in alerts:
-        out.write(json.dumps(alert, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+    for alert in sorted(alerts, key=lambda a: (datetime.fromisoformat(str(a["at"])),
+                                               str(a["tracking_no"]))):
+        out.write(json.dumps(_plain(alert), ensure_ascii=False, sort_keys=True,
+                             separators=(",", ":")))
         out.write("\n")
         n += 1
     return n
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
