@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from parcelguard.bus.codec import Codec, decode_outcomes, encode_outcomes
+from parcelguard.bus.codec import Codec, decode_batch, decode_outcomes, encode_batch, encode_outcomes
+from parcelguard.bus.publisher import MAX_MESSAGE, _chunks, _Item
 from parcelguard.crypto.keys import AesGcmVault, KeyProblem
 from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.errors import InvalidInput
@@ -70,6 +71,23 @@ def test_an_unknown_command_type_is_refused() -> None:
         codec.decode("DropTables", b"{}")
     assert exc.value.field == "command"
     assert "DropTables" in exc.value.message
+
+
+def test_a_batch_carries_each_command_with_who_waits_for_it() -> None:
+    items = [(*codec.encode(cmd), i if i % 2 else -1) for i, cmd in enumerate(commands())]
+    body = encode_batch([(kind, index, data) for kind, data, index in items])
+    back = decode_batch(body)
+    assert [(kind, index) for kind, index, _ in back] == [(k, i) for k, _, i in items]
+    assert [codec.decode(kind, data) for kind, _, data in back] == commands()
+
+
+def test_batches_stay_under_the_message_limit() -> None:
+    items = [_Item("RecordScan", i, b"x" * 100_000, f"ev:{i}") for i in range(7)]
+    chunks = _chunks(items)
+    assert [[x.index for x in c] for c in chunks] == [[0, 1], [2, 3], [4, 5], [6]]
+    assert all(sum(len(x.body) for x in c) <= MAX_MESSAGE for c in chunks)
+    one_big = _chunks([_Item("RecordScan", 0, b"x" * (MAX_MESSAGE + 1), "ev:0")])
+    assert [len(c) for c in one_big] == [1]  # alone, as before (NATS judges it)
 
 
 def test_outcomes_round_trip() -> None:

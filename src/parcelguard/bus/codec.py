@@ -3,6 +3,10 @@
 A recipient's personal data travels sealed under the data key, as storage keeps it, so the
 stream's files on disk hold no phone number or address in the clear. Every message names
 its command type and a format version; a worker refuses one it does not know.
+
+A request's commands for one partition travel as one message (``BATCH``): a list of
+(type, index in the request or -1, body), so an API node publishes (and waits for) one
+JetStream acknowledgement per partition a request touches, not one per command.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ _TYPES: dict[str, type] = {t.__name__: t for t in (
     m.ActOnAlert, m.NoteEstimate, m.RaiseAlert, m.RulesChanged, m.DisruptionsChanged)}
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {n: msgspec.json.Decoder(t) for n, t in _TYPES.items()}
 _OUTCOMES = msgspec.json.Decoder(list[tuple[int, m.Outcome]])
+_BATCH = msgspec.json.Decoder(list[tuple[str, int, msgspec.Raw]])
 _encoder = msgspec.json.Encoder()
+BATCH = "Batch"
 
 
 class Codec:
@@ -54,6 +60,15 @@ class Codec:
             return m.RegisterShipment(cmd.shipment, recipient, cmd.spec_digest, cmd.received_at)
         result: m.Command = decoder.decode(body)
         return result
+
+
+def encode_batch(items: list[tuple[str, int, bytes]]) -> bytes:
+    """(type, index of the command in its request or -1 when no one waits, body) each."""
+    return _encoder.encode([(kind, index, msgspec.Raw(body)) for kind, index, body in items])
+
+
+def decode_batch(body: bytes) -> list[tuple[str, int, bytes]]:
+    return [(kind, index, bytes(raw)) for kind, index, raw in _BATCH.decode(body)]
 
 
 def encode_outcomes(outcomes: list[tuple[int, m.Outcome]]) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -28,7 +29,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from parcelguard.bus import status
-from parcelguard.bus.codec import Codec, decode_outcomes
+from parcelguard.bus.codec import BATCH, Codec, decode_outcomes, encode_batch
 from parcelguard.bus.status import PartitionStatus
 from parcelguard.bus.stream import StreamSpec, ensure
 from parcelguard.domain import times
@@ -43,6 +44,7 @@ DEVICE_TTL_S = 5.0  # how long a node trusts a binding it read from the store
 LEARNT_TTL_S = 600.0  # ... and one it sent itself (workers may lag behind the stream)
 REPLY_HEADER, INDEX_HEADER, TYPE_HEADER = "PG-Reply", "PG-Index", "PG-Type"
 FED_ELSEWHERE = m.Outcome(m.Result.ACCEPTED, None, "for partitions another sender feeds")
+MAX_MESSAGE = 256 * 1024  # a batch's bodies; NATS' default max_payload is 1 MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,30 @@ class Router:
         if len(self._devices) > 100_000:
             self._devices.clear()
         self._devices[(device.tenant_id, device.device_id)] = (until, device)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One command bound for one partition: (type, its index in the request if this copy is
+    the one answered, else -1, body, message id)."""
+
+    kind: str
+    index: int
+    body: bytes
+    msg_id: str
+
+
+def _chunks(items: list[_Item]) -> list[list[_Item]]:
+    """Batches under ``MAX_MESSAGE`` bytes (NATS refuses a message over its max_payload)."""
+    out: list[list[_Item]] = [[]]
+    size = 0
+    for x in items:
+        if out[-1] and size + len(x.body) > MAX_MESSAGE:
+            out.append([])
+            size = 0
+        out[-1].append(x)
+        size += len(x.body) + 16
+    return out
 
 
 @dataclass
@@ -266,7 +292,7 @@ class BusPipeline:
         reply_to = f"{self._inbox}.{request}"
         waiting = _Waiting(asyncio.get_running_loop().create_future())
         answers: dict[int, m.Outcome] = {}
-        sends = []
+        parts: dict[int, list[_Item]] = {}
         for i, (cmd, route) in enumerate(zip(commands, routes, strict=True)):
             if route.answer is not None:
                 answers[i] = route.answer
@@ -282,22 +308,26 @@ class BusPipeline:
                     copy = m.RecordReading(cmd.tenant_id, cmd.reading, cmd.received_at,
                                            keep=False, vehicle_id=route.vehicle_id)
                     body_p = self.codec.encode(copy)[1]
-                headers = {"Nats-Msg-Id": f"{route.msg_id}:{p}", TYPE_HEADER: kind}
-                if p == answering:
-                    headers |= {REPLY_HEADER: reply_to, INDEX_HEADER: str(i)}
-                    waiting.expected += 1
-                sends.append((i, p == answering, self._js.publish(
-                    self.spec.subject(p), body_p, headers=headers)))
+                parts.setdefault(p, []).append(
+                    _Item(kind, i if p == answering else -1, body_p, f"{route.msg_id}:{p}"))
+        sends = []
+        for p, items in parts.items():
+            for chunk in _chunks(items):
+                waiting.expected += sum(1 for x in chunk if x.index >= 0)
+                subject, data, headers = self._message(p, chunk, reply_to)
+                sends.append((chunk, self._js.publish(subject, data, headers=headers)))
         self._waiting[request] = waiting
         try:
-            acks = await asyncio.gather(*(s[2] for s in sends), return_exceptions=True)
-            for (i, answering, _), ack in zip(sends, acks, strict=True):
+            acks = await asyncio.gather(*(s[1] for s in sends), return_exceptions=True)
+            for (chunk, _), ack in zip(sends, acks, strict=True):
                 if isinstance(ack, BaseException):
                     raise Unavailable(f"the bus did not store the message ({type(ack).__name__}); "
                                       "nothing is acknowledged, retry the request") from ack
-                if answering and ack.duplicate:  # stored before: the worker answered then
-                    answers[i] = m.Outcome(m.Result.DUPLICATE)
-                    waiting.expected -= 1
+                if ack.duplicate:  # stored before: the worker answered then
+                    for x in chunk:
+                        if x.index >= 0:
+                            answers[x.index] = m.Outcome(m.Result.DUPLICATE)
+                            waiting.expected -= 1
             if len(waiting.outcomes) < waiting.expected and self.reply_timeout_s > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(waiting.future), self.reply_timeout_s)
@@ -305,6 +335,23 @@ class BusPipeline:
             del self._waiting[request]
         answers |= waiting.outcomes
         return [answers.get(i, m.Outcome(m.Result.QUEUED)) for i in range(len(commands))]
+
+    def _message(self, partition: int, items: list[_Item],
+                 reply_to: str) -> tuple[str, bytes, dict[str, str]]:
+        """One command as itself (its own id: JetStream's duplicate window sees it), or several
+        as a batch whose id is made from theirs (a request sent again is dropped whole)."""
+        if len(items) == 1:
+            x = items[0]
+            headers = {"Nats-Msg-Id": x.msg_id, TYPE_HEADER: x.kind}
+            if x.index >= 0:
+                headers |= {REPLY_HEADER: reply_to, INDEX_HEADER: str(x.index)}
+            return self.spec.subject(partition), x.body, headers
+        digest = hashlib.sha256("\n".join(x.msg_id for x in items).encode()).hexdigest()
+        headers = {"Nats-Msg-Id": f"batch:{digest[:40]}", TYPE_HEADER: BATCH}
+        if any(x.index >= 0 for x in items):
+            headers[REPLY_HEADER] = reply_to
+        return (self.spec.subject(partition),
+                encode_batch([(x.kind, x.index, x.body) for x in items]), headers)
 
     async def _on_changed(self, msg: Msg) -> None:
         try:

@@ -31,7 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from parcelguard.bus.codec import Codec, encode_outcomes
+from parcelguard.bus.codec import BATCH, Codec, decode_batch, encode_outcomes
 from parcelguard.bus.publisher import INDEX_HEADER, REPLY_HEADER, TYPE_HEADER
 from parcelguard.bus.status import consumer_name, partition_lock
 from parcelguard.bus.stream import StreamSpec, ensure
@@ -222,22 +222,33 @@ class Worker:
         for msg in msgs:
             headers = msg.headers or {}
             reply, index = headers.get(REPLY_HEADER), headers.get(INDEX_HEADER)
+            kind = headers.get(TYPE_HEADER, "")
             try:
-                cmd = self.codec.decode(headers.get(TYPE_HEADER, ""), msg.data)
-                position = int(index) if reply and index else None
+                items = (decode_batch(msg.data) if kind == BATCH else
+                         [(kind, int(index) if reply and index else -1, msg.data)])
             except Exception as exc:  # one unreadable message must not stop its partition
-                log.error("worker.unreadable", partition=partition, seq=msg.metadata.sequence.stream,
-                          error=str(exc))
-                self.pipeline.ingestor.stats.outcomes[("bus_message", "rejected")] += 1
+                self._unreadable(partition, msg, exc)
                 if reply and index and index.isdigit():
-                    unreadable.append((reply, int(index), m.rejected(
-                        None, "command", f"the worker cannot read this message: {exc}")))
+                    unreadable.append((reply, int(index), _cannot_read(exc)))
                 continue
-            if reply and position is not None:
-                answers.append((reply, position, len(commands)))
-            commands.append(cmd)
+            for item_kind, position, body in items:
+                try:
+                    cmd = self.codec.decode(item_kind, body)
+                except Exception as exc:
+                    self._unreadable(partition, msg, exc)
+                    if reply and position >= 0:
+                        unreadable.append((reply, position, _cannot_read(exc)))
+                    continue
+                if reply and position >= 0:
+                    answers.append((reply, position, len(commands)))
+                commands.append(cmd)
         commands.append(m.Consumed(self.spec.name, partition, msgs[-1].metadata.sequence.stream))
         return commands, answers, unreadable
+
+    def _unreadable(self, partition: int, msg: Msg, exc: Exception) -> None:
+        log.error("worker.unreadable", partition=partition, seq=msg.metadata.sequence.stream,
+                  error=str(exc))
+        self.pipeline.ingestor.stats.outcomes[("bus_message", "rejected")] += 1
 
     async def _apply(self, commands: list[m.Command], partition: int) -> list[m.Outcome]:
         if self.event_clock:
@@ -259,6 +270,10 @@ class Worker:
             by_reply[reply].append((index, outcome))
         for reply, items in by_reply.items():
             await self._nc.publish(reply, encode_outcomes(items))
+
+
+def _cannot_read(exc: Exception) -> m.Outcome:
+    return m.rejected(None, "command", f"the worker cannot read this message: {exc}")
 
 
 def _time_of(cmd: m.Command) -> datetime | None:
