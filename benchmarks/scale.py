@@ -162,12 +162,13 @@ def main() -> None:
             seconds = run.apply(workers)
         finally:
             run.close()
-        rates[workers] = messages / seconds
-        print(f"{workers} worker(s): {messages:,} messages in {seconds:.1f} s = "
-              f"{rates[workers]:,.0f} messages/s, {len(lines) / seconds:,.0f} recorded lines/s")
+        rates[workers] = len(lines) / seconds
+        print(f"{workers} worker(s): {len(lines):,} recorded lines ({messages:,} JetStream "
+              f"messages) in {seconds:.1f} s = {rates[workers]:,.0f} recorded lines/s")
     print(f"two workers / one worker: {rates[2] / rates[1]:.2f}x")
-    print("(a vehicle's reading is one message per partition: the vehicle's own stores it, "
-          "the others apply it to their parcels aboard)")
+    print("(a message carries a request's commands for one partition; a vehicle's reading goes "
+          "to every partition: the vehicle's own stores it, the others apply it to their "
+          "parcels aboard)")
 
 
 if __name__ == "__main__":

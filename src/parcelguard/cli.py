@@ -977,12 +977,15 @@ def bench_latency(
     database: Annotated[str, typer.Option(help="PostgreSQL for bus mode (a schema is made)")] = (
         "postgresql://root@127.0.0.1:5432/test"),
     workers: Annotated[int, typer.Option(help="bus mode: worker processes")] = 2,
+    per_request: Annotated[int, typer.Option(
+        help="events per request (10: a carrier's push; 100-1000: a bulk integration)",
+        min=1, max=1000)] = 10,
 ) -> None:
     """Event -> alert latency over HTTP at a steady rate (server in its own process)."""
     from parcelguard.bench import latency
 
     setup = latency.BusSetup(bus, database, workers) if bus else None
-    figures = latency.run(rate, seconds, port, webhook, setup)
+    figures = latency.run(rate, seconds, port, webhook, setup, per_request)
     for line in latency.report(figures, rate, setup):
         out.print(line, highlight=False, markup=False)
 

@@ -56,6 +56,7 @@ class Figures:
     damaged_sent: int = 0
     alerts_opened: int = 0
     errors: int = 0
+    per_request: int = PER_REQUEST
 
 
 class Receiver:
@@ -107,7 +108,7 @@ def _shipments() -> list[dict[str, Any]]:
 
 
 def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
-           sent_at: dict[str, float]) -> None:
+           sent_at: dict[str, float], per_request: int = PER_REQUEST) -> None:
     """Open-loop: each request is due at a fixed time and timed from then, so a slow answer
     (or a busy sender) shows as latency instead of slowing the sending down."""
     due: queue.SimpleQueue[tuple[float, bytes, list[str]] | None] = queue.SimpleQueue()
@@ -140,11 +141,11 @@ def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
     threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
     for t in threads:
         t.start()
-    requests = int(rate * seconds / PER_REQUEST)
-    interval = PER_REQUEST / rate
+    requests = int(rate * seconds / per_request)
+    interval = per_request / rate
     begin = time.perf_counter()
     for n in range(requests):
-        events = [_event(n * PER_REQUEST + k) for k in range(PER_REQUEST)]
+        events = [_event(n * per_request + k) for k in range(per_request)]
         damaged = [e["event_id"] for e in events if "condition" in e]
         body = json.dumps(events).encode()
         at = begin + n * interval
@@ -159,7 +160,8 @@ def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
     for t in threads:
         t.join()
     out.seconds = time.perf_counter() - begin
-    out.events = requests * PER_REQUEST
+    out.events = requests * per_request
+    out.per_request = per_request
 
 
 @dataclass
@@ -204,7 +206,7 @@ class BusSetup:
 
 
 def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool = True,
-        bus: BusSetup | None = None) -> Figures:
+        bus: BusSetup | None = None, per_request: int = PER_REQUEST) -> Figures:
     out = Figures()
     receiver = Receiver()
     keys = {"ledger_key": common.throwaway_key(), "data_key": common.throwaway_key()}
@@ -231,7 +233,7 @@ def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool
                     c.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.opened"],
                                                  "kinds": ["damaged"]}).raise_for_status()
             sent_at: dict[str, float] = {}
-            _drive(port, key, rate, seconds, out, sent_at)
+            _drive(port, key, rate, seconds, out, sent_at, per_request)
             deadline = time.monotonic() + 15
             while webhook and len(receiver.arrived) < len(sent_at) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -274,7 +276,7 @@ def report(f: Figures, rate: int, bus: BusSetup | None = None) -> list[str]:
 
     return [
         f"[alert latency] {f.events:,} events at {rate:,}/s asked, {f.events / f.seconds:,.0f}/s "
-        f"sent, {PER_REQUEST} per request, " + (
+        f"sent, {f.per_request} per request, " + (
             f"bus mode: API node -> JetStream ({bus.partitions} partitions) -> {bus.workers} "
             "worker(s) -> PostgreSQL, each in its own process" if bus else
             "server on SQLite in its own process"),
