@@ -82,7 +82,7 @@ def test_a_batch_carries_each_command_with_who_waits_for_it() -> None:
 
 
 def test_batches_stay_under_the_message_limit() -> None:
-    items = [_Item("RecordScan", i, b"x" * 100_000, f"ev:{i}") for i in range(7)]
+    items = [_Item("RecordScan", i, b"x" * (MAX_MESSAGE * 2 // 5), f"ev:{i}") for i in range(7)]
     chunks = _chunks(items)
     assert [[x.index for x in c] for c in chunks] == [[0, 1], [2, 3], [4, 5], [6]]
     assert all(sum(len(x.body) for x in c) <= MAX_MESSAGE for c in chunks)

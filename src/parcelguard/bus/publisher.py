@@ -44,7 +44,7 @@ DEVICE_TTL_S = 5.0  # how long a node trusts a binding it read from the store
 LEARNT_TTL_S = 600.0  # ... and one it sent itself (workers may lag behind the stream)
 REPLY_HEADER, INDEX_HEADER, TYPE_HEADER = "PG-Reply", "PG-Index", "PG-Type"
 FED_ELSEWHERE = m.Outcome(m.Result.ACCEPTED, None, "for partitions another sender feeds")
-MAX_MESSAGE = 256 * 1024  # a batch's bodies; NATS' default max_payload is 1 MiB
+MAX_MESSAGE = 128 * 1024  # a batch's bodies (NATS refuses over max_payload, 1 MiB by default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,9 @@ from parcelguard.services.pipeline import Pipeline
 from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
-FETCH = 1000
+FETCH = 1000  # messages, and commands, a partition's submission gathers at most
+FETCH_AT_ONCE = 64  # messages per fetch request: they come at once, and a batch message holds
+FETCH_BYTES = 8 * 1024 * 1024  # up to 128 KiB; NATS cuts off a client 64 MiB behind
 RETRY_S = 1.0
 LOCK_CHECK_S = 5.0
 
@@ -187,7 +189,7 @@ class Worker:
                        stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(FETCH, timeout=0.5)
+                msgs = await self._fetch(sub)
             except (TimeoutError, NatsTimeout):
                 continue
             done = self.committed.get(partition, 0)
@@ -211,6 +213,24 @@ class Worker:
             for msg in fresh:
                 await msg.ack()
             await self._answer(answers, outcomes, unreadable)
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """What is waiting, a few messages per request, up to ``FETCH`` messages or commands
+        or ``FETCH_BYTES``: one request for a thousand batch messages would arrive at once and
+        get this client cut off as a slow consumer (their redelivery waits out ``ack_wait``)."""
+        msgs = await sub.fetch(FETCH_AT_ONCE, timeout=0.5)
+        size = sum(len(msg.data) for msg in msgs)
+        while len(msgs) < FETCH and size < FETCH_BYTES and len(msgs) % FETCH_AT_ONCE == 0:
+            try:
+                more = await sub.fetch(FETCH_AT_ONCE, timeout=0.01)
+            except (TimeoutError, NatsTimeout):
+                break
+            msgs += more
+            size += sum(len(msg.data) for msg in more)
+            if len(more) < FETCH_AT_ONCE:
+                break
+        return msgs
 
     def _decode(self, msgs: list[Msg], partition: int) -> tuple[
             list[m.Command], list[tuple[str, int, int]], list[tuple[str, int, m.Outcome]]]:
