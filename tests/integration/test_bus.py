@@ -4,6 +4,7 @@ stream checks that keep acknowledged commands durable."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import uuid
@@ -142,6 +143,16 @@ def test_the_stream_is_created_durable_and_an_unsafe_one_is_refused(js_spec: Str
             assert "duplicate window is 5 s" in message
             assert f"nats stream edit {js_spec.name}" in message
             assert "sync_interval: always" in message
+            # the partition count is the stream's: a process set for another is refused
+            await js.delete_stream(js_spec.name)
+            await js.add_stream(StreamConfig(name=js_spec.name, subjects=js_spec.subjects,
+                                             storage=StorageType.FILE, duplicate_window=600))
+            made = await ensure(js, js_spec)  # made before the count was kept: recorded now
+            assert (made.config.description or "").endswith(": 4 partitions")
+            with pytest.raises(Unavailable) as refused:
+                await ensure(js, dataclasses.replace(js_spec, partitions=8))
+            assert ("it was made for 4 partitions and this process is set for 8: set "
+                    "PARCELGUARD_BUS_PARTITIONS=4") in refused.value.message
         finally:
             await nc.close()
     run_aside(run)

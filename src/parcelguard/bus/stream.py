@@ -9,13 +9,16 @@ always }``, see deploy/nats.conf); a client cannot read it from the stream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
 from parcelguard.domain.errors import Unavailable
+
+PARTITIONS = re.compile(r": (\d+) partitions$")  # the count the stream was made for
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class StreamSpec:
             name=self.name, subjects=self.subjects, storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS, num_replicas=self.replicas,
             duplicate_window=self.duplicate_window_s, max_age=self.max_age_s,
-            description="ParcelGuard ingest commands, partitioned by tracking number",
+            description=f"ParcelGuard ingest commands, partitioned by tracking number: "
+                        f"{self.partitions} partitions",
         )
 
 
@@ -65,6 +69,12 @@ def problems(config: StreamConfig, spec: StreamSpec) -> list[str]:
         found.append(f"it has {config.num_replicas or 1} replica(s), {spec.replicas} are required")
     if set(config.subjects or []) != set(spec.subjects):
         found.append(f"its subjects are {config.subjects}, expected {spec.subjects}")
+    made = PARTITIONS.search(config.description or "")
+    if made and int(made.group(1)) != spec.partitions:
+        found.append(  # a parcel's commands would go where another worker holds its state
+            f"it was made for {made.group(1)} partitions and this process is set for "
+            f"{spec.partitions}: set PARCELGUARD_BUS_PARTITIONS={made.group(1)} on every "
+            "process (changing the count needs the stream drained and made again)")
     return found
 
 
@@ -75,6 +85,10 @@ async def ensure(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
     except NotFoundError:
         return await js.add_stream(spec.config())
     found = problems(info.config, spec)
+    if not found and not PARTITIONS.search(info.config.description or ""):
+        # made before the count was recorded: record it now (the partitions in use are
+        # this process's: a mismatch would have shown long before)
+        info = await js.update_stream(replace(info.config, description=spec.config().description))
     if found:
         raise Unavailable(
             f"refusing to use NATS stream {spec.name!r}: " + "; ".join(found) + ". Fix it with "
