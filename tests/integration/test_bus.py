@@ -17,7 +17,10 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from parcelguard import bootstrap
+from parcelguard.bus.codec import Codec
+from parcelguard.bus.publisher import BusPipeline, Router
 from parcelguard.bus.stream import StreamSpec, ensure
+from parcelguard.crypto.keys import AesGcmVault
 from parcelguard.domain.errors import Unavailable
 from parcelguard.domain.ledger import entry as ledger_entry
 from parcelguard.ingest import wire
@@ -156,3 +159,17 @@ def test_the_stream_is_created_durable_and_an_unsafe_one_is_refused(js_spec: Str
         finally:
             await nc.close()
     run_aside(run)
+
+
+def test_stopping_an_api_node_lets_requests_on_their_way_finish(js_spec: StreamSpec) -> None:
+    """No worker answers: a request sent just before the node stops is still stored and told
+    `queued` when its wait ends, instead of being left waiting for ever."""
+    node = BusPipeline(NATS_URL, js_spec, Codec(AesGcmVault(b"\x07" * 32)),
+                       Router(None, js_spec.partitions), reply_timeout_s=1.0)  # type: ignore[arg-type]
+    node.start()
+    scans = [RecordScan("acme", wire.to_event(wire.decode(json.dumps(event_json(
+        f"SF80000000{i:02d}", 1)).encode(), wire.WireEvent)), T0) for i in range(20)]
+    sending = node.submit_future(scans)
+    node.stop()
+    assert sending.done()
+    assert {o.result for o in sending.result()} == {Result.QUEUED}

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import nats
@@ -191,6 +191,7 @@ class BusPipeline:
         self._js: JetStreamContext | None = None
         self._inbox = ""
         self._waiting: dict[str, _Waiting] = {}
+        self._inflight: set[Future[list[m.Outcome]]] = set()  # requests being sent
         # who wants to know which shipments a worker's commit changed (the live pages)
         self.watchers: list[Callable[[list[tuple[str, str]]], None]] = []
 
@@ -223,6 +224,9 @@ class BusPipeline:
         if self._loop is None:
             return
         loop = self._loop
+        # requests on their way finish first (stored and answered, or refused as unavailable):
+        # a stopped loop would leave their callers waiting for ever
+        wait(list(self._inflight), timeout=self.reply_timeout_s + 10)
         if self._nc is not None:
             asyncio.run_coroutine_threadsafe(self._nc.drain(), loop).result(10)
             self._nc = None
@@ -282,7 +286,10 @@ class BusPipeline:
             future: Future[list[m.Outcome]] = Future()
             future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
             return future
-        return asyncio.run_coroutine_threadsafe(self._send(list(commands), routes), self._loop)
+        sending = asyncio.run_coroutine_threadsafe(self._send(list(commands), routes), self._loop)
+        self._inflight.add(sending)
+        sending.add_done_callback(self._inflight.discard)
+        return sending
 
     # ---- sending ----
 
