@@ -94,6 +94,12 @@ def test_a_vehicle_reading_is_stored_by_one_partition_and_applied_by_each(
     with mem.store.unit_of_work(write=False) as uow:
         stored = uow.telemetry.of_vehicle("acme", "V1", 0, None, 100)
     assert [r.reading.device_id for r in stored] == ["GPS-V1"]
+    # the same copy again (its request sent again in another grouping, so JetStream did not
+    # drop it): applied once, as the partition's parcels are rebuilt from what it stored
+    assert run(mem, 0, copy, copy) == [Result.DUPLICATE, Result.DUPLICATE]
+    later = Reading("GPS-V1", at(1.5), 2, shock_g=20.0)
+    again = RecordReading("acme", later, at(1.51), keep=False, vehicle_id="V1")
+    assert run(mem, 0, again, again) == [Result.ACCEPTED, Result.DUPLICATE]
 
 
 def test_committed_stream_positions_are_kept_with_the_batch(mem: bootstrap.System) -> None:

@@ -145,7 +145,7 @@ class Worker:
             subs = [await self._subscribe(js, p, positions.get(p, 0)) for p in self.partitions]
             log.info("worker.started", partitions=self.partitions, positions=positions)
             self.committed = dict(positions)
-            tasks = [asyncio.create_task(self._consume(p, sub, stop))
+            tasks = [asyncio.create_task(self._consume(js, p, sub, stop))
                      for p, sub in zip(self.partitions, subs, strict=True)]
             tasks.append(asyncio.create_task(self._watch_locks(stop)))
             stopping = asyncio.create_task(stop.wait())
@@ -185,13 +185,27 @@ class Worker:
 
     # ---- the loop of one partition ----
 
-    async def _consume(self, partition: int, sub: JetStreamContext.PullSubscription,
-                       stop: asyncio.Event) -> None:
+    async def _consume(self, js: JetStreamContext, partition: int,
+                       sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        expect = 1  # the consumer's next delivery number: every delivery counts, one by one
         while not stop.is_set():
             try:
                 msgs = await self._fetch(sub)
             except (TimeoutError, NatsTimeout):
                 continue
+            numbers = [msg.metadata.sequence.consumer for msg in msgs]
+            if numbers != list(range(expect, expect + len(msgs))):
+                # deliveries this worker never received (the connection was cut: NATS counts
+                # them delivered and sends them again only after ack_wait); applying what came
+                # after them would move the position past them, so start again from it
+                log.warning("worker.delivery_gap", partition=partition, expected=expect,
+                            got=numbers[0])
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                sub = await self._subscribe(js, partition, self.committed.get(partition, 0))
+                expect = 1
+                continue
+            expect += len(msgs)
             done = self.committed.get(partition, 0)
             fresh = [msg for msg in msgs if msg.metadata.sequence.stream > done]
             for msg in msgs:

@@ -57,6 +57,8 @@ class Batch:
     dirty: dict[Key, Live] = field(default_factory=dict)
     touched_devices: set[Key] = field(default_factory=set)
     known_readings: set[tuple[str, str, int]] = field(default_factory=set)
+    # bus mode: vehicle copies this batch's partitions applied before, (part, tenant, device, ts)
+    known_copies: set[tuple[int, str, str, int]] = field(default_factory=set)
     seen_readings: set[tuple[str, str, int]] = field(default_factory=set)
     held: set[tuple[str, str, str]] = field(default_factory=set)
     statuses: list[StatusChange] = field(default_factory=list)

@@ -140,7 +140,7 @@ class Ingestor:
             batch = Batch(times.to_us(self.clock.now()), Sink())
             try:
                 self.rules.refresh(uow)
-                self._prefetch_readings(uow, submissions, batch)
+                self._prefetch_readings(uow, submissions, parts, batch)
                 if not any(submissions) and self.fires_on_tick:  # the clock alone moves deadlines
                     self._fire(uow, batch.now_us, batch)
                 outcomes = [[self._handle(uow, cmd, batch, part) for cmd in sub]
@@ -324,11 +324,16 @@ class Ingestor:
         if device is None:
             return rejected(r.device_id, "device_id", f"unknown device {r.device_id!r}: "
                             "register it (POST /v1/devices) or list it in a shipment's devices")
-        if cmd.keep:  # a copy for another partition's parcels comes once, from the stream
+        if cmd.keep:
             seen = (cmd.tenant_id, r.device_id, times.to_us(r.ts))
             if seen in batch.known_readings or seen in batch.seen_readings:
                 return duplicate(r.device_id)
             batch.seen_readings.add(seen)
+        else:  # a copy comes again if a client sent its request again in another grouping
+            copy = (part, cmd.tenant_id, r.device_id, times.to_us(r.ts))
+            if copy in batch.known_copies:
+                return duplicate(r.device_id)
+            batch.known_copies.add(copy)
         shipment_id, vehicle_id, tracking_no = None, None, None
         if device.kind is DeviceKind.BOX_SENSOR and device.tracking_no:
             if not self.owns(device.tracking_no):  # rebound while the reading was on its way
@@ -484,17 +489,21 @@ class Ingestor:
         return device
 
     def _prefetch_readings(
-        self, uow: UnitOfWork, submissions: Sequence[Sequence[Command]], batch: Batch
+        self, uow: UnitOfWork, submissions: Sequence[Sequence[Command]],
+        parts: Sequence[int] | None, batch: Batch,
     ) -> None:
-        wanted: dict[str, set[tuple[str, int]]] = {}
-        for sub in submissions:
+        wanted: dict[tuple[str, int | None], set[tuple[str, int]]] = {}
+        for sub, part in zip(submissions, parts or [0] * len(submissions), strict=True):
             for cmd in sub:
-                if isinstance(cmd, RecordReading):
-                    wanted.setdefault(cmd.tenant_id, set()).add(
+                if isinstance(cmd, RecordReading):  # a copy: among that partition's copies
+                    wanted.setdefault((cmd.tenant_id, None if cmd.keep else part), set()).add(
                         (cmd.reading.device_id, times.to_us(cmd.reading.ts)))
-        for tenant_id, keys in wanted.items():
-            for device_id, ts in uow.telemetry.known(tenant_id, keys):
-                batch.known_readings.add((tenant_id, device_id, ts))
+        for (tenant_id, copies_of), keys in wanted.items():
+            for device_id, ts in uow.telemetry.known(tenant_id, keys, copies_of):
+                if copies_of is None:
+                    batch.known_readings.add((tenant_id, device_id, ts))
+                else:
+                    batch.known_copies.add((copies_of, tenant_id, device_id, ts))
 
     def _count(
         self, submissions: Sequence[Sequence[Command]], outcomes: list[list[Outcome]],

@@ -208,8 +208,10 @@ class Events(Protocol):
 
 class Telemetry(Protocol):
     def add(self, rows: Sequence[StoredReading]) -> None: ...
-    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Which of the (device_id, ts in UTC µs) keys are stored already."""
+    def known(self, tenant_id: str, keys: set[tuple[str, int]],
+              partition: int | None = None) -> set[tuple[str, int]]:
+        """Which of the (device_id, ts in UTC µs) keys are stored already (with a
+        ``partition``: among the vehicle copies that partition applied)."""
         ...
 
     def of_shipment(

@@ -295,7 +295,10 @@ class MemoryTelemetry(_Repo):
 
         self.later(apply)
 
-    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    def known(self, tenant_id: str, keys: set[tuple[str, int]],
+              partition: int | None = None) -> set[tuple[str, int]]:
+        if partition is not None:
+            return {k for k in keys if (partition, tenant_id, *k) in self.data.copies}
         return {k for k in keys if (tenant_id, *k) in self.data.reading_keys}
 
     def of_shipment(

@@ -519,10 +519,12 @@ class SqlTelemetry(_Repo):
             for r in rows
         ])
 
-    def known(self, tenant_id: str, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    def known(self, tenant_id: str, keys: set[tuple[str, int]],
+              partition: int | None = None) -> set[tuple[str, int]]:
         if not keys:
             return set()
-        c = t.readings.c
+        table = t.readings if partition is None else t.vehicle_copies
+        c = table.c
         found: set[tuple[str, int]] = set()
         devices = sorted({d for d, _ in keys})
         lo, hi = min(ts for _, ts in keys), max(ts for _, ts in keys)
@@ -531,6 +533,7 @@ class SqlTelemetry(_Repo):
                 sa.select(c.device_id, c.ts).where(
                     c.tenant_id == tenant_id, c.device_id.in_(devices[i : i + 500]),
                     c.ts >= lo, c.ts <= hi,
+                    *([] if partition is None else [c.partition == partition]),
                 )
             )
             found.update(k for k in ((r.device_id, r.ts) for r in rows) if k in keys)
