@@ -156,6 +156,14 @@ def test_the_stream_is_created_durable_and_an_unsafe_one_is_refused(js_spec: Str
                 await ensure(js, dataclasses.replace(js_spec, partitions=8))
             assert ("it was made for 4 partitions and this process is set for 8: set "
                     "PARCELGUARD_BUS_PARTITIONS=4") in refused.value.message
+            # an old stream already used by more partitions than this process knows
+            await js.delete_stream(js_spec.name)
+            await js.add_stream(StreamConfig(name=js_spec.name, subjects=js_spec.subjects,
+                                             storage=StorageType.FILE, duplicate_window=600))
+            await js.publish(js_spec.subject(5), b"{}")
+            with pytest.raises(Unavailable) as refused:
+                await ensure(js, js_spec)
+            assert "it holds messages for partition 5" in refused.value.message
         finally:
             await nc.close()
     run_aside(run)

@@ -192,12 +192,14 @@ class BusPipeline:
         self._inbox = ""
         self._waiting: dict[str, _Waiting] = {}
         self._inflight: set[Future[list[m.Outcome]]] = set()  # requests being sent
+        self._closing = False
         # who wants to know which shipments a worker's commit changed (the live pages)
         self.watchers: list[Callable[[list[tuple[str, str]]], None]] = []
 
     # ---- life ----
 
     def start(self) -> None:
+        self._closing = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="parcelguard-bus",
                                         daemon=True)
@@ -224,6 +226,7 @@ class BusPipeline:
         if self._loop is None:
             return
         loop = self._loop
+        self._closing = True  # new requests are refused (retry: another node, or this again)
         # requests on their way finish first (stored and answered, or refused as unavailable):
         # a stopped loop would leave their callers waiting for ever
         wait(list(self._inflight), timeout=self.reply_timeout_s + 10)
@@ -282,7 +285,7 @@ class BusPipeline:
         return [self.router.route(cmd) for cmd in commands]
 
     def _schedule(self, commands: Sequence[m.Command], routes: list[Route]) -> Future[list[m.Outcome]]:
-        if self._loop is None:
+        if self._loop is None or self._closing:
             future: Future[list[m.Outcome]] = Future()
             future.set_exception(Unavailable("the server is not accepting writes; retry shortly"))
             return future

@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import structlog
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
 from parcelguard.domain.errors import Unavailable
 
+log = structlog.get_logger(__name__)
+
 PARTITIONS = re.compile(r": (\d+) partitions$")  # the count the stream was made for
+OLD_DESCRIPTION = "ParcelGuard ingest commands, partitioned by tracking number"
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,7 @@ async def ensure(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
         return await js.add_stream(spec.config())
     found = problems(info.config, spec)
     if not found and not PARTITIONS.search(info.config.description or ""):
-        # made before the count was recorded: record it now (the partitions in use are
-        # this process's: a mismatch would have shown long before)
-        info = await js.update_stream(replace(info.config, description=spec.config().description))
+        info = await _record_partitions(js, info, spec, found)
     if found:
         raise Unavailable(
             f"refusing to use NATS stream {spec.name!r}: " + "; ".join(found) + ". Fix it with "
@@ -97,3 +99,24 @@ async def ensure(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
             "storage, limits retention, a duplicate window, and `sync_interval: always` in the "
             "server's jetstream block.")
     return info
+
+
+async def _record_partitions(js: JetStreamContext, info: StreamInfo, spec: StreamSpec,
+                             found: list[str]) -> StreamInfo:
+    """A stream made before the count was recorded: record this process's count, unless the
+    stream's subjects show more partitions, or an operator wrote the description."""
+    if (info.config.description or "") not in ("", OLD_DESCRIPTION):
+        return info
+    used = await js.stream_info(spec.name, subjects_filter=f"{spec.prefix}.*")
+    highest = max((int(s.rsplit(".", 1)[1]) for s in (used.state.subjects or {})
+                   if s.rsplit(".", 1)[1].isdigit()), default=-1)
+    if highest >= spec.partitions:
+        found.append(f"it holds messages for partition {highest}, and this process is set for "
+                     f"{spec.partitions} partitions: set PARCELGUARD_BUS_PARTITIONS to the count "
+                     "the stream was made for on every process")
+        return info
+    try:
+        return await js.update_stream(replace(info.config, description=spec.config().description))
+    except Exception as exc:  # credentials without STREAM.UPDATE: checked again next start
+        log.warning("bus.partitions_not_recorded", stream=spec.name, error=str(exc))
+        return info

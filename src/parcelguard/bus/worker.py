@@ -44,8 +44,9 @@ from parcelguard.services.ports import Store, Vault
 
 log = structlog.get_logger(__name__)
 FETCH = 1000  # messages, and commands, a partition's submission gathers at most
-FETCH_AT_ONCE = 64  # messages per fetch request: they come at once, and a batch message holds
-FETCH_BYTES = 8 * 1024 * 1024  # up to 128 KiB; NATS cuts off a client 64 MiB behind
+FETCH_REQUEST_BYTES = 2 * 1024 * 1024  # what one fetch request may bring at once: its messages
+FETCH_BYTES = 8 * 1024 * 1024  # arrive together, every partition fetches, and NATS cuts off a
+#                                client 64 MiB behind; a batch message holds up to 128 KiB
 RETRY_S = 1.0
 LOCK_CHECK_S = 5.0
 
@@ -230,19 +231,24 @@ class Worker:
 
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription) -> list[Msg]:
-        """What is waiting, a few messages per request, up to ``FETCH`` messages or commands
-        or ``FETCH_BYTES``: one request for a thousand batch messages would arrive at once and
-        get this client cut off as a slow consumer (their redelivery waits out ``ack_wait``)."""
-        msgs = await sub.fetch(FETCH_AT_ONCE, timeout=0.5)
+        """What is waiting, up to ``FETCH`` messages or ``FETCH_BYTES``, a few at a time: one
+        request for a thousand batch messages would arrive at once and get this client cut
+        off as a slow consumer. How many a request asks for follows the sizes seen: 16 batch
+        messages, or a few hundred single commands."""
+        msgs = await sub.fetch(16, timeout=0.5)
         size = sum(len(msg.data) for msg in msgs)
-        while len(msgs) < FETCH and size < FETCH_BYTES and len(msgs) % FETCH_AT_ONCE == 0:
+        asked = 16
+        while len(msgs) < FETCH and size < FETCH_BYTES and len(msgs) >= asked:
+            average = max(1, size // len(msgs))
+            want = max(16, min(256, FETCH - len(msgs), FETCH_REQUEST_BYTES // average))
             try:
-                more = await sub.fetch(FETCH_AT_ONCE, timeout=0.01)
+                more = await sub.fetch(want, timeout=0.01)
             except (TimeoutError, NatsTimeout):
                 break
             msgs += more
             size += sum(len(msg.data) for msg in more)
-            if len(more) < FETCH_AT_ONCE:
+            asked += want
+            if len(more) < want:
                 break
         return msgs
 
