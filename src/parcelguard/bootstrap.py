@@ -196,6 +196,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
     )
     alerting = Alerting(load_profiles(settings.profiles_file))
     alerting.learn_online = settings.eta_learning == "online"
+    alerting.learn_at_start = settings.eta_learning != "off"
     rules = MerchantRules(CelExpressions())
     ingestor = Ingestor(store, clock, canonical.encode, ledger, vault, stats, alerting, rules,
                         capacity=settings.track_cache)

@@ -71,10 +71,12 @@ class Settings(BaseSettings):
     bus_reply_timeout_s: float = Field(
         default=10.0, description="how long a request waits for the worker's outcome after "
         "JetStream acknowledged it; later, the answer is `queued` (durable, not yet applied)")
-    eta_learning: Literal["online", "start"] = Field(
+    eta_learning: Literal["online", "start", "off"] = Field(
         default="online", description="online: the lane model learns every delivery as it is "
         "recorded; start: only from the store's history when the writer starts (the same in "
-        "every process, so bus-mode workers and a replay predict alike)")
+        "every process started together, so bus-mode workers and a replay predict alike); "
+        "off: never (ETAs from distance alone: reproducible even when a worker restarts "
+        "mid-run, since a restarted one would learn from what the run delivered so far)")
     profiles_file: Path | None = Field(
         default=None, description="alert profiles YAML; the shipped defaults when unset")
 

@@ -64,7 +64,7 @@ class Bus:
             "PARCELGUARD_BUS_PARTITIONS": str(PARTITIONS), "PARCELGUARD_LEDGER_KEY": KEY_A,
             "PARCELGUARD_DATA_KEY": KEY_B, "PARCELGUARD_DATA_DIR": str(self.data_dir),
             "PARCELGUARD_MQTT_ENABLED": "false", "PARCELGUARD_WEBHOOKS_ENABLED": "false",
-            "PARCELGUARD_LOG_LEVEL": "warning", "PARCELGUARD_ETA_LEARNING": "start",
+            "PARCELGUARD_LOG_LEVEL": "warning", "PARCELGUARD_ETA_LEARNING": "off",
         }
 
     def start_worker(self, name: str, partitions: str, *extra: str) -> None:
@@ -220,7 +220,7 @@ def _outcome(store: Store, tns: list[str]) -> tuple[Counter[str], set[str], int]
 def _embedded(lines: list[bytes], places: list[tuple[str, str, float, float]],
               data_dir: Path) -> tuple[Counter[str], set[str], int]:
     clock = ManualClock(times.parse("2026-11-01T00:00:00Z", "start"))
-    system = bootstrap.build(settings_for("memory://", data_dir, eta_learning="start"), clock=clock)
+    system = bootstrap.build(settings_for("memory://", data_dir, eta_learning="off"), clock=clock)
     with system.store.unit_of_work() as uow:
         uow.tenants.add("acme", "ACME", 0)
         uow.events.save_places(places)

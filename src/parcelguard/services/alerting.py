@@ -66,6 +66,7 @@ class Alerting:
         self.lanes = LaneModel()
         self.places: dict[str, dict[str, tuple[float, float]]] = {}  # tenant -> facility -> pos
         self.learn_online = True  # the lane model learns each delivery as it is recorded
+        self.learn_at_start = True  # ... and the store's history when the writer starts
         # Timers run per partition of the ingest stream (one in embedded mode): a partition
         # fires its parcels' deadlines as its own commands move event time, not another's.
         self.part_of: Callable[[str], int] = _one_partition

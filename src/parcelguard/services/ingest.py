@@ -118,8 +118,9 @@ class Ingestor:
                 if self.owns(tracking_no):
                     self.aboard.setdefault((tenant_id, vehicle_id), set()).add(
                         (tenant_id, tracking_no))
-            for lane, band, hours in uow.shipments.transit_history(TRANSIT_HISTORY):
-                self.alerting.lanes.learn(lane, band, hours)
+            if self.alerting.learn_at_start:
+                for lane, band, hours in uow.shipments.transit_history(TRANSIT_HISTORY):
+                    self.alerting.lanes.learn(lane, band, hours)
             for tenant_id, facility_id, lat, lon in uow.events.facility_positions():
                 self.alerting.learn_place(tenant_id, facility_id, lat, lon)
             self._load_disruptions(uow, None)
