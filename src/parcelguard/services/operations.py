@@ -136,11 +136,13 @@ def _on_time(done: list[Delivered]) -> float | None:
 
 def hub_board(uow: UnitOfWork, scope: Scope, now_us: int,
               dwell_max_min: float) -> list[Hub]:
+    # keyed by tracking number: in a network, a waybill two merchants registered is one parcel
+    held = {(h.facility_id, h.tracking_no): h.since_us for h in uow.operations.on_hand(scope)}
     waits: dict[str, list[float]] = {}
-    for h in uow.operations.on_hand(scope):
-        waits.setdefault(h.facility_id, []).append(max(0, now_us - h.since_us) / MINUTE_US)
+    for (facility, _), since_us in held.items():
+        waits.setdefault(facility, []).append(max(0, now_us - since_us) / MINUTE_US)
     recent = uow.operations.scanned(scope, now_us - HOUR_US, now_us + 1, "facility")
-    dwell = uow.operations.open_dwell(scope)
+    dwell = Counter(facility for facility, _ in set(uow.operations.open_dwell(scope)))
     facilities = sorted(set(waits) | set(recent) | set(dwell))
     places = uow.operations.positions(scope, facilities)
     hubs = []
@@ -160,8 +162,11 @@ def hub_board(uow: UnitOfWork, scope: Scope, now_us: int,
 def accountability(uow: UnitOfWork, scope: Scope, since_us: int, until_us: int,
                    profiles: Mapping[Category, Profile]) -> Accountability:
     placed: list[Placed] = []
+    alerted: dict[str, str] = {}  # tracking number -> its (first) tenant: one parcel each
     for tenant_id, tracking_no in uow.operations.with_alerts(scope, ALERT_KINDS, since_us,
                                                              until_us):
+        alerted.setdefault(tracking_no, tenant_id)
+    for tracking_no, tenant_id in alerted.items():
         _, _, analysis = liability.read(uow, tenant_id, tracking_no, profiles)
         for inc in analysis.incidents:
             if scope.network and (inc.party is None or inc.party.carrier != scope.network):

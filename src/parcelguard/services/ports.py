@@ -593,14 +593,14 @@ class Operations(Protocol):
         or shift (``<facility>|day`` 08:00-20:00 and ``|night`` in China time)."""
         ...
 
-    def open_dwell(self, scope: Scope) -> dict[str, int]:
-        """Active dwell_exceeded alerts per facility."""
+    def open_dwell(self, scope: Scope) -> list[tuple[str, str]]:
+        """(facility, tracking number) of each active dwell_exceeded alert."""
         ...
 
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
                     until_us: int) -> list[tuple[str, str]]:
         """(tenant, tracking number) of the parcels with an alert of these kinds opened in
-        the window (a network: each tracking number once)."""
+        the window, ordered by tracking number."""
         ...
 
     def positions(self, scope: Scope,

@@ -798,12 +798,10 @@ class MemoryOperations(_Repo):
         return out
 
     def on_hand(self, scope: Scope) -> list[OnHand]:
-        found = {(r.state.holder_id or "", r.shipment.tracking_no): OnHand(
-                     r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
-                 for r in self._of(scope)
-                 if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
-                 and r.state.status.value not in ("delivered", "returned")}
-        return list(found.values())
+        return [OnHand(r.state.holder_id or "", r.shipment.tracking_no, r.state.last_event_at_us)
+                for r in self._of(scope)
+                if r.state.holder_kind == "facility" and r.state.last_event_at_us is not None
+                and r.state.status.value not in ("delivered", "returned")]
 
     def scanned(self, scope: Scope, since_us: int, until_us: int,
                 group: str) -> dict[str, int]:
@@ -822,19 +820,12 @@ class MemoryOperations(_Repo):
                     seen.setdefault(key, set()).add(parcel)
         return {k: len(v) for k, v in seen.items()}
 
-    def open_dwell(self, scope: Scope) -> dict[str, int]:
+    def open_dwell(self, scope: Scope) -> list[tuple[str, str]]:
         mine = self._ids(scope)
-        seen: set[tuple[str, str]] = set()
-        for alert, shipment_id in self.data.alerts.values():
-            if (shipment_id in mine and alert.kind.value == "dwell_exceeded"
-                    and alert.state in ACTIVE):
-                facility = alert.evidence.get("facility_id")
-                if isinstance(facility, str):
-                    seen.add((facility, alert.tracking_no))
-        out: dict[str, int] = {}
-        for facility, _ in seen:
-            out[facility] = out.get(facility, 0) + 1
-        return out
+        return [(facility, alert.tracking_no) for alert, shipment_id in self.data.alerts.values()
+                if shipment_id in mine and alert.kind.value == "dwell_exceeded"
+                and alert.state in ACTIVE
+                and isinstance(facility := alert.evidence.get("facility_id"), str)]
 
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
                     until_us: int) -> list[tuple[str, str]]:
@@ -842,10 +833,7 @@ class MemoryOperations(_Repo):
         found = {(a.tenant_id, a.tracking_no) for a, shipment_id in self.data.alerts.values()
                  if shipment_id in mine and a.kind.value in kinds
                  and since_us <= a.opened_at_us < until_us}
-        first: dict[str, str] = {}  # a waybill of two merchants: one parcel
-        for tenant_id, tn in sorted(found, key=lambda x: (x[1], x[0])):
-            first.setdefault(tn, tenant_id)
-        return [(tenant_id, tn) for tn, tenant_id in first.items()]
+        return sorted(found, key=lambda x: (x[1], x[0]))
 
     def positions(self, scope: Scope,
                   facilities: Sequence[str]) -> dict[str, tuple[float, float]]:

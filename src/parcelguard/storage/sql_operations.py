@@ -32,7 +32,8 @@ def _scans_of(scope: Scope) -> list[sa.ColumnElement[bool]]:
 
 
 # In a network, one waybill registered by two merchants (a marketplace and its seller) is one
-# parcel: the network's figures count tracking numbers, not shipment rows.
+# parcel: the network's figures count tracking numbers, not shipment rows (services/operations
+# counts them so; the stays below are told apart here, where the tracking number is known).
 
 
 class SqlOperations(Repo):
@@ -43,8 +44,7 @@ class SqlOperations(Repo):
             .select_from(t.shipment_states.join(t.shipments, s.id == st.shipment_id))
             .where(_parcels_of(scope), st.holder_kind == "facility",
                    st.status.not_in(TERMINAL), st.last_event_at.is_not(None)))
-        found = {(r[0], r[1]): OnHand(r[0], r[1], int(r[2])) for r in rows}
-        return list(found.values())
+        return [OnHand(r[0], r[1], int(r[2])) for r in rows]
 
     def visits(self, scope: Scope, since_us: int, until_us: int) -> list[Visit]:
         which = ("s.carrier = :network AND e.carrier = :network" if scope.network
@@ -113,20 +113,13 @@ class SqlOperations(Repo):
             .group_by(key))
         return {str(r[0]): int(r[1]) for r in rows}
 
-    def open_dwell(self, scope: Scope) -> dict[str, int]:
+    def open_dwell(self, scope: Scope) -> list[tuple[str, str]]:
         a = t.alerts.c
         rows = self.conn.execute(sa.select(a.tracking_no, a.evidence).where(
             a.state.in_([x.value for x in ACTIVE]), a.kind == Kind.DWELL_EXCEEDED.value,
             *self._alerts_of(scope)))
-        seen: set[tuple[str, str]] = set()
-        for tracking_no, evidence in rows:
-            facility = json.loads(evidence).get("facility_id")
-            if facility:
-                seen.add((facility, tracking_no))
-        out: dict[str, int] = {}
-        for facility, _ in seen:
-            out[facility] = out.get(facility, 0) + 1
-        return out
+        return [(facility, tracking_no) for tracking_no, evidence in rows
+                if (facility := json.loads(evidence).get("facility_id"))]
 
     def with_alerts(self, scope: Scope, kinds: Sequence[str], since_us: int,
                     until_us: int) -> list[tuple[str, str]]:
@@ -134,10 +127,7 @@ class SqlOperations(Repo):
         rows = self.conn.execute(sa.select(a.tenant_id, a.tracking_no).distinct().where(
             a.kind.in_(list(kinds)), a.opened_at >= since_us, a.opened_at < until_us,
             *self._alerts_of(scope)).order_by(a.tracking_no, a.tenant_id))
-        first: dict[str, str] = {}  # a waybill of two merchants: one parcel
-        for tenant_id, tracking_no in rows:
-            first.setdefault(tracking_no, tenant_id)
-        return [(tenant_id, tn) for tn, tenant_id in first.items()]
+        return [(r[0], r[1]) for r in rows]
 
     def positions(self, scope: Scope,
                   facilities: Sequence[str]) -> dict[str, tuple[float, float]]:
