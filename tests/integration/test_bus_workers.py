@@ -233,15 +233,10 @@ def _embedded(lines: list[bytes], places: list[tuple[str, str, float, float]],
 
 async def _last_positions(bus: Bus) -> dict[int, int]:
     nc = await _connect()
-    js = nc.jetstream()
-    last = {}
-    for p in range(PARTITIONS):
-        try:
-            last[p] = (await js.get_last_msg(bus.stream, f"{bus.prefix}.{p}")).seq or 0
-        except NotFoundError:
-            last[p] = 0
-    await nc.close()
-    return last
+    try:
+        return await status.heads(nc.jetstream(), StreamSpec(bus.stream, bus.prefix, PARTITIONS))
+    finally:
+        await nc.close()
 
 
 @pytest.mark.parametrize(("shipments", "kills"), [(60, 0), (DRILL_SHIPMENTS, 4)],

@@ -81,7 +81,7 @@ def console(request: Request, sys: SystemDep, lang: Lang = None, days: Days = 7)
     return pages.render(request, "ops.html", {
         "lang": lang, "d": DASH[lang], "t": TEXT[lang], "hubs": hubs, "duty": duty,
         "lanes": _lanes(sys, caller, days), "raised": raised,
-        "days": days, "groups": operations.GROUPS, "local": local_us, "network": caller.network,
+        "days": days, "groups": operations.GROUPS, "local": local_us, "network": caller.scope.network,
         "hubs_json": _json([{"id": h.facility_id, "lat": h.lat, "lon": h.lon,
                              "level": h.congestion, "on_hand": h.on_hand} for h in hubs
                             if h.lat is not None]),
