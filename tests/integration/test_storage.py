@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from parcelguard.domain import times
+from parcelguard.domain.events import Condition, Location
 from parcelguard.domain.ledger.entry import Sealed
 from parcelguard.domain.ledger.merkle import Node
 from parcelguard.domain.status import Status
@@ -76,6 +77,25 @@ def test_pages_follow_the_id_cursor_and_filters(store: SqlStore) -> None:
         delivered = uow.shipments.page("acme", ShipmentFilter(status=Status.DELIVERED), None, 10)
     assert [r.id for r in first + second] == ids[:4]
     assert [r.id for r in delivered] == [ids[1]]
+
+
+def test_many_states_are_saved_at_once_each_to_its_own_shipment(store: SqlStore) -> None:
+    # several rows take PostgreSQL's one-statement path; vehicle_id is null in every row
+    ids = [add_shipment(store, f"SF14000000{i:02d}") for i in range(3)]
+    states = [
+        ShipmentState(Status.IN_TRANSIT, 10, 11, 2, "facility", "HUB-SHA", None,
+                      Location("HUB-SHA", "上海转运中心", "上海", 31.2, 121.4), None, 99, 5, None,
+                      "上海|北京|sf|general", "1000-2000", 7, 6, 8, "lane"),
+        ShipmentState(Status.DELIVERED, 20, 21, 9, "recipient", None, None, None,
+                      Condition.DAMAGED, None, 5, 21, None, None, None, None, None, None),
+        ShipmentState(),
+    ]
+    with store.unit_of_work() as uow:
+        uow.shipments.save_states(list(zip(ids, states, strict=True)))
+        uow.commit()
+    with store.unit_of_work(write=False) as uow:
+        back = [uow.shipments.get("acme", f"SF14000000{i:02d}") for i in range(3)]
+    assert [r.state for r in back if r is not None] == states
 
 
 def test_events_come_back_in_event_time_order_with_their_offsets(store: SqlStore) -> None:

