@@ -324,15 +324,22 @@ class SqlShipments(_Repo):
              s.eta_high_us, s.eta_basis, sid)
             for sid, s in states
         ]
-        if self.conn.dialect.name == "postgresql" and len(rows) > 1:
-            # one statement over arrays, not one execution per row: a third less time
-            cur = self.cursor()
-            try:
-                cur.execute(_STATE_UPDATE_ARRAYS, [list(column) for column in zip(*rows, strict=True)])
-            finally:
-                cur.close()
-        else:
+        if self.conn.dialect.name != "postgresql" or len(rows) == 1:
             self.bulk(_STATE_UPDATE, rows)
+            return
+        # the rows COPYed into a session's scratch table and applied by one UPDATE: a third of
+        # the client's time of one UPDATE per row, which a worker spends in every batch
+        cur = self.cursor()
+        try:
+            cur.execute(_STATES_SCRATCH)
+            with cur.copy(_STATES_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(_STATES_APPLY)
+            cur.execute("TRUNCATE shipment_states_in")  # DELETE would leave it to grow: no
+            #                                             autovacuum for temporary tables
+        finally:
+            cur.close()
 
     def transit_history(self, limit: int) -> list[tuple[str, str, float]]:
         rows = self.conn.exec_driver_sql(self.sql(
@@ -362,18 +369,14 @@ _STATE_UPDATE = (
 )
 
 
-def _array_of(column: sa.Column[Any]) -> str:
-    kind = column.type
-    return ("bigint[]" if isinstance(kind, sa.BigInteger) else
-            "integer[]" if isinstance(kind, sa.Integer) else "text[]")
-
-
-_STATE_UPDATE_ARRAYS = (
-    "UPDATE shipment_states AS st SET "
-    + ", ".join(f"{name} = v.{name}" for name in _STATE_COLUMNS)
-    + " FROM unnest(" + ", ".join(f"%s::{_array_of(t.shipment_states.c[name])}"
-                                  for name in (*_STATE_COLUMNS, "shipment_id"))
-    + ") AS v(" + ", ".join(_STATE_COLUMNS) + ", shipment_id) WHERE st.shipment_id = v.shipment_id"
+_STATES_SCRATCH = (  # a temporary table lives as long as its session, and only there
+    f"CREATE TEMP TABLE IF NOT EXISTS shipment_states_in AS SELECT {', '.join(_STATE_COLUMNS)}, "
+    "shipment_id FROM shipment_states WITH NO DATA"
+)
+_STATES_COPY = f"COPY shipment_states_in ({', '.join(_STATE_COLUMNS)}, shipment_id) FROM STDIN"
+_STATES_APPLY = (
+    "UPDATE shipment_states AS st SET " + ", ".join(f"{n} = v.{n}" for n in _STATE_COLUMNS)
+    + " FROM shipment_states_in AS v WHERE st.shipment_id = v.shipment_id"
 )
 
 
