@@ -40,7 +40,7 @@ from parcelguard.bench.http import start_server
 from parcelguard.storage import migrate
 from parcelguard.storage.sql import SqlStore
 
-SHIPMENTS = 3000
+SHIPMENTS = 3000  # at least; more when the run sends more damaged scans (one alert each)
 PER_REQUEST = 10
 SENDERS = 16  # connections, each a thread with the standard library's HTTP client
 DAMAGE_EVERY = 50
@@ -87,9 +87,9 @@ class Receiver:
         self.server.shutdown()
 
 
-def _event(i: int) -> dict[str, Any]:
+def _event(i: int, shipments: int) -> dict[str, Any]:
     damaged = i % DAMAGE_EVERY == 0
-    parcel = (i // DAMAGE_EVERY) % SHIPMENTS if damaged else i % SHIPMENTS
+    parcel = (i // DAMAGE_EVERY) % shipments if damaged else i % shipments
     body: dict[str, Any] = {
         "tracking_no": f"LAT{parcel:08d}", "carrier": "sf", "event_id": f"ev{i}",
         "occurred_at": datetime.now(UTC).isoformat(), "status": "in_transit",
@@ -100,15 +100,16 @@ def _event(i: int) -> dict[str, Any]:
     return body
 
 
-def _shipments() -> list[dict[str, Any]]:
+def _shipments(count: int) -> list[dict[str, Any]]:
     place = {"city": "上海", "lat": 31.23, "lon": 121.47}
     return [{"tracking_no": f"LAT{n:08d}", "carrier": "sf", "category": "general",
              "origin": place, "destination": {"city": "北京", "lat": 39.9, "lon": 116.4}}
-            for n in range(SHIPMENTS)]
+            for n in range(count)]
 
 
 def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
-           sent_at: dict[str, float], per_request: int = PER_REQUEST) -> None:
+           sent_at: dict[str, float], per_request: int = PER_REQUEST,
+           shipments: int = SHIPMENTS) -> None:
     """Open-loop: each request is due at a fixed time and timed from then, so a slow answer
     (or a busy sender) shows as latency instead of slowing the sending down."""
     due: queue.SimpleQueue[tuple[float, bytes, list[str]] | None] = queue.SimpleQueue()
@@ -145,7 +146,7 @@ def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
     interval = per_request / rate
     begin = time.perf_counter()
     for n in range(requests):
-        events = [_event(n * per_request + k) for k in range(per_request)]
+        events = [_event(n * per_request + k, shipments) for k in range(per_request)]
         damaged = [e["event_id"] for e in events if "condition" in e]
         body = json.dumps(events).encode()
         at = begin + n * interval
@@ -208,6 +209,8 @@ class BusSetup:
 def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool = True,
         bus: BusSetup | None = None, per_request: int = PER_REQUEST) -> Figures:
     out = Figures()
+    # every damaged scan finds a parcel of its own, so each opens an alert
+    shipments = max(SHIPMENTS, -(-int(rate * seconds) // DAMAGE_EVERY))
     receiver = Receiver()
     keys = {"ledger_key": common.throwaway_key(), "data_key": common.throwaway_key()}
     extra = bus.settings() if bus else {}
@@ -226,14 +229,14 @@ def run(rate: int = 1000, seconds: float = 30.0, port: int = 8766, webhook: bool
         try:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
                               timeout=60) as c:
-                all_shipments = _shipments()
-                for i in range(0, SHIPMENTS, 1000):
+                all_shipments = _shipments(shipments)
+                for i in range(0, shipments, 1000):
                     c.post("/v1/shipments", json=all_shipments[i:i + 1000]).raise_for_status()
                 if webhook:
                     c.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.opened"],
                                                  "kinds": ["damaged"]}).raise_for_status()
             sent_at: dict[str, float] = {}
-            _drive(port, key, rate, seconds, out, sent_at, per_request)
+            _drive(port, key, rate, seconds, out, sent_at, per_request, shipments)
             deadline = time.monotonic() + 15
             while webhook and len(receiver.arrived) < len(sent_at) and time.monotonic() < deadline:
                 time.sleep(0.1)
