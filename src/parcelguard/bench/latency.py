@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +57,7 @@ class Figures:
     damaged_sent: int = 0
     alerts_opened: int = 0
     errors: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # why: HTTP status or exception
     per_request: int = PER_REQUEST
 
 
@@ -123,15 +125,17 @@ def _drive(port: int, key: str, rate: int, seconds: float, out: Figures,
             try:
                 conn.request("POST", "/v1/events", body=body, headers=headers)
                 response = conn.getresponse()
-                response.read()
+                answer = response.read()
                 ok = response.status in (200, 202)
-            except (OSError, http.client.HTTPException):
+                why = f"HTTP {response.status}: {answer[:200].decode(errors='replace')}"
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                ok = False
+                ok, why = False, type(exc).__name__
             took = (time.perf_counter() - at) * 1000
             with lock:
                 if not ok:
                     out.errors += 1
+                    out.failures[why] += 1
                     continue
                 out.request_ms.append(took)
                 if damaged:
@@ -287,5 +291,6 @@ def report(f: Figures, rate: int, bus: BusSetup | None = None) -> list[str]:
         line("event -> alert committed", f.alert_ms),
         line("event -> webhook received", f.webhook_ms),
         f"  damaged scans sent {f.damaged_sent:,}, damaged alerts open {f.alerts_opened:,}, "
-        f"webhooks received {len(f.webhook_ms):,}, failed requests {f.errors}",
+        f"webhooks received {len(f.webhook_ms):,}, failed requests {f.errors}"
+        + "".join(f"\n  failed: {n} x {why}" for why, n in f.failures.most_common()),
     ]
