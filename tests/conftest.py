@@ -107,7 +107,7 @@ def system(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
            clock: ManualClock) -> Iterator[bootstrap.System]:
     """The system the tests talk to: embedded, or (``db_url`` parametrized with ``bus``) an
     API node publishing to its own JetStream stream, applied by a worker on the same clock."""
-    if getattr(request, "param", None) is None and _param(request, "db_url") == BUS:
+    if getattr(request, "param", None) is None and in_bus_mode(request):
         with bus_mode(db_url, tmp_path, clock) as node:
             yield node
         return
@@ -119,15 +119,21 @@ def system(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
         sys.stop()
 
 
+def in_bus_mode(request: pytest.FixtureRequest) -> bool:
+    """Whether this test runs with ``db_url`` parametrized as ``bus``."""
+    return _param(request, "db_url") == BUS
+
+
 def _param(request: pytest.FixtureRequest, name: str) -> object:
     callspec = getattr(request.node, "callspec", None)
     return None if callspec is None else callspec.params.get(name)
 
 
 @contextmanager
-def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootstrap.System]:
+def bus_mode(db_url: str, data_dir: Path, clock: ManualClock,
+             **extra: object) -> Iterator[bootstrap.System]:
     """An API node and one worker owning every partition of a stream of this test's own, in
-    this process (so the test's clock is the worker's too)."""
+    this process (so the test's clock is the worker's too); ``extra``: more settings."""
     import asyncio
 
     import nats
@@ -146,7 +152,7 @@ def bus_mode(db_url: str, data_dir: Path, clock: ManualClock) -> Iterator[bootst
     store.close()
     settings = settings_for(db_url, data_dir, bus_url=NATS_URL, bus_stream=f"PGT_{tag}",
                             bus_subject_prefix=f"pgt.{tag}", bus_partitions=4,
-                            eta_learning="start")
+                            eta_learning="start", **extra)
     worker = bootstrap.build(settings, worker=True, clock=clock)
     work = Worker(worker.writer, worker.store, worker.vault, worker.clock, NATS_URL,
                   bootstrap.bus_spec(settings), range(4))

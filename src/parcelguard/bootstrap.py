@@ -102,23 +102,25 @@ class System:
         self.pipeline.submit_sync([DisruptionsChanged(tenant_id, self.clock.now())])
 
     def start(self, *, deliver: bool | None = None) -> None:
-        """Start the writer, and (unless told otherwise) the webhook deliverer."""
+        """Start the writer and, where this process is the one that sends (``deliver``; by
+        default an embedded system is, an API node is not), the webhook deliverer and the
+        consumer notifier, each if its setting has it on."""
         # The writer keeps every active shipment's state in memory: collect the young
         # generation less often, or the collector rescans that state every few hundred
         # allocations (measured: a third of ingest time with the default threshold of 700).
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         self.pipeline.start()
-        if self.bus_node:  # the workers apply the commands, send codes and deliver webhooks
-            deliver = False if deliver is None else deliver
+        # in bus mode the workers apply the commands, send codes and deliver webhooks
+        sender = not self.bus_node if deliver is None else deliver
         # pickup codes go out at out-for-delivery on a serving system only: replays and
         # evaluations drive the ingestor themselves and send no one anything
         self.ingestor.status_watchers.append(self.deliveries.on_status)
-        self._delivering = self.settings.webhooks_enabled if deliver is None else deliver
+        self._delivering = self.settings.webhooks_enabled and sender
         if self._delivering:
             self.deliverer.start()
             self.bottlenecks.start()  # operations alerts go out with the webhooks
         # consumer notifications go out from where webhooks do (one process in bus mode)
-        self._notifying = self.settings.notices_enabled and deliver is not False
+        self._notifying = self.settings.notices_enabled and sender
         if self._notifying:
             self.notifier.start()
         if self.mqtt is not None:

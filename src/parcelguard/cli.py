@@ -107,7 +107,8 @@ def worker(
         help="wall: deadlines by the clock (production); event: by the commands' own times, "
         "as replay does (to replay recorded data through the bus)")] = "wall",
     deliver: Annotated[bool | None, typer.Option(
-        help="deliver webhooks from this worker (default: the one owning partition 0)")] = None,
+        help="send webhooks and consumer notices from this worker, as the settings allow "
+             "(default: the worker owning partition 0; one process only sends)")] = None,
 ) -> None:
     """Bus mode: apply partitions of the JetStream ingest stream to the store (PARCELGUARD_BUS_URL)."""
     import asyncio

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from nats.js.errors import NotFoundError
 
 from parcelguard import bootstrap
@@ -37,12 +38,15 @@ from parcelguard.domain import times
 from parcelguard.ingest.replay import Replay
 from parcelguard.services import ledger
 from parcelguard.services.clock import ManualClock
+from parcelguard.services.partitions import partition_of
 from parcelguard.services.ports import Store
 from parcelguard.storage import migrate, tables
 from parcelguard.storage.sql import SqlStore
-from tests.conftest import KEY_A, KEY_B, Server, run_aside, serving, settings_for
+from tests.conftest import KEY_A, KEY_B, Server, free_port, run_aside, serving, settings_for
 from tests.factories import event_json, shipment_json
 from tests.integration.test_bus import NATS_URL, _connect, pg_url  # noqa: F401 - fixtures
+from tests.integration.test_delivery import Inbox
+from tests.integration.test_webhook_delivery import Receiver, subscribe
 
 PARTITIONS = 4
 
@@ -56,6 +60,7 @@ class Bus:
     stream: str
     prefix: str
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # the workers' own settings
 
     def env(self) -> dict[str, str]:
         return os.environ | {
@@ -65,7 +70,7 @@ class Bus:
             "PARCELGUARD_DATA_KEY": KEY_B, "PARCELGUARD_DATA_DIR": str(self.data_dir),
             "PARCELGUARD_MQTT_ENABLED": "false", "PARCELGUARD_WEBHOOKS_ENABLED": "false",
             "PARCELGUARD_LOG_LEVEL": "warning", "PARCELGUARD_ETA_LEARNING": "off",
-        }
+        } | self.extra_env
 
     def start_worker(self, name: str, partitions: str, *extra: str) -> None:
         with (self.data_dir / f"worker-{name}.log").open("ab") as log:
@@ -168,6 +173,62 @@ def test_requests_through_the_bus_get_the_writers_answers(bus: Bus, api: Server)
     assert (again["accepted"], again["duplicate"]) == (0, 3)
     timeline = client.get("/v1/shipments/SF1400000001/timeline").json()
     assert [e["event_id"] for e in timeline["events"]] == ["e0", "e1", "e2"]
+
+
+def test_webhooks_and_notices_leave_once_from_the_worker_owning_partition_0(
+    bus: Bus, api: Server,
+) -> None:
+    """Both workers write outbox rows in their commits; only the one owning partition 0 sends
+    them (webhooks signed, consumer mail over SMTP), each once."""
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    receiver = Receiver([])
+    bus.extra_env = {"PARCELGUARD_WEBHOOKS_ENABLED": "true",
+                     "PARCELGUARD_WEBHOOKS_ALLOW_PRIVATE": "true",
+                     "PARCELGUARD_NOTICES_ENABLED": "true",
+                     "PARCELGUARD_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}"}
+    try:
+        bus.start_worker("a", "0-1")
+        bus.start_worker("b", f"2-{PARTITIONS - 1}")
+        bus.wait_ready(PARTITIONS)
+        client = api.client()
+        numbers = [f"SF14000000{i:02d}" for i in range(8)]  # over every partition
+        assert {partition_of(tn, PARTITIONS) for tn in numbers} == set(range(PARTITIONS))
+        for tn in numbers:
+            assert client.post("/v1/shipments", json=shipment_json(tn)).status_code == 201
+            assert client.post(f"/v1/shipments/{tn}/notifications", json={
+                "channel": "email", "to": f"{tn.lower()}@example.com"}).status_code == 201
+        subscribe(api.system, receiver)
+        for tn in numbers:
+            answer = client.post("/v1/events", json=[
+                event_json(tn, 1, "picked_up", event_id=f"{tn}-1"),
+                event_json(tn, 2, event_id=f"{tn}-2", condition="damaged",
+                           location={"facility_id": "H1"}),
+                event_json(tn, 3, "delivered", event_id=f"{tn}-3")]).json()
+            assert answer["accepted"] == 3, answer
+
+        def outbox() -> tuple[set[str], int]:
+            with api.system.store.unit_of_work(write=False) as uow:
+                messages = uow.webhooks.messages("acme", None, None, 500)
+                notices = sum(len(uow.deliveries.messages("acme", tn)) for tn in numbers)
+            return {m.message_id for m in messages}, notices
+
+        # every request is answered after its commit, which wrote its outbox rows: the outbox
+        # is whole now; mail goes out at picked up and delivered, and is recorded once sent
+        messages, _ = outbox()
+        assert len(messages) > 8 * 3  # status changes, the damaged alerts, more
+        until(lambda: set(receiver.accepted) == messages and len(inbox.mails) == 8 * 2)
+        time.sleep(1.5)  # a second sender, were there one, would have sent them again by now
+        assert (set(receiver.accepted), len(inbox.mails)) == outbox()
+        assert set(receiver.accepted.values()) == {1}
+        assert receiver.bad_signatures == 0
+        sent = Counter((m["To"], m["Subject"]) for m in inbox.mails)
+        assert set(sent.values()) == {1}
+        assert {m["To"] for m in inbox.mails} == {f"{tn.lower()}@example.com" for tn in numbers}
+    finally:
+        receiver.close()
+        smtp.stop()
 
 
 def test_live_pages_on_an_api_node_hear_of_the_workers_commits(bus: Bus, api: Server) -> None:

@@ -16,7 +16,7 @@ from parcelguard.domain.claims import Claimant, ClaimState, Step
 from parcelguard.domain.errors import Conflict
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
-from tests.conftest import Server
+from tests.conftest import BOTH_MODES, Server
 from tests.factories import shipment_json
 from tests.integration.test_liability_api import TN, knocked_in_transit
 
@@ -30,6 +30,7 @@ def _open(api: httpx.Client, tn: str = TN, **extra: object) -> dict:
     return r.json()
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_a_damage_claim_goes_from_open_to_settled_carrying_the_analysis(server: Server) -> None:
     api = knocked_in_transit(server)
     merchant = server.client(Role.MERCHANT)
@@ -72,6 +73,7 @@ def test_a_damage_claim_goes_from_open_to_settled_carrying_the_analysis(server: 
     assert _open(merchant)["state"] == "open"
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_steps_out_of_order_are_conflicts_that_name_the_state_needed(server: Server) -> None:
     knocked_in_transit(server)
     api = server.client(Role.MERCHANT)
@@ -100,6 +102,7 @@ def test_steps_out_of_order_are_conflicts_that_name_the_state_needed(server: Ser
     assert [s["action"] for s in done["timeline"]] == ["opened", "review", "reject", "settle"]
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_bad_claims_are_refused_naming_the_field(server: Server) -> None:
     knocked_in_transit(server)
     api = server.client(Role.MERCHANT)
@@ -126,6 +129,7 @@ def test_bad_claims_are_refused_naming_the_field(server: Server) -> None:
     assert api.get(f"/v1/claims/{cid}").json()["state"] == "open"
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_an_accept_without_a_finding_needs_a_named_party(server: Server) -> None:
     api = server.client(Role.MERCHANT)
     assert api.post("/v1/shipments", json=shipment_json("SF1400000002")).status_code == 201
@@ -142,6 +146,7 @@ def test_an_accept_without_a_finding_needs_a_named_party(server: Server) -> None
     assert r.json()["liable"]["id"] == "sf"
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_claims_are_listed_scoped_and_need_the_right(server: Server) -> None:
     knocked_in_transit(server)
     api = server.client(Role.MERCHANT)
@@ -173,6 +178,7 @@ def test_claims_are_listed_scoped_and_need_the_right(server: Server) -> None:
     assert carrier.post(f"/v1/shipments/{TN}/claims", json=CLAIM).status_code == 403
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_two_reviewers_at_once_decide_a_claim_once(server: Server) -> None:
     knocked_in_transit(server)
     api = server.client(Role.MERCHANT)
@@ -194,6 +200,7 @@ def test_two_reviewers_at_once_decide_a_claim_once(server: Server) -> None:
     assert len(timeline) == 3
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_two_openings_at_once_make_one_claim(server: Server) -> None:
     knocked_in_transit(server)
 
@@ -225,6 +232,7 @@ def test_what_people_write_in_a_claim_is_sealed_at_rest(server: Server) -> None:
     assert detail["timeline"][-1]["note"] == "回电 13812345678"
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_the_store_refuses_a_second_unsettled_claim_of_a_kind_even_in_a_race(
     server: Server,
 ) -> None:
@@ -249,6 +257,7 @@ def test_the_store_refuses_a_second_unsettled_claim_of_a_kind_even_in_a_race(
     assert len(server.client().get("/v1/claims").json()["items"]) == 2
 
 
+@BOTH_MODES  # embedded and through the bus
 def test_claim_counts_per_carrier_and_the_time_to_settle(server: Server) -> None:
     """Opened in the period, unsettled of those, settled in it (opened whenever), paid."""
     knocked_in_transit(server)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from parcelguard.domain.tenancy import Role
-from tests.conftest import Server
+from tests.conftest import BUS, Server
 from tests.factories import shipment_json
 from tests.integration.test_cli import EXE
 
-SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 TOOLS = ("pdftotext", "pdfinfo", "pdftoppm", "zbarimg")
 
 

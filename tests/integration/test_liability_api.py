@@ -15,11 +15,11 @@ from parcelguard.domain import times
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
 from parcelguard.services.messages import AdvanceClock
-from tests.conftest import Server
+from tests.conftest import BUS, Server
 from tests.factories import at, event_json, shipment_json
 from tests.integration.test_cli import EXE
 
-SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+EMBEDDED_AND_BUS = pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 TN = "SF1400000001"
 
 
@@ -49,7 +49,7 @@ def knocked_in_transit(server: Server) -> httpx.Client:
     return api
 
 
-@SQLITE
+@EMBEDDED_AND_BUS
 def test_the_report_places_the_knock_on_the_vehicle_and_cites_its_entries(
     server: Server,
 ) -> None:
@@ -72,7 +72,7 @@ def test_the_report_places_the_knock_on_the_vehicle_and_cites_its_entries(
     assert body["verifier_key"]
 
 
-@SQLITE
+@EMBEDDED_AND_BUS
 def test_the_report_is_scoped_and_needs_the_ledger_right(server: Server) -> None:
     knocked_in_transit(server)
     other = server.client(Role.MERCHANT, tenant="other")
@@ -81,7 +81,7 @@ def test_the_report_is_scoped_and_needs_the_ledger_right(server: Server) -> None
     assert gateway.get(f"/v1/shipments/{TN}/liability").status_code == 403
 
 
-@SQLITE
+@EMBEDDED_AND_BUS
 def test_the_command_prints_the_verdicts(server: Server) -> None:
     knocked_in_transit(server)
     env = {**os.environ, "COLUMNS": "250", "PARCELGUARD_DATABASE_URL": server.system.settings.db_url,
@@ -102,7 +102,7 @@ def test_the_command_prints_the_verdicts(server: Server) -> None:
     assert "SF1499999999" in missing.stderr
 
 
-@SQLITE
+@EMBEDDED_AND_BUS
 def test_a_dossier_from_the_api_verifies_with_the_command_and_a_forged_one_does_not(
     server: Server, tmp_path: Path,
 ) -> None:

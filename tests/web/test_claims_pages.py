@@ -11,11 +11,11 @@ import pytest
 
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
-from tests.conftest import Server
+from tests.conftest import BUS, Server
 from tests.web.helpers import PHONE, TN, cold_parcel, merchant_world, problem, share_url
 from tests.web.test_dashboard import kpi, row, signed_in
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 
 
 def claim_id_of(r: httpx.Response) -> str:

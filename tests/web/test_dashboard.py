@@ -12,10 +12,10 @@ import pytest
 
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
-from tests.conftest import Server
+from tests.conftest import BUS, Server
 from tests.web.helpers import merchant_world
 
-SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 
 
 def signed_in(server: Server, role: Role = Role.MERCHANT, tenant: str = "acme") -> httpx.Client:
@@ -79,7 +79,7 @@ def test_the_session_cookie_is_sealed_http_only_and_strict(server: Server) -> No
     assert anon.get("/dashboard", follow_redirects=False).status_code == 303
 
 
-@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql", BUS], indirect=True)
 def test_kpis_and_scorecards_are_exact(server: Server, clock: ManualClock) -> None:
     api = merchant_world(server)
     (damaged,) = alert_ids(api, kind="damaged")

@@ -9,11 +9,11 @@ import pytest
 from parcelguard.domain import times
 from parcelguard.services import lookup as lookup_module
 from parcelguard.services.clock import ManualClock
-from tests.conftest import Server
+from tests.conftest import BUS, Server
 from tests.factories import at, event_json, shipment_json
 from tests.web.helpers import PHONE, TN, cold_parcel, look_up, problem, share_url
 
-SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 
 
 @SQLITE
@@ -46,7 +46,7 @@ def test_unknown_number_and_wrong_digits_get_the_same_answer(server: Server) -> 
     assert problem(wrong.text) == "未找到与该运单号和手机号后四位匹配的包裹。 还可尝试 4 次。"
 
 
-@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql", BUS], indirect=True)
 def test_five_wrong_tries_lock_the_number_for_a_day_known_or_not(
     server: Server, clock: ManualClock,
 ) -> None:

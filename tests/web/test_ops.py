@@ -16,11 +16,11 @@ from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.tenancy import Role
 from parcelguard.services import auth, bottlenecks
 from parcelguard.services.clock import ManualClock
-from tests.conftest import Server
+from tests.conftest import BOTH_MODES, Server
 from tests.factories import at, event_json, shipment_json
 from tests.web.test_dashboard import signed_in
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+pytestmark = BOTH_MODES  # the same tests on an embedded server and through the bus
 
 DAY_SCAN = -21  # hours from the factories' base: 2026-11-19 03:00 UTC, 11:00 in China
 NIGHT_SCAN = -9  # 2026-11-19 15:00 UTC, 23:00 in China

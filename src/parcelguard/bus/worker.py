@@ -119,7 +119,9 @@ class Worker:
         """Stop (to be restarted) the moment the partitions' locks are gone: another worker
         may take them over, and two must never apply one partition."""
         while not stop.is_set():
-            await asyncio.sleep(LOCK_CHECK_S)
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait (and the worker) now
+                await asyncio.wait_for(stop.wait(), LOCK_CHECK_S)
+                return
             if not await asyncio.to_thread(self.still_holds):
                 log.error("worker.lost_partitions", partitions=self.partitions)
                 self.lost = True
