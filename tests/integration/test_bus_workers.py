@@ -231,6 +231,30 @@ def test_webhooks_and_notices_leave_once_from_the_worker_owning_partition_0(
         smtp.stop()
 
 
+def test_a_request_sent_again_with_its_idempotency_key_is_applied_once(
+    bus: Bus, api: Server,
+) -> None:
+    """A comment carries no id of its own: its message is named after the request's key, so
+    the retry of a request whose answer was lost is dropped by JetStream."""
+    bus.start_worker("a", f"0-{PARTITIONS - 1}")
+    bus.wait_ready(PARTITIONS)
+    client = api.client()
+    assert client.post("/v1/shipments", json=shipment_json("SF1400000001")).status_code == 201
+    damaged = event_json("SF1400000001", 1, condition="damaged", location={"facility_id": "H1"})
+    assert client.post("/v1/events", json=[damaged]).json()["accepted"] == 1
+    (alert,) = client.get("/v1/alerts", params={"kind": "damaged"}).json()["items"]
+    url = f"/v1/alerts/{alert['alert_id']}/comments"
+    for _ in range(2):
+        r = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-1"})
+        assert r.status_code == 200, r.text
+    assert [n["text"] for n in r.json()["notes"]] == ["箱子破了"]
+    again = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-2"})
+    assert [n["text"] for n in again.json()["notes"]] == ["箱子破了", "箱子破了"]
+    bad = client.post(url, json={"text": "x"}, headers={"Idempotency-Key": "k" * 201})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "Idempotency-Key"
+
+
 def test_live_pages_on_an_api_node_hear_of_the_workers_commits(bus: Bus, api: Server) -> None:
     """The tracking page and dashboard wake on changed shipments (ingestor.watchers); in bus
     mode the worker that committed tells every API node over core NATS."""

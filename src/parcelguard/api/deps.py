@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from parcelguard.bootstrap import System
+from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.web import session
 
@@ -51,3 +52,22 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 
 
 SystemDep = Annotated[System, Depends(system)]
+
+
+def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str | None:
+    """The caller's key for a request it may send again (a retry after no answer): in bus mode
+    its commands' messages are named after it, so JetStream drops the copy for two minutes."""
+    if key is not None and not (0 < len(key) <= 200 and key.isascii() and key.isprintable()):
+        raise InvalidInput("Idempotency-Key", "expected 1 to 200 printable ASCII characters, "
+                           "e.g. a UUID made for the request and sent again with its retries")
+    return key
+
+
+RequestKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+def scoped(what: str, key: str | None) -> str | None:
+    """A request key kept apart from the same key sent to another route or resource."""
+    return None if key is None else f"{what}\x1f{key}"

@@ -68,8 +68,10 @@ class Router:
         self.store, self.count, self.only = store, partitions, only
         self._devices: dict[tuple[str, str], tuple[float, Device]] = {}  # -> (until, binding)
 
-    def route(self, cmd: m.Command) -> Route:
-        route = self._route(cmd)
+    def route(self, cmd: m.Command, key: str | None = None) -> Route:
+        """``key``: the command's place in an idempotent request (its key, scoped, and its
+        index), which names the message of a command that carries no id of its own."""
+        route = self._route(cmd, key)
         if self.only is None or route.answer is not None:
             return route
         mine = tuple(p for p in route.partitions if p in self.only)
@@ -80,7 +82,10 @@ class Router:
     def of(self, key: str) -> int:
         return partition_of(key, self.count)
 
-    def _route(self, cmd: m.Command) -> Route:
+    def _route(self, cmd: m.Command, key: str | None) -> Route:
+        # binding A, then B, then A again is legitimate: without a request key these commands
+        # get fresh ids (a retry after a lost publish ack is then applied twice)
+        once = uuid.uuid4().hex if key is None else hashlib.sha256(key.encode()).hexdigest()[:40]
         if isinstance(cmd, m.RecordScan):
             e = cmd.event
             return Route((self.of(e.tracking_no),), f"ev:{cmd.tenant_id}:{e.tracking_no}:{e.event_id}")
@@ -102,16 +107,17 @@ class Router:
             d = cmd.device
             self._learn(d)
             return Route((self.of(d.tracking_no or d.vehicle_id or d.device_id),),
-                         f"dv:{uuid.uuid4().hex}")
+                         f"dv:{d.tenant_id}:{once}")
         if isinstance(cmd, m.ActOnAlert):
             with self.store.unit_of_work(write=False) as uow:
                 alert = uow.alerts.get(cmd.tenant_id, cmd.alert_id)
             if alert is None:
                 return Route(answer=m.Outcome(m.Result.NOT_FOUND, cmd.alert_id,
                                               f"no alert {cmd.alert_id!r}", "alert_id"))
-            return Route((self.of(alert.tracking_no),), f"act:{uuid.uuid4().hex}")
+            return Route((self.of(alert.tracking_no),), f"act:{cmd.tenant_id}:{once}")
         if isinstance(cmd, m.NoteEstimate | m.RaiseAlert):
-            return Route((self.of(cmd.tracking_no),), f"{type(cmd).__name__}:{uuid.uuid4().hex}")
+            return Route((self.of(cmd.tracking_no),),
+                         f"{type(cmd).__name__}:{cmd.tenant_id}:{once}")
         raise TypeError(f"{type(cmd).__name__} is not sent over the bus")
 
     def _reading(self, cmd: m.RecordReading) -> Route:
@@ -271,8 +277,9 @@ class BusPipeline:
     # Routing may read the store (bindings, alerts): it runs in the caller's thread (or a
     # worker thread for async callers), never on the bus loop that every request shares.
 
-    async def submit(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
-        routes = await asyncio.to_thread(self._routes, commands)
+    async def submit(self, commands: Sequence[m.Command], *,
+                     request: str | None = None) -> list[m.Outcome]:
+        routes = await asyncio.to_thread(self._routes, commands, request)
         return await asyncio.wrap_future(self._schedule(commands, routes))
 
     def submit_sync(self, commands: Sequence[m.Command]) -> list[m.Outcome]:
@@ -281,8 +288,9 @@ class BusPipeline:
     def submit_future(self, commands: Sequence[m.Command], part: int = 0) -> Future[list[m.Outcome]]:
         return self._schedule(commands, self._routes(commands))
 
-    def _routes(self, commands: Sequence[m.Command]) -> list[Route]:
-        return [self.router.route(cmd) for cmd in commands]
+    def _routes(self, commands: Sequence[m.Command], request: str | None = None) -> list[Route]:
+        return [self.router.route(cmd, None if request is None else f"{request}\x1f{i}")
+                for i, cmd in enumerate(commands)]
 
     def _schedule(self, commands: Sequence[m.Command], routes: list[Route]) -> Future[list[m.Outcome]]:
         if self._loop is None or self._closing:

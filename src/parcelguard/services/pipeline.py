@@ -43,7 +43,10 @@ class Submitter(Protocol):
     def running(self) -> bool: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
-    async def submit(self, commands: Sequence[Command]) -> list[Outcome]: ...
+    async def submit(self, commands: Sequence[Command], *,
+                     request: str | None = None) -> list[Outcome]:
+        """``request``: the caller's idempotency key, scoped (the bus names the messages of
+        commands that carry no id of their own after it, so a retried request is dropped)."""
     def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]: ...
     def submit_future(self, commands: Sequence[Command], part: int = 0) -> Future[list[Outcome]]: ...
 
@@ -76,7 +79,8 @@ class Pipeline:
         self._thread.join()
         self._thread = None
 
-    async def submit(self, commands: Sequence[Command]) -> list[Outcome]:
+    async def submit(self, commands: Sequence[Command], *,
+                     request: str | None = None) -> list[Outcome]:
         return await asyncio.wrap_future(self._enqueue(commands))
 
     def submit_sync(self, commands: Sequence[Command]) -> list[Outcome]:

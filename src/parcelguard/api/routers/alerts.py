@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from parcelguard.api import schemas
-from parcelguard.api.deps import SystemDep, require
+from parcelguard.api.deps import RequestKey, SystemDep, require, scoped
 from parcelguard.domain.alerts import Kind, Severity, State
 from parcelguard.domain.errors import Conflict, NotFound
 from parcelguard.domain.tenancy import Permission, Principal
@@ -62,9 +62,10 @@ def get_alert(alert_id: str, sys: SystemDep, caller: Reader) -> schemas.AlertDet
 
 
 async def _act(sys: SystemDep, caller: Principal, alert_id: str, action: AlertAction,
-               text: str | None = None) -> schemas.AlertDetail:
+               key: str | None, text: str | None = None) -> schemas.AlertDetail:
     (outcome,) = await sys.pipeline.submit(
-        [ActOnAlert(caller.tenant_id, alert_id, action, caller.key_id, text)])
+        [ActOnAlert(caller.tenant_id, alert_id, action, caller.key_id, text)],
+        request=scoped(f"{action.value} {alert_id}", key))
     if outcome.result is Result.NOT_FOUND:
         raise NotFound(outcome.reason or f"no alert {alert_id!r}")
     if outcome.result is Result.CONFLICT:
@@ -75,25 +76,25 @@ async def _act(sys: SystemDep, caller: Principal, alert_id: str, action: AlertAc
 
 @router.post("/v1/alerts/{alert_id}/acknowledge", response_model=schemas.AlertDetail,
              summary="Acknowledge an open alert")
-async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.ACKNOWLEDGE)
+async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> schemas.AlertDetail:
+    return await _act(sys, caller, alert_id, AlertAction.ACKNOWLEDGE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/resolve", response_model=schemas.AlertDetail,
              summary="Resolve an open or acknowledged alert")
-async def resolve(alert_id: str, sys: SystemDep, caller: Actor) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.RESOLVE)
+async def resolve(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> schemas.AlertDetail:
+    return await _act(sys, caller, alert_id, AlertAction.RESOLVE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/assign", response_model=schemas.AlertDetail,
              summary="Assign an alert to someone (or unassign)")
 async def assign(alert_id: str, body: schemas.AssignIn, sys: SystemDep,
-                 caller: Actor) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.ASSIGN, body.assignee)
+                 caller: Actor, key: RequestKey) -> schemas.AlertDetail:
+    return await _act(sys, caller, alert_id, AlertAction.ASSIGN, key, body.assignee)
 
 
 @router.post("/v1/alerts/{alert_id}/comments", response_model=schemas.AlertDetail,
              summary="Add a note to an alert")
 async def comment(alert_id: str, body: schemas.CommentIn, sys: SystemDep,
-                  caller: Actor) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.COMMENT, body.text)
+                  caller: Actor, key: RequestKey) -> schemas.AlertDetail:
+    return await _act(sys, caller, alert_id, AlertAction.COMMENT, key, body.text)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from parcelguard.api import openapi, schemas
-from parcelguard.api.deps import SystemDep, require
+from parcelguard.api.deps import RequestKey, SystemDep, require, scoped
 from parcelguard.domain.errors import InvalidInput, NotFound
 from parcelguard.domain.telemetry import Device
 from parcelguard.domain.tenancy import Permission, Principal
@@ -31,11 +31,11 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=schemas.ERR
                      "description": "bus mode: stored in the stream, a worker applies it"}},
 )
 async def put_device(
-    request: Request, sys: SystemDep,
+    request: Request, sys: SystemDep, key: RequestKey,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
 ) -> JSONResponse:
     cmd = wire.to_device(wire.decode(await request.body(), wire.WireDevice), caller.tenant_id)
-    (outcome,) = await sys.pipeline.submit([cmd])
+    (outcome,) = await sys.pipeline.submit([cmd], request=scoped("POST /v1/devices", key))
     if outcome.result is Result.REJECTED:
         raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
     status = {Result.ACCEPTED: 201, Result.QUEUED: 202}.get(outcome.result, 200)
@@ -47,12 +47,13 @@ async def put_device(
 @router.delete("/{device_id}/binding", response_model=schemas.DeviceOut,
                summary="Unbind a device: its readings belong to no parcel or vehicle until bound")
 async def unbind(
-    device_id: str, sys: SystemDep,
+    device_id: str, sys: SystemDep, key: RequestKey,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
 ) -> schemas.DeviceOut:
     device = _device(sys, caller.tenant_id, device_id)
     loose = Device(device.tenant_id, device.device_id, device.kind)
-    (outcome,) = await sys.pipeline.submit([RegisterDevice(loose)])
+    (outcome,) = await sys.pipeline.submit(
+        [RegisterDevice(loose)], request=scoped(f"DELETE /v1/devices/{device_id}/binding", key))
     if outcome.result is Result.REJECTED:
         raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
     return _device_out(loose)
