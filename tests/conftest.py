@@ -107,11 +107,20 @@ def system(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
            clock: ManualClock) -> Iterator[bootstrap.System]:
     """The system the tests talk to: embedded, or (``db_url`` parametrized with ``bus``) an
     API node publishing to its own JetStream stream, applied by a worker on the same clock."""
-    if getattr(request, "param", None) is None and in_bus_mode(request):
-        with bus_mode(db_url, tmp_path, clock) as node:
+    with system_in_mode(getattr(request, "param", None) is None and in_bus_mode(request),
+                        db_url, tmp_path, clock) as sys:
+        yield sys
+
+
+@contextmanager
+def system_in_mode(bus: bool, db_url: str, data_dir: Path, clock: ManualClock,
+                   **extra: object) -> Iterator[bootstrap.System]:
+    """A started system with more settings (``extra``): embedded, or a bus-mode API node."""
+    if bus:
+        with bus_mode(db_url, data_dir, clock, **extra) as node:
             yield node
         return
-    sys = bootstrap.build(settings_for(db_url, tmp_path), clock=clock)
+    sys = bootstrap.build(settings_for(db_url, data_dir, **extra), clock=clock)
     sys.start()
     try:
         yield sys

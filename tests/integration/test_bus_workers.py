@@ -244,12 +244,25 @@ def test_a_request_sent_again_with_its_idempotency_key_is_applied_once(
     assert client.post("/v1/events", json=[damaged]).json()["accepted"] == 1
     (alert,) = client.get("/v1/alerts", params={"kind": "damaged"}).json()["items"]
     url = f"/v1/alerts/{alert['alert_id']}/comments"
+    replayed = []
     for _ in range(2):
         r = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-1"})
         assert r.status_code == 200, r.text
+        replayed.append(r.headers.get("Idempotent-Replayed"))
+    assert replayed == [None, "true"]
     assert [n["text"] for n in r.json()["notes"]] == ["箱子破了"]
     again = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-2"})
     assert [n["text"] for n in again.json()["notes"]] == ["箱子破了", "箱子破了"]
+    other = client.post(url, json={"text": "照片已传"}, headers={"Idempotency-Key": "req-1"})
+    assert [n["text"] for n in other.json()["notes"]] == ["箱子破了", "箱子破了", "照片已传"]
+    # a refusal is not kept: its retry is recognised and answered with the alert as it stands
+    resolve = f"/v1/alerts/{alert['alert_id']}/resolve"
+    assert client.post(resolve, headers={"Idempotency-Key": "r-1"}).status_code == 200
+    refused = client.post(resolve, headers={"Idempotency-Key": "r-2"})
+    assert refused.status_code == 409, refused.text
+    retry = client.post(resolve, headers={"Idempotency-Key": "r-2"})
+    assert (retry.status_code, retry.headers.get("Idempotent-Replayed")) == (200, "true")
+    assert retry.json()["state"] == "resolved"
     bad = client.post(url, json={"text": "x"}, headers={"Idempotency-Key": "k" * 201})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "Idempotency-Key"

@@ -12,10 +12,17 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from parcelguard import bootstrap
 from parcelguard.domain.tenancy import Role
 from parcelguard.services.clock import ManualClock
-from tests.conftest import BUS, Server, free_port, make_keys, run_server, settings_for, writer_of
+from tests.conftest import (
+    BUS,
+    Server,
+    free_port,
+    in_bus_mode,
+    serving,
+    system_in_mode,
+    writer_of,
+)
 from tests.factories import event_json, shipment_json
 from tests.web.helpers import share_url
 
@@ -133,7 +140,7 @@ def test_a_parcel_that_needs_no_code_gets_none_and_other_tenants_get_404(
     server: Server,
 ) -> None:
     carrier = out_for_delivery(server, category="general")
-    server.system.deliveries.settle()
+    writer_of(server.system).deliveries.settle()
     with server.system.store.unit_of_work(write=False) as uow:
         assert uow.deliveries.messages("acme", TN) == []
     r = hand_over(carrier, "123456")
@@ -172,45 +179,41 @@ class Inbox:
 
 @pytest.mark.parametrize("db_url", ["sqlite", BUS], indirect=True)
 def test_with_mail_configured_the_code_goes_by_mail_to_a_recipient_with_an_address(
-    db_url: str, tmp_path: Path, clock: ManualClock,
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path, clock: ManualClock,
 ) -> None:
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    system = bootstrap.build(settings_for(db_url, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp.port}"),
-                             clock=clock)
-    system.start()
-    keys = make_keys(system)
-    srv, thread, url = run_server(system)
-    server = Server(url, system, keys)
     try:
-        merchant = server.client(Role.MERCHANT)
-        body = shipment_json(TN, category="high_value")
-        body["recipient"]["email"] = "zhang.sanfeng@example.com"
-        assert merchant.post("/v1/shipments", json=body).status_code == 201
-        bad = shipment_json("SF1400000002", category="high_value")
-        bad["recipient"]["email"] = "not-an-address"
-        refused = merchant.post("/v1/shipments", json=bad)
-        assert (refused.status_code, refused.json()["error"]["field"]) == (422, "recipient.email")
-        assert merchant.get(f"/v1/shipments/{TN}", params={"include": "recipient"}).json()[
-            "recipient"]["email"] == "zhang.sanfeng@example.com"
-        carrier = server.client(Role.CARRIER)
-        carrier.post("/v1/events", json=[event_json(TN, 9, "out_for_delivery", operator_id="C-9")])
-        system.deliveries.settle()  # sent: aiosmtpd has handled the mail before it answered
-        (mail,) = inbox.mails
-        assert mail["To"] == "zhang.sanfeng@example.com"
-        text = mail.get_payload(decode=True).decode()
-        code = text.split("取件码 ")[1][:6]
-        with system.store.unit_of_work(write=False) as uow:
-            (kept,) = uow.deliveries.messages("acme", TN)
-        assert kept.channel == "email"
-        assert code.encode() not in kept.body_sealed  # sealed at rest
-        assert hand_over(carrier, code).status_code == 201
+        with system_in_mode(in_bus_mode(request), db_url, tmp_path, clock,
+                            smtp_url=f"smtp://127.0.0.1:{smtp.port}") as node, \
+                serving(node) as server:
+            merchant = server.client(Role.MERCHANT)
+            body = shipment_json(TN, category="high_value")
+            body["recipient"]["email"] = "zhang.sanfeng@example.com"
+            assert merchant.post("/v1/shipments", json=body).status_code == 201
+            bad = shipment_json("SF1400000002", category="high_value")
+            bad["recipient"]["email"] = "not-an-address"
+            refused = merchant.post("/v1/shipments", json=bad)
+            assert (refused.status_code, refused.json()["error"]["field"]) == (
+                422, "recipient.email")
+            assert merchant.get(f"/v1/shipments/{TN}", params={"include": "recipient"}).json()[
+                "recipient"]["email"] == "zhang.sanfeng@example.com"
+            carrier = server.client(Role.CARRIER)
+            carrier.post("/v1/events",
+                         json=[event_json(TN, 9, "out_for_delivery", operator_id="C-9")])
+            writer = writer_of(server.system)
+            writer.deliveries.settle()  # sent: aiosmtpd has handled the mail before it answered
+            (mail,) = inbox.mails
+            assert mail["To"] == "zhang.sanfeng@example.com"
+            text = mail.get_payload(decode=True).decode()
+            code = text.split("取件码 ")[1][:6]
+            with writer.store.unit_of_work(write=False) as uow:
+                (kept,) = uow.deliveries.messages("acme", TN)
+            assert kept.channel == "email"
+            assert code.encode() not in kept.body_sealed  # sealed at rest
+            assert hand_over(carrier, code).status_code == 201
     finally:
-        server.close()
-        srv.should_exit = True
-        thread.join(10)
-        system.stop()
         smtp.stop()
 
 

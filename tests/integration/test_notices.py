@@ -18,18 +18,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from parcelguard import bootstrap
 from parcelguard.domain.tenancy import Role
 from parcelguard.domain.webhooks import sign
 from parcelguard.services.clock import ManualClock
 from tests.conftest import (
     BUS,
     Server,
-    bus_mode,
     free_port,
     in_bus_mode,
     serving,
-    settings_for,
+    system_in_mode,
 )
 from tests.factories import event_json, shipment_json
 from tests.integration.test_delivery import Inbox
@@ -47,17 +45,10 @@ def mailroom(request: pytest.FixtureRequest, db_url: str, tmp_path: Path,
     extra = {"smtp_url": f"smtp://127.0.0.1:{smtp.port}",
              "public_url": "https://track.example.com", "webhooks_allow_private": True}
     try:
-        if in_bus_mode(request):  # the API node's notifier sends what the worker owes
-            with bus_mode(db_url, tmp_path, clock, **extra) as node, serving(node) as server:
-                yield server, inbox
-            return
-        system = bootstrap.build(settings_for(db_url, tmp_path, **extra), clock=clock)
-        system.start()
-        try:
-            with serving(system) as server:
-                yield server, inbox
-        finally:
-            system.stop()
+        # in bus mode the API node's notifier sends what the worker owes
+        with system_in_mode(in_bus_mode(request), db_url, tmp_path, clock, **extra) as node, \
+                serving(node) as server:
+            yield server, inbox
     finally:
         smtp.stop()
 

@@ -4,12 +4,12 @@ partitions are stable and ranges are read strictly."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from parcelguard.bus.codec import Codec, decode_batch, decode_outcomes, encode_batch, encode_outcomes
-from parcelguard.bus.publisher import MAX_MESSAGE, _chunks, _Item
+from parcelguard.bus.publisher import MAX_MESSAGE, Router, _chunks, _Item
 from parcelguard.crypto.keys import AesGcmVault, KeyProblem
 from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.errors import InvalidInput
@@ -113,3 +113,19 @@ def test_partition_ranges() -> None:
             parse_range(bad, 16)
         assert exc.value.field == "partitions"
         assert says in exc.value.message
+
+
+def test_a_command_without_an_id_is_named_after_its_request() -> None:
+    """A retried request names its messages as the first did, so JetStream drops the copy; a
+    carrier's estimate is named by what it says, not by its place in the push."""
+    router = Router(None, 16)  # type: ignore[arg-type]  # these commands need no store
+    at = datetime(2026, 11, 11, 18, tzinfo=UTC)
+    estimate = m.NoteEstimate("acme", "SF1", "kdniao", at, at)
+    raised = m.RaiseAlert("acme", "SF1", "door", Kind.DAMAGED, Severity.CRITICAL, {}, at)
+    name = lambda cmd, *key: router.route(cmd, *key).msg_id  # noqa: E731
+    assert name(estimate, "push-1", 3) == name(estimate, "push-1", 0)  # fewer scans before it
+    assert name(estimate, "push-1", 0) != name(estimate, "push-2", 0)
+    later = dataclasses.replace(estimate, estimated_at=at + timedelta(hours=1))
+    assert name(later, "push-1", 0) != name(estimate, "push-1", 0)
+    assert name(raised, "req", 1) == name(raised, "req", 1) != name(raised, "req", 2)
+    assert name(raised) != name(raised)  # no key: a fresh name each time

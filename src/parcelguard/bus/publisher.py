@@ -58,6 +58,15 @@ class Route:
     answer: m.Outcome | None = None
 
 
+def _once(request: str | None, place: int | str) -> str:
+    """The message name of a command without an id of its own. Binding A, then B, then A again
+    is legitimate: without a request key each gets a fresh name (a retry after a lost publish
+    ack is then applied twice, which is why the API takes an Idempotency-Key)."""
+    if request is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{request}\x1f{place}".encode()).hexdigest()[:40]
+
+
 class Router:
     """Partitions by the parcel a command concerns (a vehicle's readings go to every
     partition, stored by the vehicle's own); reads bindings and alerts from the store."""
@@ -68,10 +77,11 @@ class Router:
         self.store, self.count, self.only = store, partitions, only
         self._devices: dict[tuple[str, str], tuple[float, Device]] = {}  # -> (until, binding)
 
-    def route(self, cmd: m.Command, key: str | None = None) -> Route:
-        """``key``: the command's place in an idempotent request (its key, scoped, and its
-        index), which names the message of a command that carries no id of its own."""
-        route = self._route(cmd, key)
+    def route(self, cmd: m.Command, request: str | None = None, index: int = 0) -> Route:
+        """``request``: the key of an idempotent request (scoped to its caller, route and body)
+        and ``index`` the command's place in it: together they name the message of a command
+        that carries no id of its own, so the same request sent again names it the same."""
+        route = self._route(cmd, request, index)
         if self.only is None or route.answer is not None:
             return route
         mine = tuple(p for p in route.partitions if p in self.only)
@@ -82,10 +92,7 @@ class Router:
     def of(self, key: str) -> int:
         return partition_of(key, self.count)
 
-    def _route(self, cmd: m.Command, key: str | None) -> Route:
-        # binding A, then B, then A again is legitimate: without a request key these commands
-        # get fresh ids (a retry after a lost publish ack is then applied twice)
-        once = uuid.uuid4().hex if key is None else hashlib.sha256(key.encode()).hexdigest()[:40]
+    def _route(self, cmd: m.Command, request: str | None, index: int) -> Route:
         if isinstance(cmd, m.RecordScan):
             e = cmd.event
             return Route((self.of(e.tracking_no),), f"ev:{cmd.tenant_id}:{e.tracking_no}:{e.event_id}")
@@ -107,17 +114,23 @@ class Router:
             d = cmd.device
             self._learn(d)
             return Route((self.of(d.tracking_no or d.vehicle_id or d.device_id),),
-                         f"dv:{d.tenant_id}:{once}")
+                         f"dv:{d.tenant_id}:{_once(request, index)}")
         if isinstance(cmd, m.ActOnAlert):
             with self.store.unit_of_work(write=False) as uow:
                 alert = uow.alerts.get(cmd.tenant_id, cmd.alert_id)
             if alert is None:
                 return Route(answer=m.Outcome(m.Result.NOT_FOUND, cmd.alert_id,
                                               f"no alert {cmd.alert_id!r}", "alert_id"))
-            return Route((self.of(alert.tracking_no),), f"act:{cmd.tenant_id}:{once}")
-        if isinstance(cmd, m.NoteEstimate | m.RaiseAlert):
+            return Route((self.of(alert.tracking_no),), f"act:{cmd.tenant_id}:{_once(request, index)}")
+        if isinstance(cmd, m.NoteEstimate):
+            # named by what it says, not where: a retried push may carry fewer new scans
+            # before it (those the first attempt stored are left out), never other estimates
+            what = f"{cmd.tracking_no}\x1f{cmd.source}\x1f{times.to_us(cmd.estimated_at)}"
             return Route((self.of(cmd.tracking_no),),
-                         f"{type(cmd).__name__}:{cmd.tenant_id}:{once}")
+                         f"NoteEstimate:{cmd.tenant_id}:{_once(request, what)}")
+        if isinstance(cmd, m.RaiseAlert):
+            return Route((self.of(cmd.tracking_no),),
+                         f"RaiseAlert:{cmd.tenant_id}:{_once(request, index)}")
         raise TypeError(f"{type(cmd).__name__} is not sent over the bus")
 
     def _reading(self, cmd: m.RecordReading) -> Route:
@@ -289,8 +302,7 @@ class BusPipeline:
         return self._schedule(commands, self._routes(commands))
 
     def _routes(self, commands: Sequence[m.Command], request: str | None = None) -> list[Route]:
-        return [self.router.route(cmd, None if request is None else f"{request}\x1f{i}")
-                for i, cmd in enumerate(commands)]
+        return [self.router.route(cmd, request, i) for i, cmd in enumerate(commands)]
 
     def _schedule(self, commands: Sequence[m.Command], routes: list[Route]) -> Future[list[m.Outcome]]:
         if self._loop is None or self._closing:

@@ -340,7 +340,9 @@ class SqlShipments(_Repo):
             self.bulk(_STATE_UPDATE, rows)
             return
         # the rows COPYed into a session's scratch table and applied by one UPDATE: a third of
-        # the client's time of one UPDATE per row, which a worker spends in every batch
+        # the client's time of one UPDATE per row, which a worker spends in every batch. Each
+        # shipment comes once (the writer's dirty states are a dict by shipment), as UPDATE FROM
+        # needs: with two rows for one target it would apply either. Needs the TEMP privilege.
         cur = self.cursor()
         try:
             cur.execute(_STATES_SCRATCH)

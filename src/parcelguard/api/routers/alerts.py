@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from parcelguard.api import schemas
 from parcelguard.api.deps import RequestKey, SystemDep, require, scoped
@@ -61,40 +61,47 @@ def get_alert(alert_id: str, sys: SystemDep, caller: Reader) -> schemas.AlertDet
         return schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
 
 
-async def _act(sys: SystemDep, caller: Principal, alert_id: str, action: AlertAction,
-               key: str | None, text: str | None = None) -> schemas.AlertDetail:
+async def _act(sys: SystemDep, caller: Principal, response: Response, alert_id: str,
+               action: AlertAction, key: str | None, text: str | None = None) -> schemas.AlertDetail:
     (outcome,) = await sys.pipeline.submit(
         [ActOnAlert(caller.tenant_id, alert_id, action, caller.key_id, text)],
-        request=scoped(f"{action.value} {alert_id}", key))
+        request=scoped(key, caller, f"{action.value} {alert_id}", text or ""))
     if outcome.result is Result.NOT_FOUND:
         raise NotFound(outcome.reason or f"no alert {alert_id!r}")
     if outcome.result is Result.CONFLICT:
         raise Conflict(outcome.reason or "the alert is not in a state for that")
     with sys.store.unit_of_work(write=False) as uow:
-        return schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
+        detail = schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
+    if outcome.result is Result.DUPLICATE:
+        # a retry of a keyed request already received: not applied again, and its first
+        # outcome is not kept, so the answer is the alert as it stands, marked as a replay
+        response.headers["Idempotent-Replayed"] = "true"
+    return detail
 
 
 @router.post("/v1/alerts/{alert_id}/acknowledge", response_model=schemas.AlertDetail,
              summary="Acknowledge an open alert")
-async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.ACKNOWLEDGE, key)
+async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey,
+                      response: Response) -> schemas.AlertDetail:
+    return await _act(sys, caller, response, alert_id, AlertAction.ACKNOWLEDGE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/resolve", response_model=schemas.AlertDetail,
              summary="Resolve an open or acknowledged alert")
-async def resolve(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.RESOLVE, key)
+async def resolve(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey,
+                  response: Response) -> schemas.AlertDetail:
+    return await _act(sys, caller, response, alert_id, AlertAction.RESOLVE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/assign", response_model=schemas.AlertDetail,
              summary="Assign an alert to someone (or unassign)")
 async def assign(alert_id: str, body: schemas.AssignIn, sys: SystemDep,
-                 caller: Actor, key: RequestKey) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.ASSIGN, key, body.assignee)
+                 caller: Actor, key: RequestKey, response: Response) -> schemas.AlertDetail:
+    return await _act(sys, caller, response, alert_id, AlertAction.ASSIGN, key, body.assignee)
 
 
 @router.post("/v1/alerts/{alert_id}/comments", response_model=schemas.AlertDetail,
              summary="Add a note to an alert")
 async def comment(alert_id: str, body: schemas.CommentIn, sys: SystemDep,
-                  caller: Actor, key: RequestKey) -> schemas.AlertDetail:
-    return await _act(sys, caller, alert_id, AlertAction.COMMENT, key, body.text)
+                  caller: Actor, key: RequestKey, response: Response) -> schemas.AlertDetail:
+    return await _act(sys, caller, response, alert_id, AlertAction.COMMENT, key, body.text)

@@ -26,7 +26,8 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=schemas.ERR
     "", response_model=schemas.DeviceAnswer, summary="Register or rebind a device",
     openapi_extra=openapi.body(wire.WireDevice, batch=False),
     responses={201: {"model": schemas.DeviceAnswer, "description": "registered, or bound anew"},
-               200: {"model": schemas.DeviceAnswer, "description": "bound so already"},
+               200: {"model": schemas.DeviceAnswer, "description": "bound so already, or in bus "
+                     "mode a retry of a request with the same Idempotency-Key (not applied again)"},
                202: {"model": schemas.DeviceAnswer,
                      "description": "bus mode: stored in the stream, a worker applies it"}},
 )
@@ -34,8 +35,10 @@ async def put_device(
     request: Request, sys: SystemDep, key: RequestKey,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
 ) -> JSONResponse:
-    cmd = wire.to_device(wire.decode(await request.body(), wire.WireDevice), caller.tenant_id)
-    (outcome,) = await sys.pipeline.submit([cmd], request=scoped("POST /v1/devices", key))
+    body = await request.body()
+    cmd = wire.to_device(wire.decode(body, wire.WireDevice), caller.tenant_id)
+    (outcome,) = await sys.pipeline.submit(
+        [cmd], request=scoped(key, caller, f"POST /v1/devices {cmd.device.device_id}", body))
     if outcome.result is Result.REJECTED:
         raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
     status = {Result.ACCEPTED: 201, Result.QUEUED: 202}.get(outcome.result, 200)
@@ -53,7 +56,7 @@ async def unbind(
     device = _device(sys, caller.tenant_id, device_id)
     loose = Device(device.tenant_id, device.device_id, device.kind)
     (outcome,) = await sys.pipeline.submit(
-        [RegisterDevice(loose)], request=scoped(f"DELETE /v1/devices/{device_id}/binding", key))
+        [RegisterDevice(loose)], request=scoped(key, caller, f"DELETE /v1/devices/{device_id}/binding"))
     if outcome.result is Result.REJECTED:
         raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
     return _device_out(loose)
