@@ -37,6 +37,7 @@ from parcelguard.services.auth import Authenticator
 from parcelguard.services.claims import ClaimDesk
 from parcelguard.services.clock import Clock, SystemClock
 from parcelguard.services.delivery import Deliveries
+from parcelguard.services.idempotency import RequestKeys
 from parcelguard.services.ingest import Ingestor
 from parcelguard.services.ledger import LedgerWriter
 from parcelguard.services.lookup import PublicLookup
@@ -75,6 +76,7 @@ class System:
     notifier: Notifier
     bottlenecks: bottlenecks.Watch
     claims: ClaimDesk
+    request_keys: RequestKeys
     mqtt: MqttSubscriber | None = None
 
     @property
@@ -226,6 +228,7 @@ def build(settings: Settings, *, clock: Clock | None = None, store: Store | None
         hooks=HookReceiver(store, vault, pipeline, clock), lookup=PublicLookup(store, vault),
         deliveries=deliveries, notifier=notifier, bottlenecks=bottlenecks.Watch(store, clock, vault),
         claims=ClaimDesk(store, vault, ingestor.alerting.profiles, signer.verifier_key()),
+        request_keys=RequestKeys(store),
         mqtt=MqttSubscriber(settings.mqtt_url, settings.mqtt_client_id, pipeline, store, vault,
                             clock) if settings.mqtt_enabled and not worker else None,
     )

@@ -231,11 +231,10 @@ def test_webhooks_and_notices_leave_once_from_the_worker_owning_partition_0(
         smtp.stop()
 
 
-def test_a_request_sent_again_with_its_idempotency_key_is_applied_once(
-    bus: Bus, api: Server,
-) -> None:
-    """A comment carries no id of its own: its message is named after the request's key, so
-    the retry of a request whose answer was lost is dropped by JetStream."""
+def test_a_retry_whose_answer_was_lost_is_dropped_by_jetstream(bus: Bus, api: Server) -> None:
+    """A comment carries no id of its own: with an Idempotency-Key its message is named after
+    the request, so the retry of a request whose answer never came (a 503 after JetStream had
+    stored it: no answer kept to replay) is dropped by JetStream, not applied twice."""
     bus.start_worker("a", f"0-{PARTITIONS - 1}")
     bus.wait_ready(PARTITIONS)
     client = api.client()
@@ -244,25 +243,16 @@ def test_a_request_sent_again_with_its_idempotency_key_is_applied_once(
     assert client.post("/v1/events", json=[damaged]).json()["accepted"] == 1
     (alert,) = client.get("/v1/alerts", params={"kind": "damaged"}).json()["items"]
     url = f"/v1/alerts/{alert['alert_id']}/comments"
-    replayed = []
-    for _ in range(2):
-        r = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-1"})
-        assert r.status_code == 200, r.text
-        replayed.append(r.headers.get("Idempotent-Replayed"))
-    assert replayed == [None, "true"]
-    assert [n["text"] for n in r.json()["notes"]] == ["箱子破了"]
+    first = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-1"})
+    assert (first.status_code, first.headers.get("Idempotent-Replayed")) == (200, None)
+    with api.system.store.unit_of_work() as uow:  # as if its answer had been lost
+        assert uow.request_keys.purge(2**62) == 1
+        uow.commit()
+    retry = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-1"})
+    assert (retry.status_code, retry.headers.get("Idempotent-Replayed")) == (200, "true")
+    assert [n["text"] for n in retry.json()["notes"]] == ["箱子破了"]
     again = client.post(url, json={"text": "箱子破了"}, headers={"Idempotency-Key": "req-2"})
     assert [n["text"] for n in again.json()["notes"]] == ["箱子破了", "箱子破了"]
-    other = client.post(url, json={"text": "照片已传"}, headers={"Idempotency-Key": "req-1"})
-    assert [n["text"] for n in other.json()["notes"]] == ["箱子破了", "箱子破了", "照片已传"]
-    # a refusal is not kept: its retry is recognised and answered with the alert as it stands
-    resolve = f"/v1/alerts/{alert['alert_id']}/resolve"
-    assert client.post(resolve, headers={"Idempotency-Key": "r-1"}).status_code == 200
-    refused = client.post(resolve, headers={"Idempotency-Key": "r-2"})
-    assert refused.status_code == 409, refused.text
-    retry = client.post(resolve, headers={"Idempotency-Key": "r-2"})
-    assert (retry.status_code, retry.headers.get("Idempotent-Replayed")) == (200, "true")
-    assert retry.json()["state"] == "resolved"
     bad = client.post(url, json={"text": "x"}, headers={"Idempotency-Key": "k" * 201})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "Idempotency-Key"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from parcelguard.bootstrap import System
-from parcelguard.domain.errors import InvalidInput
 from parcelguard.domain.tenancy import Permission, Principal
 from parcelguard.web import session
 
@@ -55,25 +53,3 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 SystemDep = Annotated[System, Depends(system)]
 
 
-def idempotency_key(
-    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> str | None:
-    """The caller's key for a request it may send again (a retry after no answer): in bus mode
-    its commands' messages are named after it, so JetStream drops a copy that arrives within
-    the stream's duplicate window (ten minutes)."""
-    if key is not None and not (0 < len(key) <= 200 and key.isascii() and key.isprintable()):
-        raise InvalidInput("Idempotency-Key", "expected 1 to 200 printable ASCII characters, "
-                           "e.g. a UUID made for the request and sent again with its retries")
-    return key
-
-
-RequestKey = Annotated[str | None, Depends(idempotency_key)]
-
-
-def scoped(key: str | None, caller: Principal, what: str, body: bytes | str = b"") -> str | None:
-    """A request key kept apart from the same key sent by another caller, to another route or
-    resource, or with another body: only the very same request sent again is recognised."""
-    if key is None:
-        return None
-    data = body.encode() if isinstance(body, str) else body
-    return f"{caller.key_id}\x1f{what}\x1f{hashlib.sha256(data).hexdigest()}\x1f{key}"

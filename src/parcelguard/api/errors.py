@@ -47,12 +47,17 @@ def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": err}
 
 
+def response(exc: e.ParcelGuardError) -> JSONResponse:
+    """The answer to a domain error."""
+    field = exc.field if isinstance(exc, e.InvalidInput) else None
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, e.Unauthorized) else None
+    return JSONResponse(body(exc.code, exc.message, field), status_of(exc), headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.ParcelGuardError)
     async def _domain(_: Request, exc: e.ParcelGuardError) -> JSONResponse:
-        field = exc.field if isinstance(exc, e.InvalidInput) else None
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, e.Unauthorized) else None
-        return JSONResponse(body(exc.code, exc.message, field), status_of(exc), headers=headers)
+        return response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

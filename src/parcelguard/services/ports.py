@@ -721,6 +721,32 @@ class Offsets(Protocol):
     def save(self, stream: str, seqs: Mapping[int, int]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """The answer given to a request sent with an Idempotency-Key, replayed to its retries.
+    ``fingerprint``: the request's route and body digest, so a key reused for another request
+    is told apart."""
+
+    tenant_id: str
+    key_id: str  # the API key that sent it: keys of different callers never meet
+    key: str
+    fingerprint: str
+    status: int
+    body: bytes
+    created_at_us: int
+
+
+class RequestKeys(Protocol):
+    """Answers kept for idempotent requests, for a day."""
+
+    def get(self, tenant_id: str, key_id: str, key: str) -> KeptAnswer | None: ...
+    def keep(self, answer: KeptAnswer) -> None:
+        """Kept unless an answer for the key is already kept (a concurrent first request)."""
+        ...
+
+    def purge(self, before_us: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def tenants(self) -> Tenants: ...
@@ -758,6 +784,8 @@ class UnitOfWork(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def offsets(self) -> Offsets: ...
+    @property
+    def request_keys(self) -> RequestKeys: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

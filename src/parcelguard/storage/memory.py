@@ -39,6 +39,7 @@ from parcelguard.services.ports import (
     ConsumerMessage,
     Delivered,
     EndpointRow,
+    KeptAnswer,
     LookupFailures,
     NewShipment,
     Notice,
@@ -94,6 +95,7 @@ class _Data:
     notices: list[Notice] = field(default_factory=list)
     disruptions: dict[str, Disruption] = field(default_factory=dict)
     ops_alerts: dict[str, OpsAlert] = field(default_factory=dict)
+    request_keys: dict[tuple[str, str, str], KeptAnswer] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -932,6 +934,28 @@ class MemoryOffsets(_Repo):
         self.later(apply)
 
 
+class MemoryRequestKeys(_Repo):
+    def get(self, tenant_id: str, key_id: str, key: str) -> KeptAnswer | None:
+        return self.data.request_keys.get((tenant_id, key_id, key))
+
+    def keep(self, answer: KeptAnswer) -> None:
+        def apply() -> None:
+            self.data.request_keys.setdefault((answer.tenant_id, answer.key_id, answer.key),
+                                              answer)
+
+        self.later(apply)
+
+    def purge(self, before_us: int) -> int:
+        gone = [k for k, a in self.data.request_keys.items() if a.created_at_us < before_us]
+
+        def apply() -> None:
+            for k in gone:
+                self.data.request_keys.pop(k, None)
+
+        self.later(apply)
+        return len(gone)
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -955,6 +979,7 @@ class MemoryUnitOfWork:
         self.operations = MemoryOperations(self)
         self.ledger = MemoryLedger(self)
         self.offsets = MemoryOffsets(self)
+        self.request_keys = MemoryRequestKeys(self)
 
     def __enter__(self) -> Self:
         return self

@@ -59,6 +59,7 @@ from parcelguard.storage import tables as t
 from parcelguard.storage.sql_disruptions import SqlDisruptions
 from parcelguard.storage.sql_notices import SqlNotices
 from parcelguard.storage.sql_operations import SqlOperations
+from parcelguard.storage.sql_request_keys import SqlRequestKeys
 from parcelguard.storage.sqlrepo import blob
 
 
@@ -1337,6 +1338,7 @@ class SqlUnitOfWork:
         self.operations = SqlOperations(self)
         self.ledger = SqlLedger(self)
         self.offsets = SqlOffsets(self)
+        self.request_keys = SqlRequestKeys(self)
 
     def __enter__(self) -> Self:
         try:

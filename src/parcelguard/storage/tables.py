@@ -361,6 +361,18 @@ lookup_failures = sa.Table(
     sa.Column("locked_until", Micros),
 )
 
+# the answers to requests sent with an Idempotency-Key, replayed to their retries for a day
+request_keys = sa.Table(
+    "request_keys", metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Micros, nullable=False, index=True),
+)
+
 # one-time pickup codes (keyed digests only) for identity-verified delivery
 pickup_codes = sa.Table(
     "pickup_codes", metadata,

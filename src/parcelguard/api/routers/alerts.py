@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
 
 from parcelguard.api import schemas
-from parcelguard.api.deps import RequestKey, SystemDep, require, scoped
+from parcelguard.api.deps import SystemDep, require
+from parcelguard.api.idempotent import REPLAYED, Keyed, RequestKey, once
+from parcelguard.bootstrap import System
 from parcelguard.domain.alerts import Kind, Severity, State
 from parcelguard.domain.errors import Conflict, NotFound
 from parcelguard.domain.tenancy import Permission, Principal
@@ -61,47 +64,49 @@ def get_alert(alert_id: str, sys: SystemDep, caller: Reader) -> schemas.AlertDet
         return schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
 
 
-async def _act(sys: SystemDep, caller: Principal, response: Response, alert_id: str,
-               action: AlertAction, key: str | None, text: str | None = None) -> schemas.AlertDetail:
-    (outcome,) = await sys.pipeline.submit(
-        [ActOnAlert(caller.tenant_id, alert_id, action, caller.key_id, text)],
-        request=scoped(key, caller, f"{action.value} {alert_id}", text or ""))
-    if outcome.result is Result.NOT_FOUND:
-        raise NotFound(outcome.reason or f"no alert {alert_id!r}")
-    if outcome.result is Result.CONFLICT:
-        raise Conflict(outcome.reason or "the alert is not in a state for that")
-    with sys.store.unit_of_work(write=False) as uow:
-        detail = schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
-    if outcome.result is Result.DUPLICATE:
-        # a retry of a keyed request already received: not applied again, and its first
-        # outcome is not kept, so the answer is the alert as it stands, marked as a replay
-        response.headers["Idempotent-Replayed"] = "true"
-    return detail
+async def _act(sys: System, caller: Principal, alert_id: str, action: AlertAction,
+               key: str | None, text: str | None = None) -> Response:
+    req = Keyed(key, caller, f"{action.value} /v1/alerts/{alert_id}", (text or "").encode())
+
+    async def answer() -> Response:
+        (outcome,) = await sys.pipeline.submit(
+            [ActOnAlert(caller.tenant_id, alert_id, action, caller.key_id, text)],
+            request=req.request)
+        if outcome.result is Result.NOT_FOUND:
+            raise NotFound(outcome.reason or f"no alert {alert_id!r}")
+        if outcome.result is Result.CONFLICT:
+            raise Conflict(outcome.reason or "the alert is not in a state for that")
+        with sys.store.unit_of_work(write=False) as uow:
+            detail = schemas.alert_detail(*queries.alert(uow, caller.tenant_id, alert_id))
+        # bus mode: a retry whose first answer was not kept (it never came: a 503 after
+        # JetStream had stored it) is dropped by JetStream; answered with the alert as it is
+        replayed = {REPLAYED: "true"} if outcome.result is Result.DUPLICATE else None
+        return JSONResponse(detail.model_dump(mode="json"), headers=replayed)
+
+    return await once(sys, req, answer)
 
 
 @router.post("/v1/alerts/{alert_id}/acknowledge", response_model=schemas.AlertDetail,
              summary="Acknowledge an open alert")
-async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey,
-                      response: Response) -> schemas.AlertDetail:
-    return await _act(sys, caller, response, alert_id, AlertAction.ACKNOWLEDGE, key)
+async def acknowledge(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> Response:
+    return await _act(sys, caller, alert_id, AlertAction.ACKNOWLEDGE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/resolve", response_model=schemas.AlertDetail,
              summary="Resolve an open or acknowledged alert")
-async def resolve(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey,
-                  response: Response) -> schemas.AlertDetail:
-    return await _act(sys, caller, response, alert_id, AlertAction.RESOLVE, key)
+async def resolve(alert_id: str, sys: SystemDep, caller: Actor, key: RequestKey) -> Response:
+    return await _act(sys, caller, alert_id, AlertAction.RESOLVE, key)
 
 
 @router.post("/v1/alerts/{alert_id}/assign", response_model=schemas.AlertDetail,
              summary="Assign an alert to someone (or unassign)")
 async def assign(alert_id: str, body: schemas.AssignIn, sys: SystemDep,
-                 caller: Actor, key: RequestKey, response: Response) -> schemas.AlertDetail:
-    return await _act(sys, caller, response, alert_id, AlertAction.ASSIGN, key, body.assignee)
+                 caller: Actor, key: RequestKey) -> Response:
+    return await _act(sys, caller, alert_id, AlertAction.ASSIGN, key, body.assignee)
 
 
 @router.post("/v1/alerts/{alert_id}/comments", response_model=schemas.AlertDetail,
              summary="Add a note to an alert")
 async def comment(alert_id: str, body: schemas.CommentIn, sys: SystemDep,
-                  caller: Actor, key: RequestKey, response: Response) -> schemas.AlertDetail:
-    return await _act(sys, caller, response, alert_id, AlertAction.COMMENT, key, body.text)
+                  caller: Actor, key: RequestKey) -> Response:
+    return await _act(sys, caller, alert_id, AlertAction.COMMENT, key, body.text)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from parcelguard.api import openapi, schemas
-from parcelguard.api.deps import RequestKey, SystemDep, require, scoped
+from parcelguard.api.deps import SystemDep, require
+from parcelguard.api.idempotent import Keyed, RequestKey, once
 from parcelguard.domain.errors import InvalidInput, NotFound
 from parcelguard.domain.telemetry import Device
 from parcelguard.domain.tenancy import Permission, Principal
@@ -26,25 +27,28 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=schemas.ERR
     "", response_model=schemas.DeviceAnswer, summary="Register or rebind a device",
     openapi_extra=openapi.body(wire.WireDevice, batch=False),
     responses={201: {"model": schemas.DeviceAnswer, "description": "registered, or bound anew"},
-               200: {"model": schemas.DeviceAnswer, "description": "bound so already, or in bus "
-                     "mode a retry of a request with the same Idempotency-Key (not applied again)"},
+               200: {"model": schemas.DeviceAnswer, "description": "bound so already"},
                202: {"model": schemas.DeviceAnswer,
                      "description": "bus mode: stored in the stream, a worker applies it"}},
 )
 async def put_device(
     request: Request, sys: SystemDep, key: RequestKey,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
-) -> JSONResponse:
+) -> Response:
     body = await request.body()
-    cmd = wire.to_device(wire.decode(body, wire.WireDevice), caller.tenant_id)
-    (outcome,) = await sys.pipeline.submit(
-        [cmd], request=scoped(key, caller, f"POST /v1/devices {cmd.device.device_id}", body))
-    if outcome.result is Result.REJECTED:
-        raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
-    status = {Result.ACCEPTED: 201, Result.QUEUED: 202}.get(outcome.result, 200)
-    answer = schemas.DeviceAnswer(device_id=cmd.device.device_id, result=(
-        outcome.result.value if status != 200 else Result.DUPLICATE.value))
-    return JSONResponse(answer.model_dump(), status_code=status)
+    req = Keyed(key, caller, "POST /v1/devices", body)
+
+    async def answer() -> Response:
+        cmd = wire.to_device(wire.decode(body, wire.WireDevice), caller.tenant_id)
+        (outcome,) = await sys.pipeline.submit([cmd], request=req.request)
+        if outcome.result is Result.REJECTED:
+            raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
+        status = {Result.ACCEPTED: 201, Result.QUEUED: 202}.get(outcome.result, 200)
+        answer = schemas.DeviceAnswer(device_id=cmd.device.device_id, result=(
+            outcome.result.value if status != 200 else Result.DUPLICATE.value))
+        return JSONResponse(answer.model_dump(), status_code=status)
+
+    return await once(sys, req, answer)
 
 
 @router.delete("/{device_id}/binding", response_model=schemas.DeviceOut,
@@ -52,14 +56,18 @@ async def put_device(
 async def unbind(
     device_id: str, sys: SystemDep, key: RequestKey,
     caller: Annotated[Principal, Depends(require(Permission.WRITE_DEVICES))],
-) -> schemas.DeviceOut:
-    device = _device(sys, caller.tenant_id, device_id)
-    loose = Device(device.tenant_id, device.device_id, device.kind)
-    (outcome,) = await sys.pipeline.submit(
-        [RegisterDevice(loose)], request=scoped(key, caller, f"DELETE /v1/devices/{device_id}/binding"))
-    if outcome.result is Result.REJECTED:
-        raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
-    return _device_out(loose)
+) -> Response:
+    req = Keyed(key, caller, f"DELETE /v1/devices/{device_id}/binding")
+
+    async def answer() -> Response:
+        device = _device(sys, caller.tenant_id, device_id)
+        loose = Device(device.tenant_id, device.device_id, device.kind)
+        (outcome,) = await sys.pipeline.submit([RegisterDevice(loose)], request=req.request)
+        if outcome.result is Result.REJECTED:
+            raise InvalidInput(outcome.field or "", outcome.reason or "rejected")
+        return JSONResponse(_device_out(loose).model_dump(mode="json"))
+
+    return await once(sys, req, answer)
 
 
 @router.get("", response_model=schemas.DevicePage, summary="This tenant's devices and bindings")
