@@ -96,7 +96,7 @@ def serve(
     settings = Settings()
     configure(settings)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level, log_config=None)
+                log_level=settings.log_level, log_config=None, **settings.proxy_options)
 
 
 @app.command()

@@ -7,7 +7,7 @@ In production (PARCELGUARD_ENV=production) keys must be given and are never gene
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
+    # proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips): behind a load
+    # balancer, its address, or per-client throttles see one client, the balancer
+    forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = 1024 * 1024
     body_timeout_s: float = 30.0  # a body not read in full by then is answered 408
     max_batch: int = 1000
@@ -95,3 +98,8 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def proxy_options(self) -> dict[str, Any]:
+        """uvicorn's options for the client's address behind a load balancer."""
+        return {"proxy_headers": True, "forwarded_allow_ips": self.forwarded_allow_ips}

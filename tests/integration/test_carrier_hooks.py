@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parcelguard.domain import times
 from parcelguard.domain.tenancy import Role
 from parcelguard.ingest.carriers import FORMATS
 from parcelguard.ingest.hooks import Remembered
@@ -102,6 +103,15 @@ def test_a_signed_push_is_answered_as_the_carrier_expects_and_its_scans_are_stor
     assert sorted(e["event_id"] for e in events) == sorted(
         e["event_id"] for e in expected(happy)["events"])
     assert {e["source"] for e in events} == {fmt}
+    # pushed newest first or not, the journey starts at the parcel's first scan (transit
+    # times, the lane model and the KPIs count from it)
+    with writer_of(server.system).store.unit_of_work(write=False) as uow:
+        for tn in numbers:
+            record = uow.shipments.get("acme", tn)
+            assert record is not None
+            first = min(datetime.fromisoformat(e["occurred_at"]) for e in expected(happy)["events"]
+                        if e["tracking_no"] == tn and e["status"] not in ("info_received", "unknown"))
+            assert record.state.picked_up_at_us == times.to_us(first)
     for tn in numbers:  # the carrier's own estimate, beside ours
         shown = server.client().get(f"/v1/shipments/{tn}").json()["carrier_etas"]
         estimate = expected(happy)["estimated_delivery"].get(tn)
@@ -214,6 +224,10 @@ def test_an_unknown_code_is_stored_as_unknown_and_counted_on_metrics(
     else:
         assert f'parcelguard_unknown_status_total{{source="{fmt}"}} {len(unknown)}.0' in metrics
     assert f'parcelguard_carrier_pushes_total{{format="{fmt}",result="accepted"}} 1.0' in metrics
+    codes = re.search(rf'^parcelguard_carrier_notices_total{{format="{fmt}",notice="unknown_code"}}'
+                      r" (\S+)$", metrics, re.M)
+    assert codes is not None
+    assert float(codes.group(1)) >= len(unknown)  # a subtag may also fall back to its parent
 
 
 @BOTH_MODES  # the same on an embedded server and through the bus

@@ -180,6 +180,38 @@ def test_each_scan_restarts_the_silence_and_a_late_scan_does_not(rig: Rig) -> No
     assert rig.only(Kind.NO_UPDATE).evidence["last_update"] == iso(10 * HOUR)
 
 
+def test_a_delivery_recorded_late_ends_the_journey(rig: Rig) -> None:
+    """A courier's PDA uploads the delivery after a later scan was known: the parcel is
+    delivered, so neither silence nor loss is watched any longer."""
+    rig.register()
+    depart(rig, 0)
+    rig.scan(10 * HOUR, "exception", facility="HUB-NKG")  # 地址不详, scanned after the fact
+    rig.scan(9 * HOUR, "delivered", operator_id="C-9", received=11 * HOUR)
+    rig.advance(30 * 24 * HOUR)
+    assert rig.alerts(Kind.NO_UPDATE) == []
+    assert rig.alerts(Kind.LOST_SUSPECTED) == []
+
+
+def test_a_late_delivery_clears_the_silence_already_raised(rig: Rig) -> None:
+    rig.register()
+    depart(rig, 0)
+    rig.scan(10 * HOUR, facility="HUB-NKG")
+    rig.advance(60 * HOUR)  # no_update opened at 58 h
+    rig.scan(9 * HOUR, "delivered", operator_id="C-9", received=61 * HOUR)
+    silent = rig.only(Kind.NO_UPDATE)  # cleared when the delivery became known
+    assert (silent.state, silent.closed_at_us) == (State.CLEARED, us(61 * HOUR))
+
+
+def test_a_pickup_recorded_late_starts_the_journey_earlier(rig: Rig) -> None:
+    rig.register()
+    rig.scan(5 * HOUR, facility="HUB-SHA")
+    rig.scan(1 * HOUR, "picked_up", operator_id="C-1", received=6 * HOUR)
+    with rig.system.store.unit_of_work(write=False) as uow:
+        record = uow.shipments.get("acme", TN)
+    assert record is not None
+    assert record.state.picked_up_at_us == us(1 * HOUR)  # the lane model learns from it
+
+
 # ---- lost_suspected ----
 
 
@@ -263,6 +295,18 @@ def test_customs_held_opens_at_once_repeats_into_the_same_alert_and_clears_on_re
     rig.scan(5 * HOUR, "customs", facility="CUS-PVG", substatus="customs_cleared")
     held = rig.only(Kind.CUSTOMS_HELD)
     assert (held.state, held.closed_at_us) == (State.CLEARED, us(5 * HOUR))
+
+
+def test_a_customs_scan_recorded_late_opens_no_customs_alert(rig: Rig) -> None:
+    """A carrier's push that lists its scans newest first: the customs scans behind the
+    parcel's release say nothing about now."""
+    rig.register(category="cross_border")
+    rig.scan(30 * HOUR, "in_transit", facility="HUB-PVG")
+    rig.scan(2 * HOUR, "customs", facility="CUS-PVG", substatus="customs_held", received=31 * HOUR)
+    rig.scan(1 * HOUR, "customs", facility="CUS-PVG", substatus="declared", received=31 * HOUR)
+    rig.advance(100 * HOUR)
+    assert rig.alerts(Kind.CUSTOMS_HELD) == []
+    assert rig.alerts(Kind.CUSTOMS_DELAY) == []
 
 
 # ---- delivery_late ----

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from parcelguard.domain import times
 from parcelguard.services import lookup as lookup_module
 from parcelguard.services.clock import ManualClock
-from tests.conftest import BUS, Server
+from tests.conftest import BUS, Server, in_bus_mode, serving, system_in_mode
 from tests.factories import at, event_json, shipment_json
 from tests.web.helpers import PHONE, TN, cold_parcel, look_up, problem, share_url
 
@@ -83,6 +84,27 @@ def test_a_client_gets_30_lookups_a_minute_then_429(server: Server) -> None:
     assert over.status_code == 429
     assert 1 <= int(over.headers["retry-after"]) <= 60
     assert problem(over.text) == "查询过于频繁，请稍后再试。"
+
+
+@SQLITE
+@pytest.mark.parametrize(("proxies", "trusted"), [("127.0.0.1", True), ("10.0.0.10", False)])
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path, clock: ManualClock,
+    proxies: str, trusted: bool,
+) -> None:
+    """The load balancer's X-Forwarded-For names the client when the balancer is one of
+    PARCELGUARD_FORWARDED_ALLOW_IPS: one busy client then does not lock out everyone else.
+    From anyone else the header is ignored (a client cannot pick a fresh count per request)."""
+    with system_in_mode(in_bus_mode(request), db_url, tmp_path, clock,
+                        forwarded_allow_ips=proxies) as node, serving(node) as server:
+        client = server.anonymous()
+
+        def via(ip: str, i: int) -> int:
+            return client.post("/t", data={"tracking_no": f"SF14{i:08d}", "phone_last4": "1234"},
+                               headers={"X-Forwarded-For": ip}).status_code
+
+        assert [via("203.0.113.7", i) for i in range(31)] == [404] * 30 + [429]
+        assert via("198.51.100.2", 99) == (404 if trusted else 429)
 
 
 @SQLITE

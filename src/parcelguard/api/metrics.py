@@ -73,7 +73,8 @@ class HooksCollector(Collector):
         notices = CounterMetricFamily(
             "parcelguard_carrier_notices", "Parcels a carrier stopped tracking (Kuaidi100 "
             "abort/shutdown, 17TRACK TRACKING_STOPPED, AfterShip Expired) or failed to track "
-            "(Kdniao Success=false)", labels=["format", "notice"])
+            "(Kdniao Success=false), and scans whose carrier code is not in our tables "
+            "(unknown_code)", labels=["format", "notice"])
         for (fmt, notice), n in sorted(self.hooks.notices.items()):
             if n:
                 notices.add_metric([fmt, notice], n)

@@ -46,9 +46,11 @@ def last4(phone: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """Keep the first three digits, hide the rest: 13812345678 -> 138********."""
+    """Keep the first three digits, hide the rest: 13812345678 -> 138********; a short number
+    keeps fewer, so that at least six are always hidden (88881234 -> 88******)."""
     d = digits(phone)
-    return d[:3] + "*" * (len(d) - 3)
+    shown = max(0, min(3, len(d) - 6))
+    return d[:shown] + "*" * (len(d) - shown)
 
 
 # a mobile (13812345678, +86 138 1234 5678), a landline (0755-88881234) or any 7 to 15 digits

@@ -87,7 +87,7 @@ class HookReceiver:
         self.formats = formats
         self.pushes: Counter[tuple[str, str]] = Counter()  # (format, result), for /metrics
         self.items: Counter[tuple[str, str]] = Counter()  # (format, pipeline result)
-        self.notices: Counter[tuple[str, str]] = Counter()  # (format, stopped | problem)
+        self.notices: Counter[tuple[str, str]] = Counter()  # (format, stopped | problem | ...)
         self._cache: dict[str, tuple[Endpoint | None, float]] = {}
         self.committed = Remembered(REMEMBERED)  # (tenant, event id) of committed items
         self.estimates = Remembered(REMEMBERED // 10)  # (tenant, number, format) -> last
@@ -140,8 +140,11 @@ class HookReceiver:
             raise
         tenant = ep.tenant_id
         remember = fmt in CONTENT_IDS
-        new = [e for e in push.events
-               if not remember or self.committed.get((tenant, e.event_id)) is None]
+        # oldest first: Kuaidi100 and 17TRACK list a parcel's scans newest first, and the rules
+        # read a scan older than one already applied as late (it says nothing about now)
+        new = sorted((e for e in push.events
+                      if not remember or self.committed.get((tenant, e.event_id)) is None),
+                     key=lambda e: (e.occurred_at, e.event_id))
         self.items[(fmt, Result.DUPLICATE.value)] += len(push.events) - len(new)
         commands: list[Command] = [RecordScan(tenant, e, now) for e in new]
         # the carrier's estimates ride in the same commit (one transaction per push, not two)
@@ -161,6 +164,9 @@ class HookReceiver:
         self.pushes[(fmt, "accepted")] += 1
         self.notices[(fmt, "stopped")] += len(push.stopped)
         self.notices[(fmt, "problem")] += len(push.problems)
+        # codes not in our tables (a carrier's new subtag): stored as unknown or as their
+        # parent status; counted here so the tables get updated
+        self.notices[(fmt, "unknown_code")] += push.unknown_codes
         if push.problems or push.stopped:  # the carrier stopped or failed tracking a parcel
             log.warning("hooks.carrier_notes", format=fmt, endpoint_id=endpoint_id,
                      problems=push.problems, stopped=push.stopped)

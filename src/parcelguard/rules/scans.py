@@ -30,7 +30,9 @@ def on_register(w: Watch, at_us: int) -> None:
     _arm_silence(w, Status.INFO_RECEIVED, at_us)
 
 
-def on_event(w: Watch, rec: Recorded, holder: Latest[Holder] | None) -> list[Signal]:
+def on_event(w: Watch, rec: Recorded, holder: Latest[Holder] | None,
+             now_us: int | None = None) -> list[Signal]:
+    """``now_us``: the event-time clock, when a late scan changes what is known now."""
     e = rec.event
     at = times.to_us(e.occurred_at)
     out: list[Signal] = []
@@ -48,6 +50,8 @@ def on_event(w: Watch, rec: Recorded, holder: Latest[Holder] | None) -> list[Sig
         out += _delivered(w, rec, at)
     if not rec.late:
         out += _progress(w, rec, at, holder)
+    else:
+        out += _late(w, rec, at, max(at, w.last_event_us or at, now_us or at))
     return out
 
 
@@ -72,9 +76,9 @@ def _exception(w: Watch, rec: Recorded, at: int) -> list[Signal]:
 
 def _customs(w: Watch, rec: Recorded, at: int) -> list[Signal]:
     e, out = rec.event, []
-    if e.status is Status.CUSTOMS and e.substatus == HELD:
+    if e.status is Status.CUSTOMS and e.substatus == HELD and not rec.late:  # not moved on
         out.append(w.raise_(Kind.CUSTOMS_HELD, Kind.CUSTOMS_HELD, at, Severity.CRITICAL, _facts(rec)))
-    in_customs = e.status is Status.CUSTOMS and e.substatus != CLEARED
+    in_customs = e.status is Status.CUSTOMS and e.substatus != CLEARED and not rec.late
     if in_customs and w.customs_since_us is None:
         w.customs_since_us = at
         w.arm(Kind.CUSTOMS_DELAY, at + int(w.profile.customs_clear_within_hours * HOUR))
@@ -117,13 +121,7 @@ def _progress(w: Watch, rec: Recorded, at: int, holder: Latest[Holder] | None) -
     out += w.clear(Kind.NO_UPDATE, Kind.NO_UPDATE, at)
     out += w.clear(Kind.LOST_SUSPECTED, Kind.LOST_SUSPECTED, at)
     if TAXONOMY[w.status].terminal:
-        w.done = True
-        for name in [n for n in w.timers if n in JOURNEY_TIMERS or n.startswith("sensor_gap:")]:
-            w.disarm(name)
-        for rule in [r for r in w.raised if r.startswith(f"{Kind.SENSOR_GAP}:")]:
-            out += w.clear(rule, Kind.SENSOR_GAP, at)  # the journey is over; so is the worry
-        out += _leave_facility(w, at)
-        return out
+        return out + _end(w, at)
     _arm_silence(w, w.status, w.last_event_us)
     if Kind.CUSTOMS_HELD in w.raised:
         w.disarm(Kind.LOST_SUSPECTED)  # held by customs: its whereabouts are known
@@ -134,6 +132,39 @@ def _progress(w: Watch, rec: Recorded, at: int, holder: Latest[Holder] | None) -
     if rec.event.substatus == AT_STATION and rec.event.facility_id:
         w.stations.add(rec.event.facility_id)
     out += _follow_dwell(w, holder, at)
+    return out
+
+
+def _late(w: Watch, rec: Recorded, at: int, now: int) -> list[Signal]:
+    """A scan from before the newest one (a PDA's upload, a carrier's push newest first): it
+    may start the journey earlier, and where it changes the parcel's status (a delivery
+    recorded late), the watch follows."""
+    if rec.event.status not in (Status.INFO_RECEIVED, Status.UNKNOWN) and (
+            w.pickup_us is None or at < w.pickup_us):
+        w.pickup_us = at
+    if rec.status_after is w.status or w.done:
+        return []
+    w.status = rec.status_after
+    if not TAXONOMY[w.status].terminal:
+        _arm_silence(w, w.status, w.last_event_us or at)
+        return []
+    if w.status is Status.DELIVERED and w.delivered_us is None:
+        w.delivered_us = at
+    # what was open stays as it was until now, when the journey's end became known
+    out = w.clear(Kind.NO_UPDATE, Kind.NO_UPDATE, now)
+    out += w.clear(Kind.LOST_SUSPECTED, Kind.LOST_SUSPECTED, now)
+    return out + _end(w, now)
+
+
+def _end(w: Watch, at: int) -> list[Signal]:
+    """The journey is over: its timers go, and so do the worries about its sensors."""
+    out: list[Signal] = []
+    w.done = True
+    for name in [n for n in w.timers if n in JOURNEY_TIMERS or n.startswith("sensor_gap:")]:
+        w.disarm(name)
+    for rule in [r for r in w.raised if r.startswith(f"{Kind.SENSOR_GAP}:")]:
+        out += w.clear(rule, Kind.SENSOR_GAP, at)
+    out += _leave_facility(w, at)
     return out
 
 

@@ -161,7 +161,7 @@ class Alerting:
         loc = rec.event.location
         if loc is not None and not rec.late:
             w.watch.seen_at(loc.facility_id, loc.city, loc.lat, loc.lon)
-        signals = scans.on_event(w.watch, rec, track.holder)
+        signals = scans.on_event(w.watch, rec, track.holder, now_us)
         if w.watch.done and not was_done and not sink.quiet and self.learn_online:
             risk.learn(w.watch, self.lanes)  # rebuilt history was learnt at start already
         self.apply(w, signals + self._assess(w, now_us), sink)

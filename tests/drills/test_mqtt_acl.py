@@ -1,0 +1,88 @@
+"""The broker's ACL from deploy/: a tenant's device login publishes under its own tenant only,
+and ParcelGuard's subscriber reads every tenant. Run against a real Mosquitto started with
+``deploy/mosquitto.acl`` as it ships."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import free_port
+
+ACL = Path(__file__).parents[2] / "deploy" / "mosquitto.acl"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[int]:
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.fail("the mosquitto broker and mosquitto_passwd are needed (apt-get install "
+                    "mosquitto)")
+    passwd = tmp_path / "passwd"
+    for i, (user, password) in enumerate((("parcelguard", "pg-secret"), ("acme", "acme-secret"))):
+        create = ["-c"] if i == 0 else []
+        subprocess.run(["mosquitto_passwd", *create, "-b", str(passwd), user, password], check=True)
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+                    f"acl_file {ACL}\n" + ("user root\n" if os.geteuid() == 0 else ""))
+    log = (tmp_path / "log").open("wb")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "log").read_text()
+                assert time.monotonic() < deadline, "mosquitto did not start"
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _client(port: int, user: str, password: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{time.monotonic_ns()}")
+    client.username_pw_set(user, password)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def test_a_device_login_publishes_under_its_own_tenant_only(broker: int) -> None:
+    heard: list[str] = []
+    subscribed, marker = threading.Event(), threading.Event()
+    sub = _client(broker, "parcelguard", "pg-secret")
+    sub.on_message = lambda _c, _u, msg: (heard.append(msg.topic),
+                                          msg.payload == b"end" and marker.set())
+    sub.on_subscribe = lambda *_: subscribed.set()
+    sub.subscribe([("parcelguard/+/devices/+/telemetry", 1),
+                   ("parcelguard/+/facilities/+/scans", 1)])
+    assert subscribed.wait(10)
+    device = _client(broker, "acme", "acme-secret")
+    try:
+        for topic in ("parcelguard/other/facilities/HUB-SHA/scans",  # another tenant's: dropped
+                      "parcelguard/other/devices/TL-1/telemetry",
+                      "parcelguard/acme/facilities/HUB-SHA/scans"):
+            device.publish(topic, b"[]", qos=1).wait_for_publish(10)
+        device.publish("parcelguard/acme/devices/TL-1/telemetry", b"end", qos=1)
+        assert marker.wait(10), heard
+        assert heard == ["parcelguard/acme/facilities/HUB-SHA/scans",
+                         "parcelguard/acme/devices/TL-1/telemetry"]
+    finally:
+        for c in (device, sub):
+            c.loop_stop()
+            c.disconnect()
