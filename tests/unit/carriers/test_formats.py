@@ -129,11 +129,14 @@ def aftership_push(checkpoints: list[dict[str, Any]], **msg: Any) -> Push:
     return aftership.handle(body, headers, SECRETS["aftership"], now=NOW)
 
 
-def test_aftership_a_time_without_offset_is_read_in_the_checkpoints_country_if_it_has_one_zone() -> None:
+def test_aftership_a_time_without_offset_is_read_in_the_checkpoints_country() -> None:
+    """One zone: that one; several: the easternmost main one (never read as later than it
+    was); a country not known: the endpoint's zone."""
     point = {"checkpoint_time": "2026-07-01T09:00:00", "tag": "InTransit"}
-    push = aftership_push([{**point, "country_region": "GBR"}, {**point, "country_region": "USA"}])
-    assert [e.occurred_at.isoformat() for e in push.events] == ["2026-07-01T09:00:00+01:00",
-                                                                 "2026-07-01T09:00:00+08:00"]
+    push = aftership_push([{**point, "country_region": c} for c in ("GBR", "USA", "AUS", "KAZ")])
+    assert [e.occurred_at.isoformat() for e in push.events] == [
+        "2026-07-01T09:00:00+01:00", "2026-07-01T09:00:00-04:00", "2026-07-01T09:00:00+10:00",
+        "2026-07-01T09:00:00+08:00"]
 
 
 def test_aftership_the_checkpoint_hash_is_the_event_id_else_one_is_derived() -> None:

@@ -88,7 +88,7 @@ STATUS_CODES: Table = {  # CARRIERS.md b4 (tags) and b5 (subtags)
     "Expired_001": Code(S.EXCEPTION, "expired", "Expired"),
 }
 
-# countries with one time zone, for checkpoint times sent without an offset (ISO 3166 alpha-3)
+# a country's zone, for checkpoint times sent without an offset (ISO 3166 alpha-3)
 COUNTRY_ZONES: Mapping[str, str] = {
     "CHN": "Asia/Shanghai", "HKG": "Asia/Hong_Kong", "MAC": "Asia/Macau", "TWN": "Asia/Taipei",
     "JPN": "Asia/Tokyo", "KOR": "Asia/Seoul", "SGP": "Asia/Singapore", "THA": "Asia/Bangkok",
@@ -97,6 +97,13 @@ COUNTRY_ZONES: Mapping[str, str] = {
     "FRA": "Europe/Paris", "DEU": "Europe/Berlin", "NLD": "Europe/Amsterdam", "BEL": "Europe/Brussels",
     "ITA": "Europe/Rome", "CHE": "Europe/Zurich", "AUT": "Europe/Vienna", "POL": "Europe/Warsaw",
     "SWE": "Europe/Stockholm", "NOR": "Europe/Oslo", "DNK": "Europe/Copenhagen", "FIN": "Europe/Helsinki",
+    "NZL": "Pacific/Auckland", "ESP": "Europe/Madrid", "PRT": "Europe/Lisbon",
+    "MYS": "Asia/Kuala_Lumpur", "SAU": "Asia/Riyadh", "ZAF": "Africa/Johannesburg",
+    # countries of several zones: the easternmost of the main ones, so that a checkpoint is
+    # never read as later than it was (a time in the future is quarantined); one further west
+    # is read up to the country's span too early, which the timeline's order survives
+    "USA": "America/New_York", "CAN": "America/Halifax", "AUS": "Australia/Sydney",
+    "BRA": "America/Sao_Paulo", "MEX": "America/Mexico_City", "IDN": "Asia/Jayapura",
 }
 
 

@@ -41,6 +41,7 @@ MAX_FIELDS = 100  # a carrier form has a handful; more is not a carrier
 
 # The substatus vocabulary the tables use (free text in storage; these are the words we emit).
 SUB_ARRIVED, SUB_DEPARTED = ARRIVED, DEPARTED  # arrival / departure scan at a facility
+SUB_AT_STATION = "arrived_at_station"  # the delivery station: parcels wait for a round
 SUB_DEST_CITY = "arrived_destination_city"
 SUB_DEST_COUNTRY = "arrived_destination_country"
 SUB_LEFT_ORIGIN = "departed_origin_country"

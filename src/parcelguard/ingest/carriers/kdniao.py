@@ -46,7 +46,7 @@ _K3: dict[str, Code] = {  # the yuque export of the StateEx table (CARRIERS.md b
     "201": Code(S.IN_TRANSIT, common.SUB_DEST_CITY, "到达派件城市"),
     "202": Code(S.OUT_FOR_DELIVERY, None, "派件中"),
     "204": Code(S.IN_TRANSIT, common.SUB_ARRIVED, "到达转运中心"),
-    "205": Code(S.IN_TRANSIT, common.SUB_ARRIVED, "到达派件网点"),
+    "205": Code(S.IN_TRANSIT, common.SUB_AT_STATION, "到达派件网点"),
     "206": Code(S.IN_TRANSIT, common.SUB_DEPARTED, "寄件网点发件"),
     "211": Code(S.AVAILABLE_FOR_PICKUP, None, "已放入快递柜或驿站"),
     "3": Code(S.DELIVERED, None, "已签收"),
