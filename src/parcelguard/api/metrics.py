@@ -28,8 +28,10 @@ class StatsCollector(Collector):
             items.add_metric([kind, result], n)
         yield items
         unknown = CounterMetricFamily(
-            "parcelguard_unknown_status", "Events stored with status unknown (unmapped carrier "
-            "code)", labels=["source"])
+            "parcelguard_unknown_status", "Events stored with status unknown: a carrier code "
+            "not in our tables, or a scan that states no status (Kdniao's basic traces); codes "
+            "missing from the tables: parcelguard_carrier_notices{notice=\"unknown_code\"}",
+            labels=["source"])
         for source, n in sorted(s.unknown_status.items()):
             unknown.add_metric([source], n)
         yield unknown
