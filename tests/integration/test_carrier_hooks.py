@@ -292,6 +292,11 @@ def test_a_carriers_error_push_is_acknowledged_and_its_notices_counted(
 ) -> None:
     c = case(fmt, "error")
     path = endpoint(server, fmt, c.secret, zone=str(c.zone))
+    notes = {("stopped", tn): why for tn, why in expected(c)["stopped"].items()}
+    notes |= {("failed", tn): why for tn, why in expected(c)["problems"].items()}
+    merchant = server.client(Role.MERCHANT)
+    for tn in sorted({tn for _, tn in notes}):
+        assert merchant.post("/v1/shipments", json=shipment_json(tn)).status_code == 201
     r = send(server, path, c, clock)
     assert r.status_code == 200, r.text
     assert r.content.decode() == expected(c)["reply"]
@@ -301,3 +306,11 @@ def test_a_carriers_error_push_is_acknowledged_and_its_notices_counted(
         line = f'parcelguard_carrier_notices_total{{format="{fmt}",notice="{notice}"}} {n}.0'
         assert (line in metrics) is (n > 0), line
     assert rejected(server) == []
+    # someone has to find those parcels: one carrier_exception alert per note, once
+    send(server, path, c, clock)
+    raised = {(a["evidence"]["tracking"], a["tracking_no"]): a["evidence"]["reason"]
+              for a in merchant.get("/v1/alerts", params={"kind": "carrier_exception"})
+              .json()["items"]}
+    assert raised == notes
+    alerts = merchant.get("/v1/alerts", params={"kind": "carrier_exception"}).json()["items"]
+    assert [a["repeats"] for a in alerts] == [0] * len(notes)

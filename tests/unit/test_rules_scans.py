@@ -14,7 +14,7 @@ from parcelguard.domain import alerts as al
 from parcelguard.domain import times
 from parcelguard.domain.alerts import Kind, Severity, State
 from parcelguard.services.clock import ManualClock
-from parcelguard.services.messages import AlertAction
+from parcelguard.services.messages import AlertAction, RaiseAlert, Result
 from tests.unit.test_rules import HOUR, TN, Rig, iso, t, us
 
 
@@ -433,6 +433,28 @@ def test_carrier_exception_opens_at_the_scan_and_clears_when_the_journey_moves_o
     depart(rig, 50)
     exc = rig.only(Kind.CARRIER_EXCEPTION)
     assert (exc.state, exc.closed_at_us) == (State.CLEARED, us(50))
+
+
+def test_a_carrier_that_stops_tracking_a_parcel_on_its_way_opens_one_alert(rig: Rig) -> None:
+    rig.register()
+    rig.register("SF1400000002")
+    rig.scan(0, facility="HUB-SHA")
+    rig.scan(0, "delivered", tracking_no="SF1400000002", operator_id="C-9")
+
+    def stopped(tn: str, minutes: float) -> RaiseAlert:
+        return RaiseAlert("acme", tn, "carrier_exception:tracking_stopped",
+                          Kind.CARRIER_EXCEPTION, Severity.WARNING, {"reason": "abort"},
+                          t(minutes), while_travelling=True)
+
+    (first,) = rig.system.ingestor.process([[stopped(TN, 10)]])[0]
+    (again,) = rig.system.ingestor.process([[stopped(TN, 20)]])[0]
+    (done,) = rig.system.ingestor.process([[stopped("SF1400000002", 10)]])[0]
+    assert [o.result for o in (first, again, done)] == [
+        Result.ACCEPTED, Result.DUPLICATE, Result.DUPLICATE]
+    alert = rig.only(Kind.CARRIER_EXCEPTION)
+    assert (alert.rule, alert.opened_at_us, alert.repeats) == (
+        "carrier_exception:tracking_stopped", us(10), 0)
+    assert rig.alerts(Kind.CARRIER_EXCEPTION, "SF1400000002") == []
 
 
 def test_a_late_non_exception_scan_does_not_clear_carrier_exception(rig: Rig) -> None:

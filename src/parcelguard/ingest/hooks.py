@@ -32,13 +32,14 @@ from dataclasses import dataclass
 import structlog
 
 from parcelguard.domain import times
+from parcelguard.domain.alerts import Kind, Severity
 from parcelguard.domain.errors import InvalidInput, NotFound, TooLarge, Unauthorized
 from parcelguard.ingest.carriers import FORMATS, Adapter
 from parcelguard.ingest.carriers.common import Unverified
 from parcelguard.services import integrations
 from parcelguard.services.clock import Clock
 from parcelguard.services.integrations import Endpoint
-from parcelguard.services.messages import Command, NoteEstimate, RecordScan, Result
+from parcelguard.services.messages import Command, NoteEstimate, RaiseAlert, RecordScan, Result
 from parcelguard.services.pipeline import Submitter
 from parcelguard.services.ports import Store, Vault
 
@@ -151,6 +152,16 @@ class HookReceiver:
         moved = [(tn, at) for tn, at in sorted(push.estimated_delivery.items())
                  if self.estimates.get((tenant, tn, fmt)) != at]
         commands += [NoteEstimate(tenant, tn, fmt, at, now) for tn, at in moved]
+        # a carrier that stopped tracking a parcel, or could not track it, before it arrived:
+        # someone has to find out where it is (after the scans, so a delivery in the same push
+        # comes first)
+        commands += [
+            RaiseAlert(tenant, tn, f"{Kind.CARRIER_EXCEPTION}:tracking_{what}",
+                       Kind.CARRIER_EXCEPTION, Severity.WARNING,
+                       {"source": fmt, "tracking": what, "reason": reason}, now,
+                       while_travelling=True)
+            for what, notes in (("stopped", push.stopped), ("failed", push.problems))
+            for tn, reason in sorted(notes.items())]
         # a push sent again whole is a retry: its estimates' messages are named after its body
         request = f"hook:{endpoint_id}\x1f{hashlib.sha256(body).hexdigest()}"
         outcomes = await self.pipeline.submit(commands, request=request) if commands else []
@@ -158,7 +169,7 @@ class HookReceiver:
             self.items[(fmt, out.result.value)] += 1
             if remember and out.result in KNOWN:
                 self.committed.put((tenant, e.event_id))
-        for (tn, at), out in zip(moved, outcomes[len(new):], strict=True):
+        for (tn, at), out in zip(moved, outcomes[len(new):len(new) + len(moved)], strict=True):
             if out.result in KNOWN:
                 self.estimates.put((tenant, tn, fmt), at)
         self.pushes[(fmt, "accepted")] += 1

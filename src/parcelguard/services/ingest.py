@@ -390,7 +390,10 @@ class Ingestor:
             return Outcome(Result.NOT_FOUND, cmd.tracking_no, "unknown tracking_no", "tracking_no")
         at = times.to_us(cmd.at)
         self._fire(uow, at, batch, part)
-        signal = live.watched.watch.raise_(cmd.rule, cmd.kind, at, cmd.severity, cmd.evidence)
+        watch = live.watched.watch
+        if cmd.while_travelling and (watch.done or cmd.rule in watch.raised):
+            return duplicate(cmd.tracking_no)  # delivered already, or known already
+        signal = watch.raise_(cmd.rule, cmd.kind, at, cmd.severity, cmd.evidence)
         self.alerting.apply(live.watched, [signal], batch.sink)
         batch.dirty[key] = live
         return ACCEPTED

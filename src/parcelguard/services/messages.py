@@ -86,7 +86,9 @@ class NoteEstimate:
 @dataclass(frozen=True, slots=True)
 class RaiseAlert:
     """Something other than a scan or a reading says a parcel needs attention (five wrong
-    pickup codes at the door). ``rule`` keeps it apart from the engine's own rules."""
+    pickup codes at the door, a carrier that stopped tracking it). ``rule`` keeps it apart
+    from the engine's own rules. ``while_travelling``: raised only on a journey not over, and
+    once while it holds (a carrier repeats its note in every push of the parcel)."""
 
     tenant_id: str
     tracking_no: str
@@ -95,6 +97,7 @@ class RaiseAlert:
     severity: Severity
     evidence: dict[str, object]
     at: datetime
+    while_travelling: bool = False
 
 
 @dataclass(frozen=True, slots=True)
