@@ -100,6 +100,8 @@ class PrivateMosquitto:
     root: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # who may connect: anyone, unless a test gives password_file / acl_file lines
+    access: str = "allow_anonymous true\n"
 
     @property
     def url(self) -> str:
@@ -111,7 +113,7 @@ class PrivateMosquitto:
         self.root.mkdir(exist_ok=True)
         conf = self.root / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"listener {self.port} 127.0.0.1\n{self.access}persistence true\n"
             f"persistence_location {self.root}/\n"
             "max_queued_messages 0\n"  # queue without limit while the subscriber waits
             + ("user root\n" if os.geteuid() == 0 else ""))

@@ -4,9 +4,7 @@ and ParcelGuard's subscriber reads every tenant. Run against a real Mosquitto st
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -17,41 +15,26 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import free_port
+from tests.drills.test_faults import PrivateMosquitto
 
 ACL = Path(__file__).parents[2] / "deploy" / "mosquitto.acl"
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[int]:
-    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
-        pytest.fail("the mosquitto broker and mosquitto_passwd are needed (apt-get install "
-                    "mosquitto)")
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.fail("mosquitto_passwd is needed (apt-get install mosquitto)")
     passwd = tmp_path / "passwd"
     for i, (user, password) in enumerate((("parcelguard", "pg-secret"), ("acme", "acme-secret"))):
         create = ["-c"] if i == 0 else []
         subprocess.run(["mosquitto_passwd", *create, "-b", str(passwd), user, password], check=True)
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-                    f"acl_file {ACL}\n" + ("user root\n" if os.geteuid() == 0 else ""))
-    log = (tmp_path / "log").open("wb")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    broker = PrivateMosquitto(tmp_path / "mqtt", access=(
+        f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"))
+    broker.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "log").read_text()
-                assert time.monotonic() < deadline, "mosquitto did not start"
-                time.sleep(0.05)
-        yield port
+        yield broker.port
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+        broker.stop()
 
 
 def _client(port: int, user: str, password: str) -> mqtt.Client:

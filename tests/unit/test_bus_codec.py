@@ -127,5 +127,7 @@ def test_a_command_without_an_id_is_named_after_its_request() -> None:
     assert name(estimate, "push-1", 0) != name(estimate, "push-2", 0)
     later = dataclasses.replace(estimate, estimated_at=at + timedelta(hours=1))
     assert name(later, "push-1", 0) != name(estimate, "push-1", 0)
-    assert name(raised, "req", 1) == name(raised, "req", 1) != name(raised, "req", 2)
+    assert name(raised, "push-1", 4) == name(raised, "push-1", 1) != name(raised, "push-2", 1)
+    other = dataclasses.replace(raised, rule="carrier_exception:tracking_failed")
+    assert name(other, "push-1", 1) != name(raised, "push-1", 1)
     assert name(raised) != name(raised)  # no key: a fresh name each time

@@ -122,15 +122,16 @@ class Router:
                 return Route(answer=m.Outcome(m.Result.NOT_FOUND, cmd.alert_id,
                                               f"no alert {cmd.alert_id!r}", "alert_id"))
             return Route((self.of(alert.tracking_no),), f"act:{cmd.tenant_id}:{_once(request, index)}")
+        # a push's estimates and alerts are named by what they say, not where: a retried push
+        # carries fewer new scans before them (those the first attempt stored are left out)
         if isinstance(cmd, m.NoteEstimate):
-            # named by what it says, not where: a retried push may carry fewer new scans
-            # before it (those the first attempt stored are left out), never other estimates
             what = f"{cmd.tracking_no}\x1f{cmd.source}\x1f{times.to_us(cmd.estimated_at)}"
             return Route((self.of(cmd.tracking_no),),
                          f"NoteEstimate:{cmd.tenant_id}:{_once(request, what)}")
         if isinstance(cmd, m.RaiseAlert):
+            what = f"{cmd.tracking_no}\x1f{cmd.rule}"
             return Route((self.of(cmd.tracking_no),),
-                         f"RaiseAlert:{cmd.tenant_id}:{_once(request, index)}")
+                         f"RaiseAlert:{cmd.tenant_id}:{_once(request, what)}")
         raise TypeError(f"{type(cmd).__name__} is not sent over the bus")
 
     def _reading(self, cmd: m.RecordReading) -> Route:

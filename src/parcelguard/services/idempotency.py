@@ -4,9 +4,9 @@ A client that got no answer (a timeout, a dropped connection) sends the request 
 same key. Within a day its retry is answered with the first answer, status and body, instead
 of being applied again; the same key with another route or body is refused (422), and a retry
 that arrives while the first is still being answered in this process waits for nothing: 409.
-Answers of 5xx and 429 are not kept (nothing was done, or it is not known what was: in bus mode the
-commands' message ids, named after the key, make JetStream drop a second copy). Keys are the
-caller's: scoped by tenant and API key, so two callers' keys never meet.
+Answers of 5xx and 429 are not kept (nothing was done, or it is not known what was: in bus
+mode the commands' message ids, named after the key, make JetStream drop a second copy). Keys
+are the caller's: scoped by tenant and API key, so two callers' keys never meet.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import threading
 from parcelguard.domain.errors import Conflict, InvalidInput
 from parcelguard.services.ports import KeptAnswer, Store
 
-HOUR_US = 3_600_000_000
-KEEP_US = 24 * HOUR_US
+KEEP_US = 24 * 3_600_000_000  # a day
 PURGE_EVERY = 1000  # answers kept between sweeps of those past KEEP_US
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from parcelguard.domain.errors import Conflict
 from parcelguard.services.ports import Notice, NoticeSubscription
 from parcelguard.storage import tables as t
-from parcelguard.storage.sqlrepo import Repo, blob
+from parcelguard.storage.sqlrepo import Repo, blob, insert_ignore
 
 _CHUNK = 500  # parcels per IN list
 
@@ -65,7 +65,7 @@ class SqlNotices(Repo):
     def add(self, notices: Sequence[Notice]) -> None:
         if not notices:
             return
-        stmt = _insert_ignore(self.conn.dialect.name).values([{
+        stmt = insert_ignore(t.notices, self.conn.dialect.name).values([{
             "subscription_id": n.subscription_id, "topic": n.topic, "ref": n.ref,
             "data": json.dumps(dict(n.data), ensure_ascii=False, sort_keys=True),
             "created_at": n.created_at_us, "send_after": n.send_after_us, "state": n.state,
@@ -91,13 +91,6 @@ class SqlNotices(Repo):
         return [_notice(r) for r in rows]
 
 
-def _insert_ignore(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING: a notice owed already stays as it is."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(t.notices).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-    return sqlite_insert(t.notices).on_conflict_do_nothing()
 
 
 def _subscription(r: sa.Row[Any]) -> NoticeSubscription:

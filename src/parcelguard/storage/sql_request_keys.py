@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from parcelguard.services.ports import KeptAnswer
 from parcelguard.storage import tables as t
-from parcelguard.storage.sqlrepo import Repo, blob
+from parcelguard.storage.sqlrepo import Repo, blob, insert_ignore
 
 
 class SqlRequestKeys(Repo):
@@ -20,7 +18,7 @@ class SqlRequestKeys(Repo):
                                                  r.status, blob(r.body), r.created_at)
 
     def keep(self, answer: KeptAnswer) -> None:
-        self.conn.execute(_insert_ignore(self.conn.dialect.name).values(
+        self.conn.execute(insert_ignore(t.request_keys, self.conn.dialect.name).values(
             tenant_id=answer.tenant_id, key_id=answer.key_id, key=answer.key,
             fingerprint=answer.fingerprint, status=answer.status, body=answer.body,
             created_at=answer.created_at_us))
@@ -29,12 +27,3 @@ class SqlRequestKeys(Repo):
         gone = self.conn.execute(t.request_keys.delete().where(
             t.request_keys.c.created_at < before_us))
         return int(gone.rowcount or 0)
-
-
-def _insert_ignore(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING: the first answer kept stays."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(t.request_keys).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-    return sqlite_insert(t.request_keys).on_conflict_do_nothing()
