@@ -38,10 +38,23 @@ def broker(tmp_path: Path) -> Iterator[int]:
 
 
 def _client(port: int, user: str, password: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{time.monotonic_ns()}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{time.monotonic_ns()}",
+                         protocol=mqtt.MQTTv5)  # v5: a refused publish is answered, not dropped
     client.username_pw_set(user, password)
+    accepted: list[bool] = []
+    connected = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode,
+                   _p: object) -> None:
+        accepted.append(not reason.is_failure)
+        connected.set()
+
+    client.on_connect = on_connect
     client.connect("127.0.0.1", port)
     client.loop_start()
+    # publishing before the broker's CONNACK has been read fails: "not currently connected"
+    assert connected.wait(10), f"{user} got no answer to its login"
+    assert accepted == [True], f"{user}'s login was refused"
     return client
 
 
@@ -56,11 +69,19 @@ def test_a_device_login_publishes_under_its_own_tenant_only(broker: int) -> None
                    ("parcelguard/+/facilities/+/scans", 1)])
     assert subscribed.wait(10)
     device = _client(broker, "acme", "acme-secret")
+    acked: dict[int, bool] = {}
+    device.on_publish = lambda _c, _u, mid, reason, _p: acked.__setitem__(mid, not reason.is_failure)
     try:
-        for topic in ("parcelguard/other/facilities/HUB-SHA/scans",  # another tenant's: dropped
-                      "parcelguard/other/devices/TL-1/telemetry",
-                      "parcelguard/acme/facilities/HUB-SHA/scans"):
-            device.publish(topic, b"[]", qos=1).wait_for_publish(10)
+        sent = {topic: device.publish(topic, b"[]", qos=1) for topic in (
+            "parcelguard/other/facilities/HUB-SHA/scans",  # another tenant's: refused
+            "parcelguard/other/devices/TL-1/telemetry",
+            "parcelguard/acme/facilities/HUB-SHA/scans")}
+        for info in sent.values():
+            info.wait_for_publish(10)
+        assert {topic: acked[info.mid] for topic, info in sent.items()} == {
+            "parcelguard/other/facilities/HUB-SHA/scans": False,
+            "parcelguard/other/devices/TL-1/telemetry": False,
+            "parcelguard/acme/facilities/HUB-SHA/scans": True}
         device.publish("parcelguard/acme/devices/TL-1/telemetry", b"end", qos=1)
         assert marker.wait(10), heard
         assert heard == ["parcelguard/acme/facilities/HUB-SHA/scans",
